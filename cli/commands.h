@@ -1,0 +1,5 @@
+/* commands.h — the subcommands, one per cli/cmd_NAME.c; listed in the table in cli/diffuse.c. */
+#ifndef DN_COMMANDS_H
+#define DN_COMMANDS_H
+int cmd_noise(int argc, char **argv);
+#endif

@@ -1,0 +1,42 @@
+/* diffuse.c — the `diffuse` program: finds the subcommand and hands it argv. Nothing else. */
+#include "cli.h"
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+
+static const struct {
+    const char *name;
+    int (*run)(int, char **);
+    const char *what;
+} commands[] = {
+    {"noise", cmd_noise, "forward-noise a photo into PNG frames and a contact sheet"},
+};
+
+static void usage(FILE *f) {
+    fprintf(f, "diffuse %s: see how image diffusion models work, step by step\n\n"
+               "usage: diffuse COMMAND [options]    (diffuse COMMAND --help for its options)\n\n"
+               "commands:\n", DN_VERSION);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].what);
+    fprintf(f, "\n  --version  print the version\n  --help     this text\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return EXIT_OK;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("diffuse %s\n", DN_VERSION);
+        return EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "diffuse: unknown command '%s' (see 'diffuse --help')\n", argv[1]);
+    return EXIT_USAGE;
+}

@@ -1,0 +1,85 @@
+/* fileio.c — see fileio.h. */
+#include "fileio.h"
+#include "err.h"
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int dn_read_file(const char *path, unsigned char **data, size_t *len, size_t max_bytes) {
+    *data = NULL;
+    *len = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) return dn_fail("cannot open '%s': %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        fclose(f);
+        return dn_fail("cannot read '%s': not a regular file", path);
+    }
+    if ((unsigned long long)st.st_size > max_bytes) {
+        fclose(f);
+        return dn_fail("cannot read '%s': %lld bytes is larger than the limit of %zu", path,
+                       (long long)st.st_size, max_bytes);
+    }
+    size_t n = (size_t)st.st_size;
+    unsigned char *buf = malloc(n ? n : 1);
+    if (!buf) {
+        fclose(f);
+        return dn_fail("cannot read '%s': out of memory for %zu bytes", path, n);
+    }
+    size_t got = fread(buf, 1, n, f);
+    int err = ferror(f);
+    fclose(f);
+    if (got != n || err) {
+        free(buf);
+        return dn_fail("cannot read '%s': read %zu of %zu bytes", path, got, n);
+    }
+    *data = buf;
+    *len = n;
+    return 0;
+}
+
+int dn_write_file_atomic(const char *path, const void *data, size_t len) {
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
+        return dn_fail("cannot write '%s': path too long", path);
+    FILE *f = fopen(tmp, "wb");
+    if (!f) return dn_fail("cannot write '%s': %s (is the folder writable?)", path, strerror(errno));
+    size_t put = len ? fwrite(data, 1, len, f) : 0;
+    int ok = put == len && fflush(f) == 0 && fsync(fileno(f)) == 0;
+    int saved = errno;
+    if (fclose(f) != 0) ok = 0;
+    if (!ok) {
+        remove(tmp);
+        return dn_fail("cannot write '%s': %s", path, strerror(saved ? saved : EIO));
+    }
+    if (rename(tmp, path) != 0) {
+        saved = errno;
+        remove(tmp);
+        return dn_fail("cannot write '%s': %s", path, strerror(saved));
+    }
+    return 0;
+}
+
+int dn_make_dir(const char *path) {
+    char buf[4096];
+    size_t n = strlen(path);
+    if (n == 0 || n >= sizeof buf) return dn_fail("cannot create folder '%s': bad path", path);
+    memcpy(buf, path, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (buf[i] != '/' && buf[i] != '\0') continue;
+        char c = buf[i];
+        buf[i] = '\0';
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+            return dn_fail("cannot create folder '%s': %s", buf, strerror(errno));
+        buf[i] = c;
+    }
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+        return dn_fail("cannot use '%s' as output folder: it is not a folder", path);
+    if (access(path, W_OK) != 0)
+        return dn_fail("cannot write into folder '%s': %s", path, strerror(errno));
+    return 0;
+}

@@ -1,0 +1,18 @@
+/* fileio.h — whole-file reads with a size limit, and atomic writes (temporary name, then rename)
+ * so a failed or interrupted write never leaves a partial file under the real name. */
+#ifndef DN_FILEIO_H
+#define DN_FILEIO_H
+#include <stddef.h>
+
+/* Read all of `path` into a new buffer (caller frees *data). Refuses files larger than max_bytes.
+ * Returns 0, or -1 with dn_error() naming the file and the problem. */
+int dn_read_file(const char *path, unsigned char **data, size_t *len, size_t max_bytes);
+
+/* Write `len` bytes to `path` atomically: to "path.tmp.PID" in the same folder, fsync, rename.
+ * On failure nothing exists under `path` that was not there before and the temporary is removed. */
+int dn_write_file_atomic(const char *path, const void *data, size_t len);
+
+/* Create a folder (and its parents) if missing; fails if it exists and is not a writable folder. */
+int dn_make_dir(const char *path);
+
+#endif

@@ -1,0 +1,17 @@
+/* testutil.h — what the cmocka tests share: includes, float comparisons with a message. */
+#ifndef DN_TESTUTIL_H
+#define DN_TESTUTIL_H
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+/* Fail the test with a message naming `what` and index i if |a - b| > atol + rtol |b|. */
+void tu_assert_close(const char *what, long i, double a, double b, double atol, double rtol);
+/* Same over arrays of n floats. */
+void tu_assert_allclose(const char *what, const float *a, const float *b, long n, double atol, double rtol);
+/* A unique empty temporary folder for the test (created); path valid until the process exits. */
+const char *tu_tmpdir(void);
+
+#endif
