@@ -54,6 +54,9 @@ deps:
 $(BUILD)/core/%.o: core/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(CORE_CFLAGS) -MMD -MP -c $< -o $@
+# The SGEMM micro-kernel (core/gemm.c) relies on -O3 unrolling and fused multiply-adds.
+$(BUILD)/core/gemm.o: OPT = -O3
+$(BUILD)/core/gemm.o: CFLAGS += -ffp-contract=fast
 $(BUILD)/viz/%.o: viz/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(VIZ_CFLAGS) -MMD -MP -c $< -o $@
@@ -81,6 +84,10 @@ $(BUILD)/tests/%: $(BUILD)/tests/%.o $(TEST_HELPER_OBJ) $(VIZ_LIB) $(BUILD)/libd
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(TEST_HELPER_OBJ) $(VIZ_LIB) \
 	      $(BUILD)/libdiffuse.a $(VIZ_LIBS) $(CORE_LIBS) $(TEST_LIBS)
 
+# The U-Net benchmark (named bench_*, so not a test): built and run by `make bench`.
+$(BUILD)/bench_unet: $(BUILD)/tests/bench_unet.o $(BUILD)/libdiffuse.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libdiffuse.a $(CORE_LIBS)
+
 # core/ must never include SDL: checked on every test run.
 check-core:
 	@if grep -rnE '#include *[<"](SDL|SDL2/)' core/; then \
@@ -96,7 +103,7 @@ asan:
 	$(MAKE) BUILD=build/asan OPT="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
 	        LDFLAGS="-fsanitize=address,undefined" DN_ASAN=1 test
 
-bench: deps $(BIN)
+bench: deps $(BIN) $(BUILD)/bench_unet
 	@sh scripts/bench.sh $(BUILD)
 
 fuzz: deps

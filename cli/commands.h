@@ -2,4 +2,5 @@
 #ifndef DN_COMMANDS_H
 #define DN_COMMANDS_H
 int cmd_noise(int argc, char **argv);
+int cmd_data(int argc, char **argv);
 #endif

@@ -11,6 +11,7 @@ static const struct {
     const char *what;
 } commands[] = {
     {"noise", cmd_noise, "forward-noise a photo into PNG frames and a contact sheet"},
+    {"data", cmd_data, "show a training set (fashion or pets) as a labelled grid"},
 };
 
 static void usage(FILE *f) {

@@ -4,8 +4,13 @@
  * gradients they are given (dx[i] += ...): the caller zeroes them. A gradient pointer may be NULL
  * when that gradient is not wanted (e.g. dx of the first layer).
  * Every kernel with a fast version has a *_naive twin: the plain loops of the definition, kept as
- * the oracle the tests compare the fast one against. Fast kernels use the thread pool of
- * parallel.h and give the same bits for any thread count. */
+ * the oracle the tests compare the fast one against (conv2d and attention; nn_naive.c). Fast
+ * kernels (nn_conv.c: conv2d as register-tiled GEMMs over shifted copies of the image; nn.c:
+ * attention through SGEMM, vectorised GroupNorm / SiLU) use the thread pool of parallel.h and
+ * give the same bits for any thread count: each output element is computed by one task in a
+ * fixed order, and sums over the batch (weight gradients) run in batch order inside one task.
+ * Scratch memory comes from parallel.h's per-thread workspace (allocated once, reused; out of
+ * memory is an assert, since kernels cannot fail). tests/test_nn.c checks every layer. */
 #ifndef DN_NN_H
 #define DN_NN_H
 
@@ -69,6 +74,10 @@ void dn_add_channel_backward(float *dx, float *dbias, const float *dout, int N, 
 void dn_attention_forward(float *out, float *att, const float *qkv, int N, int C, int HW, int NH);
 void dn_attention_backward(float *dqkv, const float *dout, const float *qkv, const float *att,
                            int N, int C, int HW, int NH);
+/* The plain loops (oracle); same contract. */
+void dn_attention_forward_naive(float *out, float *att, const float *qkv, int N, int C, int HW, int NH);
+void dn_attention_backward_naive(float *dqkv, const float *dout, const float *qkv, const float *att,
+                                 int N, int C, int HW, int NH);
 
 /* ---- sinusoidal timestep embedding (DDPM; diffusers' get_timestep_embedding with
  * flip_sin_to_cos=True, downscale_freq_shift=0, max_period=10000) ---------------------------------

@@ -2,13 +2,52 @@
 #include "schedule.h"
 #include "err.h"
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Round every operation as written (no fused multiply-adds the compiler invents): the results are
+ * compared bit for bit with PyTorch. GCC in ISO C mode already does this; clang needs telling. */
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#endif
 
 /* alpha-bar of the cosine schedule at fraction u of the way (improved DDPM eq. 17, s = 0.008). */
 static double cosine_abar(double u) {
     double c = cos((u + 0.008) / 1.008 * 3.14159265358979323846 / 2.0);
     return c * c;
+}
+
+/* torch.linspace(start, end, n) in float32, bit for bit as PyTorch's x86 CPU kernel computes it, so
+ * that betas and everything after them equal diffusers' to the last bit (checked against torch 1.13):
+ * step = (end - start) / (n - 1); the first half counts up from start, the second half down from
+ * end (both with one rounding, a fused multiply-add); the kernel works in blocks of 8 (AVX2), each
+ * block is base + j * step, and the tail after the last full pair of blocks is done one by one. */
+static void linspace_f32(float *out, float start, float end, int n) {
+    float step = (end - start) / (float)(n - 1);
+    int half = n / 2, vec = n / 16 * 16;
+    for (int i = 0; i < n;) {
+        float base = i < half ? fmaf(step, (float)i, start) : fmaf(-step, (float)(n - 1 - i), end);
+        if (i < vec) {
+            for (int j = 0; j < 8; j++) out[i + j] = base + (float)j * step;
+            i += 8;
+        } else {
+            out[i++] = base;
+        }
+    }
+}
+
+/* The decimal a float was written as: the shortest %g form that reads back as the same float.
+ * diffusers takes sqrt(beta) of the Python double 0.012, not of the float nearest to it; the two
+ * square roots can round to different floats. */
+static double shortest_decimal(float f) {
+    char buf[32];
+    for (int prec = 1; prec <= 9; prec++) {
+        snprintf(buf, sizeof buf, "%.*g", prec, (double)f);
+        double d = strtod(buf, NULL);
+        if ((float)d == f) return d;
+    }
+    return (double)f;
 }
 
 int dn_sched_init(dn_sched *s, dn_beta_kind kind, int T, float beta_start, float beta_end) {
@@ -31,16 +70,16 @@ int dn_sched_init(dn_sched *s, dn_beta_kind kind, int T, float beta_start, float
     s->sqrt_one_minus_alphas_cumprod = block + 4 * T;
     s->snr = block + 5 * T;
 
-    for (int i = 0; i < T; i++) {
-        if (kind == DN_BETA_LINEAR) {
-            /* float32 linspace as start + i * step (REFERENCE.md) */
-            float step = (beta_end - beta_start) / (float)(T - 1);
-            s->betas[i] = beta_start + (float)i * step;
-        } else if (kind == DN_BETA_SCALED_LINEAR) {
-            float a = sqrtf(beta_start), b = sqrtf(beta_end);
-            float v = a + (float)i * ((b - a) / (float)(T - 1));
-            s->betas[i] = v * v;
-        } else {
+    if (kind == DN_BETA_LINEAR) {
+        linspace_f32(s->betas, beta_start, beta_end, T);
+    } else if (kind == DN_BETA_SCALED_LINEAR) {
+        /* linspace(sqrt(start), sqrt(end))^2, the square roots taken in double as Python does */
+        linspace_f32(s->betas, (float)sqrt(shortest_decimal(beta_start)),
+                     (float)sqrt(shortest_decimal(beta_end)), T);
+        for (int i = 0; i < T; i++) s->betas[i] = s->betas[i] * s->betas[i];
+    } else {
+        for (int i = 0; i < T; i++) {
+            /* improved DDPM eq. 17, capped at 0.999 so the last steps do not destroy everything */
             double b = 1.0 - cosine_abar((double)(i + 1) / T) / cosine_abar((double)i / T);
             s->betas[i] = (float)(b < 0.999 ? b : 0.999);
         }
