@@ -12,7 +12,7 @@ int dn_read_file(const char *path, unsigned char **data, size_t *len, size_t max
     *data = NULL;
     *len = 0;
     FILE *f = fopen(path, "rb");
-    if (!f) return dn_fail("cannot open '%s': %s", path, strerror(errno));
+    if (!f) return dn_fail("cannot open '%s': %s (check the path and permissions)", path, strerror(errno));
     struct stat st;
     if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
         fclose(f);
