@@ -83,3 +83,28 @@ int dn_make_dir(const char *path) {
         return dn_fail("cannot write into folder '%s': %s", path, strerror(errno));
     return 0;
 }
+
+void dn_buf_put(dn_buf *b, const void *src, size_t n) {
+    if (b->oom || n == 0) return;
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->len + n) cap *= 2;
+        unsigned char *q = realloc(b->data, cap);
+        if (!q) {
+            b->oom = 1;
+            return;
+        }
+        b->data = q;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, src, n);
+    b->len += n;
+}
+
+void dn_buf_free(dn_buf *b) {
+    if (!b) return;
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+    b->oom = 0;
+}

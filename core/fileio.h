@@ -15,4 +15,14 @@ int dn_write_file_atomic(const char *path, const void *data, size_t len);
 /* Create a folder (and its parents) if missing; fails if it exists and is not a writable folder. */
 int dn_make_dir(const char *path);
 
+/* A growable byte buffer for building a file in memory before one atomic write.
+ * Zero-initialise it; after a failed allocation `oom` is set and further puts are ignored. */
+typedef struct {
+    unsigned char *data;
+    size_t len, cap;
+    int oom;
+} dn_buf;
+void dn_buf_put(dn_buf *b, const void *src, size_t n);
+void dn_buf_free(dn_buf *b); /* frees data and zeroes the struct */
+
 #endif

@@ -401,27 +401,9 @@ void dn_float_to_image(unsigned char *px, const float *x, int w, int h, int c) {
  * chunks after IHDR. A chunk is: length (4 bytes, big-endian, data only), type (4 ASCII letters),
  * data, CRC-32 of type + data (the same CRC as zlib's crc32). PNG spec, section 5.3 and 11.3.4.3. */
 
-typedef struct {
-    unsigned char *b;
-    size_t n, cap;
-    int oom;
-} membuf;
-
+/* stb_image_write's output callback, appending to a dn_buf (core/fileio.h). */
 static void membuf_put(void *ctx, void *data, int size) {
-    membuf *m = ctx;
-    if (m->oom || size <= 0) return;
-    if (m->n + (size_t)size > m->cap) {
-        size_t cap = (m->n + (size_t)size) * 2;
-        unsigned char *nb = realloc(m->b, cap);
-        if (!nb) {
-            m->oom = 1;
-            return;
-        }
-        m->b = nb;
-        m->cap = cap;
-    }
-    memcpy(m->b + m->n, data, (size_t)size);
-    m->n += (size_t)size;
+    if (size > 0) dn_buf_put(ctx, data, (size_t)size);
 }
 
 static void put_be32(unsigned char *p, uint32_t v) {
@@ -462,23 +444,23 @@ int dn_png_encode(unsigned char **png, size_t *len, const unsigned char *px, int
                            PNG_VALUE_MAX);
         extra += 12 + strlen(text[i].key) + 1 + vn;
     }
-    membuf m = {0};
+    dn_buf m = {0};
     if (!stbi_write_png_to_func(membuf_put, &m, w, h, c, px, w * c) || m.oom) {
-        free(m.b);
+        free(m.data);
         return dn_fail("cannot encode PNG %dx%d: out of memory", w, h);
     }
     /* signature (8) + IHDR chunk (4 length + 4 type + 13 data + 4 CRC) */
     const size_t after_ihdr = 8 + 25;
-    if (m.n < after_ihdr || memcmp(m.b + 12, "IHDR", 4) != 0) {
-        free(m.b);
+    if (m.len < after_ihdr || memcmp(m.data + 12, "IHDR", 4) != 0) {
+        free(m.data);
         return dn_fail("cannot encode PNG: stb_image_write produced no IHDR chunk");
     }
-    unsigned char *out = malloc(m.n + extra);
+    unsigned char *out = malloc(m.len + extra);
     if (!out) {
-        free(m.b);
+        free(m.data);
         return dn_fail("cannot encode PNG %dx%d: out of memory", w, h);
     }
-    memcpy(out, m.b, after_ihdr);
+    memcpy(out, m.data, after_ihdr);
     size_t o = after_ihdr;
     for (int i = 0; i < ntext; i++) {
         size_t kn = strlen(text[i].key), vn = strlen(text[i].value);
@@ -492,9 +474,9 @@ int dn_png_encode(unsigned char **png, size_t *len, const unsigned char *px, int
         put_be32(type + 5 + kn + vn, (uint32_t)crc);
         o += 12 + kn + 1 + vn;
     }
-    memcpy(out + o, m.b + after_ihdr, m.n - after_ihdr);
-    o += m.n - after_ihdr;
-    free(m.b);
+    memcpy(out + o, m.data + after_ihdr, m.len - after_ihdr);
+    o += m.len - after_ihdr;
+    free(m.data);
     *png = out;
     *len = o;
     return 0;

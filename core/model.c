@@ -116,28 +116,9 @@ const char *dn_model_meta_get(const dn_model_meta *meta, const char *key) {
 
 /* ---- writer --------------------------------------------------------------------------------------- */
 
-typedef struct {
-    unsigned char *p;
-    size_t len, cap;
-    int oom;
-} wbuf;
+typedef dn_buf wbuf; /* core/fileio.h */
 
-static void put(wbuf *w, const void *src, size_t n) {
-    if (w->oom) return;
-    if (w->len + n > w->cap) {
-        size_t cap = w->cap ? w->cap : 4096;
-        while (cap < w->len + n) cap *= 2;
-        unsigned char *q = realloc(w->p, cap);
-        if (!q) {
-            w->oom = 1;
-            return;
-        }
-        w->p = q;
-        w->cap = cap;
-    }
-    memcpy(w->p + w->len, src, n);
-    w->len += n;
-}
+static void put(wbuf *w, const void *src, size_t n) { dn_buf_put(w, src, n); }
 
 static void put_u32(wbuf *w, uint32_t v) {
     unsigned char b[4] = {(unsigned char)v, (unsigned char)(v >> 8), (unsigned char)(v >> 16),
@@ -251,7 +232,7 @@ int dn_model_encode(unsigned char **data, size_t *len, const dn_unet *net,
         const float *v = net->param_mem + t->offset;
         for (long k = 0; k < t->numel && !w.oom; k++) {
             if (!isfinite(v[k])) {
-                free(w.p);
+                free(w.data);
                 return dn_fail("cannot save model: weight %ld of %s is %g (training diverged?)", k,
                                t->name, (double)v[k]);
             }
@@ -262,7 +243,7 @@ int dn_model_encode(unsigned char **data, size_t *len, const dn_unet *net,
             } else {
                 uint16_t h = dn_f32_to_f16(v[k]);
                 if ((h & 0x7c00u) == 0x7c00u) {
-                    free(w.p);
+                    free(w.data);
                     return dn_fail("cannot save model as float16: weight %ld of %s is %g, beyond "
                                    "float16's 65504 (save as float32)", k, t->name, (double)v[k]);
                 }
@@ -271,12 +252,12 @@ int dn_model_encode(unsigned char **data, size_t *len, const dn_unet *net,
             }
         }
     }
-    if (!w.oom) put_u32(&w, (uint32_t)crc32(0L, w.p, (uInt)w.len));
+    if (!w.oom) put_u32(&w, (uint32_t)crc32(0L, w.data, (uInt)w.len));
     if (w.oom) {
-        free(w.p);
+        free(w.data);
         return dn_fail("cannot encode model: out of memory");
     }
-    *data = w.p;
+    *data = w.data;
     *len = w.len;
     return 0;
 }
