@@ -2,6 +2,7 @@
 #include "err.h"
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 static _Thread_local char dn_msg[1024];
 
@@ -14,3 +15,15 @@ int dn_fail(const char *fmt, ...) {
 }
 
 const char *dn_error(void) { return dn_msg; }
+
+int dn_fail_context(const char *fmt, ...) {
+    char old[sizeof dn_msg];
+    memcpy(old, dn_msg, sizeof old);
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(dn_msg, sizeof dn_msg, fmt, ap);
+    va_end(ap);
+    if (n >= 0 && (size_t)n < sizeof dn_msg)
+        snprintf(dn_msg + n, sizeof dn_msg - (size_t)n, ": %s", old);
+    return -1;
+}

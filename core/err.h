@@ -8,6 +8,11 @@
  * The message lives in thread-local storage until the next dn_fail on the same thread. */
 int dn_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Put context in front of the message already recorded on this thread: after
+ * dn_fail_context("cannot load model '%s'", path) the message reads
+ * "cannot load model 'x.dfm': <what was there before>". Returns -1. */
+int dn_fail_context(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* The last message recorded on this thread, or "" if none. */
 const char *dn_error(void);
 

@@ -487,9 +487,7 @@ int dn_png_write(const char *path, const unsigned char *px, int w, int h, int c,
     unsigned char *png;
     size_t len;
     if (dn_png_encode(&png, &len, px, w, h, c, text, ntext) != 0) {
-        char why[512];
-        snprintf(why, sizeof why, "%s", dn_error());
-        return dn_fail("cannot write '%s': %s", path, why);
+        return dn_fail_context("cannot write '%s'", path);
     }
     int rc = dn_write_file_atomic(path, png, len);
     free(png);

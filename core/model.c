@@ -266,9 +266,7 @@ int dn_model_save(const char *path, const dn_unet *net, const dn_model_meta *met
     unsigned char *data;
     size_t len;
     if (dn_model_encode(&data, &len, net, meta, dtype)) {
-        char why[512];
-        snprintf(why, sizeof why, "%s", dn_error());
-        return dn_fail("cannot save model '%s': %s", path, why);
+        return dn_fail_context("cannot save model '%s'", path);
     }
     int rc = dn_write_file_atomic(path, data, len);
     free(data);
@@ -452,9 +450,7 @@ int dn_model_decode(dn_unet *net, dn_model_meta *meta_out, const unsigned char *
             goto fail;
         }
     if (dn_unet_config_check(&c)) {
-        char why[300];
-        snprintf(why, sizeof why, "%s", dn_error());
-        dn_fail("cannot load model '%s': %s", name, why);
+        dn_fail_context("cannot load model '%s'", name);
         goto fail;
     }
 
@@ -477,9 +473,7 @@ int dn_model_decode(dn_unet *net, dn_model_meta *meta_out, const unsigned char *
 
     /* tensors: exactly the config's, in order, with matching shapes */
     if (dn_unet_init(net, &c)) {
-        char why[300];
-        snprintf(why, sizeof why, "%s", dn_error());
-        dn_fail("cannot load model '%s': %s", name, why);
+        dn_fail_context("cannot load model '%s'", name);
         goto fail;
     }
     uint32_t nt;
@@ -558,9 +552,7 @@ int dn_model_load(const char *path, dn_unet *net, dn_model_meta *meta) {
     memset(net, 0, sizeof *net);
     if (meta) memset(meta, 0, sizeof *meta);
     if (dn_read_file(path, &data, &len, DN_MODEL_MAX_BYTES)) {
-        char why[512];
-        snprintf(why, sizeof why, "%s", dn_error());
-        return dn_fail("cannot load model: %s", why);
+        return dn_fail_context("cannot load model");
     }
     int rc = dn_model_decode(net, meta, data, len, path);
     free(data);
