@@ -3,4 +3,6 @@
 #define DN_COMMANDS_H
 int cmd_noise(int argc, char **argv);
 int cmd_data(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_sample(int argc, char **argv);
 #endif

@@ -12,6 +12,8 @@ static const struct {
 } commands[] = {
     {"noise", cmd_noise, "forward-noise a photo into PNG frames and a contact sheet"},
     {"data", cmd_data, "show a training set (fashion or pets) as a labelled grid"},
+    {"train", cmd_train, "train a noise predictor (U-Net) on fashion or pets"},
+    {"sample", cmd_sample, "draw pictures from a trained model: a grid, or one frame per step"},
 };
 
 static void usage(FILE *f) {

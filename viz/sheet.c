@@ -3,6 +3,7 @@
 #include "sheet.h"
 #include "err.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #define MAX_LINES 4
@@ -92,4 +93,30 @@ int dn_sheet_render(dn_canvas *cv, const float *imgs, int n, int c, int h, int w
 fail:
     dn_canvas_free(cv);
     return -1;
+}
+
+int dn_sheet_save(const char *path, const float *imgs, int n, int c, int h, int w,
+                  const char *const *captions, const char *title, int cols, int scale,
+                  const dn_png_text *text, int ntext) {
+    dn_font font = {0}, title_font = {0};
+    dn_canvas cv = {0};
+    unsigned char *rgb = NULL;
+    int rc = -1;
+    if (dn_font_open(&font, NULL, 15) < 0 || dn_font_open(&title_font, NULL, 22) < 0) goto out;
+    dn_sheet_style st = {.caption = &font, .title_font = &title_font, .title = title, .cols = cols,
+                         .scale = scale};
+    if (dn_sheet_render(&cv, imgs, n, c, h, w, captions, &st) < 0) goto out;
+    rgb = malloc((size_t)cv.w * (size_t)cv.h * 3);
+    if (!rgb) {
+        dn_fail("out of memory for a %dx%d picture", cv.w, cv.h);
+        goto out;
+    }
+    dn_canvas_to_rgb(&cv, rgb);
+    rc = dn_png_write(path, rgb, cv.w, cv.h, 3, text, ntext);
+out:
+    free(rgb);
+    dn_canvas_free(&cv);
+    dn_font_close(&title_font);
+    dn_font_close(&font);
+    return rc;
 }

@@ -5,6 +5,7 @@
 #define DN_SHEET_H
 #include "canvas.h"
 #include "font.h"
+#include "image.h"
 
 typedef struct {
     dn_font *caption;    /* font of the captions (required) */
@@ -24,5 +25,12 @@ typedef struct {
  * Returns 0, or -1 + dn_error (too big, out of memory, text error). */
 int dn_sheet_render(dn_canvas *cv, const float *imgs, int n, int c, int h, int w,
                     const char *const *captions, const dn_sheet_style *style);
+
+/* The whole job for a program: open the system font (captions 15 px, title 22 px), lay out the sheet,
+ * and write it as a PNG atomically with the text chunks (settings) given. cols/scale as in the style.
+ * Returns 0, or -1 + dn_error (no font, too big, cannot write). */
+int dn_sheet_save(const char *path, const float *imgs, int n, int c, int h, int w,
+                  const char *const *captions, const char *title, int cols, int scale,
+                  const dn_png_text *text, int ntext);
 
 #endif

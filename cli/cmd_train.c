@@ -1,0 +1,364 @@
+/* cmd_train.c — `diffuse train`: teach a U-Net to predict the noise (core/train.h), with a progress
+ * line, a CSV log, sample grids, checkpoints every few minutes, --resume, and Ctrl-C that saves. */
+#include "cli.h"
+#include "commands.h"
+#include "err.h"
+#include "fileio.h"
+#include "generate.h"
+#include "model.h"
+#include "parallel.h"
+#include "sheet.h"
+#include "train.h"
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char usage[] =
+    "usage: diffuse train --data fashion|pets -o MODEL [options]\n"
+    "       diffuse train --resume CHECKPOINT [-o MODEL] [--steps N] [--threads N]\n"
+    "\n"
+    "Trains the noise predictor: picks training images, adds noise of a random step t, and teaches\n"
+    "the U-Net to say which noise was added. Writes MODEL (the averaged weights, what sampling uses)\n"
+    "at every checkpoint and at the end, and into the run folder a CSV loss log (loss.csv), sample\n"
+    "grids (samples/step_NNNNNNN.png) and checkpoint.ckpt. Ctrl-C saves a checkpoint and stops;\n"
+    "--resume continues exactly where it stopped (same seed and threads: the same weights).\n"
+    "\n"
+    "  --data fashion|pets   training set (Fashion-MNIST photos, or the drawn cats and dogs)\n"
+    "  -o, --out MODEL       model file to write\n"
+    "  --steps N             optimiser updates (default 10000)\n"
+    "  --batch N             images per update (default 64)\n"
+    "  --lr X                peak learning rate (default 2e-4; warm-up, then cosine to 1e-5)\n"
+    "  --warmup N            warm-up updates (default 500, at most steps/10 when steps is small)\n"
+    "  --seed S              seed of the run (default 0)\n"
+    "  --threads N           threads (default: all cores); results depend on seed and threads only\n"
+    "  --width W             U-Net base width (default 32); --mults A,B,C channel multipliers (1,2,2)\n"
+    "  --prediction P        epsilon (default) or v_prediction\n"
+    "  --dtype f32|f16       precision of MODEL's weights (default f32; f16 halves the file)\n"
+    "  --run-dir DIR         log, grids and checkpoint (default: runs/NAME for MODEL NAME.dfm)\n"
+    "  --ckpt-every SEC      seconds between checkpoints (default 300)\n"
+    "  --sample-every N      updates between sample grids (default 1000, 0 = none)\n"
+    "  --log-every N         updates between progress lines when not on a terminal (default 100)\n"
+    "  --cfg-scale W         guidance of the sample grids, stored in MODEL as recommended (default 3)\n"
+    "  --resume CHECKPOINT   continue a run (its settings are kept; --steps may extend it)\n";
+
+static volatile sig_atomic_t stop_requested;
+static void on_signal(int sig) { stop_requested = sig; }
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void fmt_time(char *buf, size_t n, double s) {
+    long t = (long)(s + 0.5);
+    if (t >= 3600) snprintf(buf, n, "%ldh%02ldm", t / 3600, t / 60 % 60);
+    else if (t >= 60) snprintf(buf, n, "%ldm%02lds", t / 60, t % 60);
+    else snprintf(buf, n, "%lds", t);
+}
+
+/* "runs/NAME" for "some/dir/NAME.dfm" */
+static void default_run_dir(char *buf, size_t n, const char *model) {
+    const char *base = strrchr(model, '/');
+    base = base ? base + 1 : model;
+    size_t len = strlen(base);
+    const char *dot = strrchr(base, '.');
+    if (dot && dot != base) len = (size_t)(dot - base);
+    snprintf(buf, n, "runs/%.*s", (int)len, base);
+}
+
+static int parse_mults(const char *s, dn_unet_config *c) {
+    int n = 0;
+    const char *p = s;
+    while (*p) {
+        char *end;
+        long v = strtol(p, &end, 10);
+        if (end == p || v < 1 || v > 16 || n == DN_UNET_MAX_LEVELS) return -1;
+        c->mults[n++] = (int)v;
+        p = end;
+        if (*p == ',') p++;
+        else if (*p) return -1;
+    }
+    if (n < 1) return -1;
+    c->n_levels = n;
+    c->attn_levels = 1 << (n - 1);
+    return 0;
+}
+
+/* Keep the rows of an existing loss.csv up to `step` (a resumed run rewrites what follows). */
+static FILE *open_log(const char *path, long step, const char *cmd) {
+    unsigned char *old = NULL;
+    size_t len = 0;
+    dn_buf keep = {0};
+    static const char header[] = "step,loss,loss_smooth,grad_norm,lr,images_per_s,elapsed_s\n";
+    if (step > 0 && access(path, F_OK) == 0 && dn_read_file(path, &old, &len, (size_t)1 << 30) == 0) {
+        size_t i = 0;
+        while (i < len) {
+            size_t j = i;
+            while (j < len && old[j] != '\n') j++;
+            if (j == len) break; /* a torn last line */
+            long s = strtol((const char *)old + i, NULL, 10);
+            if (i == 0 || (s >= 1 && s <= step)) dn_buf_put(&keep, old + i, j + 1 - i);
+            i = j + 1;
+        }
+        free(old);
+    }
+    if (keep.len == 0) dn_buf_put(&keep, header, sizeof header - 1);
+    if (keep.oom || dn_write_file_atomic(path, keep.data, keep.len) < 0) {
+        cli_error(cmd, EXIT_FAIL, "%s", keep.oom ? "out of memory" : dn_error());
+        dn_buf_free(&keep);
+        return NULL;
+    }
+    dn_buf_free(&keep);
+    FILE *f = fopen(path, "a");
+    if (!f) cli_error(cmd, EXIT_FAIL, "cannot append to '%s': %s", path, strerror(errno));
+    return f;
+}
+
+/* A grid of `per` samples of every class (and one unconditional row) from the EMA weights. */
+static int sample_grid(const dn_trainer *tr, dn_unet *ema_net, const char *path, float cfg_scale) {
+    dn_trainer_ema_weights(tr, ema_net);
+    int K = tr->net.cfg.num_classes, per = 8, n = (K + 1) * per;
+    int *ids = malloc((size_t)n * sizeof(int));
+    char (*caps)[48] = malloc((size_t)n * sizeof *caps);
+    const char **cp = malloc((size_t)n * sizeof *cp);
+    if (!ids || !caps || !cp) {
+        free(ids), free(caps), free(cp);
+        return dn_fail("out of memory for a sample grid");
+    }
+    for (int i = 0; i < n; i++) {
+        int k = i / per;
+        ids[i] = k; /* k == K: the null class, unconditional */
+        snprintf(caps[i], sizeof caps[i], "%s", k < K ? tr->data.class_names[k] : "(none)");
+        cp[i] = caps[i];
+    }
+    dn_sampler_config sc;
+    dn_sampler_config_default(&sc, DN_DDIM, 25);
+    dn_gen g;
+    int rc = dn_gen_init(&g, ema_net, &tr->sched, &sc, n, ids, cfg_scale, 1234);
+    if (rc == 0) {
+        while (g.i < g.sp.n) dn_gen_step(&g, NULL, NULL);
+        char title[128];
+        snprintf(title, sizeof title, "%s, step %ld: DDIM 25 steps, guidance %.1f (last row unconditional)",
+                 tr->cfg.data, tr->step, (double)cfg_scale);
+        dn_png_text text[] = {{"Software", "diffuse " DN_VERSION}, {"Title", title}};
+        rc = dn_sheet_save(path, g.x, n, ema_net->cfg.in_channels, ema_net->cfg.height, ema_net->cfg.width, cp,
+                           title, per, 3, text, 2);
+    }
+    dn_gen_free(&g);
+    free(ids), free(caps), free(cp);
+    return rc;
+}
+
+static int save_model(const dn_trainer *tr, dn_unet *ema_net, const char *path, dn_dtype dtype,
+                      float cfg_scale, const char *command) {
+    dn_model_meta meta;
+    dn_trainer_meta(tr, &meta);
+    char buf[32];
+    snprintf(buf, sizeof buf, "%.3g", (double)cfg_scale);
+    dn_model_meta_set(&meta, "sample.cfg_scale", buf);
+    if (command) dn_model_meta_set(&meta, "train.command", command);
+    dn_trainer_ema_weights(tr, ema_net);
+    return dn_model_save(path, ema_net, &meta, dtype);
+}
+
+int cmd_train(int argc, char **argv) {
+    const char *cmd = argv[0];
+    const char *data = NULL, *out = NULL, *resume = NULL, *run_dir = NULL, *mults = NULL, *pred = NULL;
+    const char *dtype_s = "f32";
+    int steps = 0, batch = 64, seed = 0, threads = 0, width = 32, warmup = -1;
+    int ckpt_every = 300, sample_every = 1000, log_every = 100;
+    float lr = 2e-4f, cfg_scale = 3.0f;
+    const cli_opt opts[] = {
+        {"--data", NULL, OPT_STR, &data, 0, 0},
+        {"--out", "-o", OPT_STR, &out, 0, 0},
+        {"--steps", NULL, OPT_INT, &steps, 1, 100000000},
+        {"--batch", NULL, OPT_INT, &batch, 1, 4096},
+        {"--lr", NULL, OPT_FLOAT, &lr, 1e-7, 0.1},
+        {"--warmup", NULL, OPT_INT, &warmup, 0, 100000000},
+        {"--seed", NULL, OPT_INT, &seed, 0, 2147483647},
+        {"--threads", NULL, OPT_INT, &threads, 0, DN_MAX_THREADS},
+        {"--width", NULL, OPT_INT, &width, 8, 256},
+        {"--mults", NULL, OPT_STR, &mults, 0, 0},
+        {"--prediction", NULL, OPT_STR, &pred, 0, 0},
+        {"--dtype", NULL, OPT_STR, &dtype_s, 0, 0},
+        {"--run-dir", NULL, OPT_STR, &run_dir, 0, 0},
+        {"--ckpt-every", NULL, OPT_INT, &ckpt_every, 1, 1000000},
+        {"--sample-every", NULL, OPT_INT, &sample_every, 0, 100000000},
+        {"--log-every", NULL, OPT_INT, &log_every, 1, 100000000},
+        {"--cfg-scale", NULL, OPT_FLOAT, &cfg_scale, 0, 100},
+        {"--resume", NULL, OPT_STR, &resume, 0, 0},
+    };
+    int npos;
+    int rc = cli_parse(argc, argv, usage, opts, (int)(sizeof opts / sizeof opts[0]), NULL, 0, &npos);
+    if (rc < 0) return EXIT_OK;
+    if (rc) return rc;
+    dn_dtype dtype;
+    if (!strcmp(dtype_s, "f32")) dtype = DN_DTYPE_F32;
+    else if (!strcmp(dtype_s, "f16")) dtype = DN_DTYPE_F16;
+    else return cli_error(cmd, EXIT_USAGE, "unknown --dtype '%s' (use f32 or f16)", dtype_s);
+    const char *fashion_dir = getenv("DIFFUSE_FASHION_DIR");
+    dn_threads_set(threads);
+
+    dn_trainer tr;
+    char ckpt_path[1024], log_path[1024], rd[1024], grid_path[1200], model_buf[1024];
+    if (resume) {
+        if (data || mults || pred || warmup >= 0)
+            return cli_error(cmd, EXIT_USAGE, "--resume keeps the run's settings; only -o, --steps, --threads "
+                                              "and the logging options may be given with it");
+        if (dn_trainer_load(&tr, resume, steps, fashion_dir) < 0)
+            return cli_error(cmd, EXIT_FAIL, "%s", dn_error());
+        if (!out && tr.cfg.out[0]) out = tr.cfg.out;
+        if (!out) {
+            dn_trainer_free(&tr);
+            return cli_error(cmd, EXIT_USAGE, "the checkpoint does not say where the model goes; give -o MODEL");
+        }
+        snprintf(tr.cfg.out, sizeof tr.cfg.out, "%s", out);
+        snprintf(model_buf, sizeof model_buf, "%s", out);
+        out = model_buf;
+        if (!run_dir) {
+            const char *slash = strrchr(resume, '/');
+            snprintf(rd, sizeof rd, "%.*s", slash ? (int)(slash - resume) : 1, slash ? resume : ".");
+            run_dir = rd;
+        }
+        if (tr.step >= tr.cfg.steps) {
+            printf("the run in '%s' has already taken its %ld steps; give --steps N (more) to train on\n",
+                   resume, tr.cfg.steps);
+            dn_trainer_free(&tr);
+            return EXIT_OK;
+        }
+    } else {
+        if (!data) return cli_error(cmd, EXIT_USAGE, "which data set? --data fashion or --data pets");
+        if (!out) return cli_error(cmd, EXIT_USAGE, "where should the model go? give -o MODEL.dfm");
+        dn_train_config tc;
+        dn_train_config_default(&tc, data);
+        if (strcmp(data, "fashion") && strcmp(data, "pets"))
+            return cli_error(cmd, EXIT_USAGE, "unknown data set '%s' (known: fashion, pets)", data);
+        if (steps) tc.steps = steps;
+        tc.batch = batch;
+        tc.lr = lr;
+        tc.min_lr = lr < tc.min_lr ? lr : tc.min_lr;
+        tc.warmup = warmup >= 0 ? warmup : (tc.steps / 10 < 500 ? tc.steps / 10 : 500);
+        tc.seed = (uint64_t)seed;
+        if (strlen(out) >= sizeof tc.out) return cli_error(cmd, EXIT_USAGE, "model path too long");
+        strcpy(tc.out, out);
+        int pets = !strcmp(data, "pets");
+        dn_unet_config nc = dn_unet_default_config(pets ? 3 : 1, pets ? 32 : 28, pets ? 32 : 28, pets ? 2 : 10);
+        nc.base_width = width;
+        if (mults && parse_mults(mults, &nc) < 0)
+            return cli_error(cmd, EXIT_USAGE, "--mults wants 1 to %d numbers 1..16 like 1,2,2, not '%s'",
+                             DN_UNET_MAX_LEVELS, mults);
+        if (pred) {
+            dn_pred_type p;
+            if (dn_pred_type_parse(pred, &p) < 0) return cli_error(cmd, EXIT_USAGE, "%s", dn_error());
+            nc.prediction = p;
+        }
+        if (dn_unet_config_check(&nc) < 0) return cli_error(cmd, EXIT_USAGE, "%s", dn_error());
+        if (dn_trainer_init(&tr, &tc, &nc, fashion_dir) < 0) return cli_error(cmd, EXIT_FAIL, "%s", dn_error());
+        if (!run_dir) default_run_dir(rd, sizeof rd, out), run_dir = rd;
+    }
+
+    int status = EXIT_FAIL;
+    FILE *log = NULL;
+    dn_unet ema_net = {0};
+    char samples_dir[1100];
+    snprintf(samples_dir, sizeof samples_dir, "%s/samples", run_dir);
+    snprintf(ckpt_path, sizeof ckpt_path, "%s/checkpoint.ckpt", run_dir);
+    snprintf(log_path, sizeof log_path, "%s/loss.csv", run_dir);
+    if (dn_make_dir(run_dir) < 0 || (sample_every && dn_make_dir(samples_dir) < 0)) {
+        cli_error(cmd, EXIT_FAIL, "%s", dn_error());
+        goto done;
+    }
+    if (!(log = open_log(log_path, tr.step, cmd))) goto done;
+    if (dn_unet_init(&ema_net, &tr.net.cfg) < 0) {
+        cli_error(cmd, EXIT_FAIL, "%s", dn_error());
+        goto done;
+    }
+    char command[512];
+    snprintf(command, sizeof command, "diffuse train --data %s --steps %ld --batch %d --lr %g --warmup %ld --seed %llu "
+             "--width %d --threads %d", tr.cfg.data, tr.cfg.steps, tr.cfg.batch, (double)tr.cfg.lr, tr.cfg.warmup,
+             (unsigned long long)tr.cfg.seed, tr.net.cfg.base_width, dn_threads_get());
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    int tty = isatty(STDOUT_FILENO);
+    printf("%s %s: %ld parameters, %.1f MFLOP per image, batch %d, %d thread%s, step %ld of %ld\n",
+           resume ? "resuming" : "training", tr.cfg.data, tr.net.n_params, dn_unet_flops(&tr.net.cfg) / 1e6,
+           tr.cfg.batch, dn_threads_get(), dn_threads_get() == 1 ? "" : "s", tr.step, tr.cfg.steps);
+    printf("run folder %s (loss.csv, samples/, checkpoint.ckpt); model %s\n", run_dir, out);
+    fflush(stdout);
+    double t0 = now(), last_ckpt = t0, last_line = 0;
+    long start_step = tr.step;
+    double rate = 0;
+    while (tr.step < tr.cfg.steps && !stop_requested) {
+        dn_train_stats st;
+        dn_trainer_step(&tr, &st);
+        double el = now() - t0;
+        rate = (double)(tr.step - start_step) * tr.cfg.batch / (el > 1e-9 ? el : 1e-9);
+        fprintf(log, "%ld,%.6g,%.6g,%.6g,%.6g,%.4g,%.2f\n", tr.step, (double)st.loss, tr.loss_smooth,
+                (double)st.grad_norm, (double)st.lr, rate, el);
+        int last = tr.step == tr.cfg.steps;
+        if ((tty && (el - last_line > 0.25 || last)) || (!tty && (tr.step % log_every == 0 || last))) {
+            char e[32], eta[32];
+            fmt_time(e, sizeof e, el);
+            fmt_time(eta, sizeof eta, (double)(tr.cfg.steps - tr.step) * tr.cfg.batch / (rate > 0 ? rate : 1));
+            printf("%sstep %ld/%ld  loss %.4f  lr %.2e  %.0f img/s  elapsed %s  ETA %s%s", tty ? "\r" : "", tr.step,
+                   tr.cfg.steps, tr.loss_smooth, (double)st.lr, rate, e, eta, tty ? "   " : "\n");
+            fflush(stdout);
+            fflush(log);
+            last_line = el;
+        }
+        if (!isfinite(st.loss)) {
+            if (tty) printf("\n");
+            cli_error(cmd, EXIT_FAIL, "the loss became %g at step %ld: training diverged (try a lower --lr); "
+                      "the last checkpoint is '%s'", (double)st.loss, tr.step, ckpt_path);
+            goto done;
+        }
+        if (sample_every && (tr.step % sample_every == 0 || last)) {
+            snprintf(grid_path, sizeof grid_path, "%s/step_%07ld.png", samples_dir, tr.step);
+            if (sample_grid(&tr, &ema_net, grid_path, cfg_scale) < 0) {
+                if (tty) printf("\n");
+                cli_error(cmd, EXIT_FAIL, "%s", dn_error());
+                goto done;
+            }
+        }
+        if (now() - last_ckpt >= ckpt_every || last) {
+            if (dn_trainer_save(&tr, ckpt_path) < 0 || save_model(&tr, &ema_net, out, dtype, cfg_scale, command) < 0) {
+                if (tty) printf("\n");
+                cli_error(cmd, EXIT_FAIL, "%s", dn_error());
+                goto done;
+            }
+            last_ckpt = now();
+        }
+    }
+    if (tty) printf("\n");
+    fflush(log);
+    if (stop_requested) {
+        if (dn_trainer_save(&tr, ckpt_path) < 0 || save_model(&tr, &ema_net, out, dtype, cfg_scale, command) < 0) {
+            cli_error(cmd, EXIT_FAIL, "interrupted, and could not save: %s", dn_error());
+            goto done;
+        }
+        printf("stopped at step %ld; checkpoint %s, model %s\nto go on: diffuse train --resume %s\n", tr.step,
+               ckpt_path, out, ckpt_path);
+        status = 128 + (int)stop_requested;
+        goto done;
+    }
+    char e[32];
+    fmt_time(e, sizeof e, now() - t0);
+    printf("done: %ld steps, loss %.4f, %s; wrote %s\n", tr.step, tr.loss_smooth, e, out);
+    status = EXIT_OK;
+done:
+    if (log) fclose(log);
+    dn_unet_free(&ema_net);
+    dn_trainer_free(&tr);
+    return status;
+}
