@@ -44,7 +44,8 @@ static const char usage[] =
     "  --sample-every N      updates between sample grids (default 1000, 0 = none)\n"
     "  --log-every N         updates between progress lines when not on a terminal (default 100)\n"
     "  --cfg-scale W         guidance of the sample grids, stored in MODEL as recommended (default 3)\n"
-    "  --resume CHECKPOINT   continue a run (its settings are kept; --steps may extend it)\n";
+    "  --resume CHECKPOINT   continue a run (its settings are kept; --steps may extend it)\n"
+    "  --stop-at N           stop after update N as Ctrl-C would (split a long run into sittings)\n";
 
 static volatile sig_atomic_t stop_requested;
 static void on_signal(int sig) { stop_requested = sig; }
@@ -172,7 +173,7 @@ int cmd_train(int argc, char **argv) {
     const char *data = NULL, *out = NULL, *resume = NULL, *run_dir = NULL, *mults = NULL, *pred = NULL;
     const char *dtype_s = "f32";
     int steps = 0, batch = 64, seed = 0, threads = 0, width = 32, warmup = -1;
-    int ckpt_every = 300, sample_every = 1000, log_every = 100;
+    int ckpt_every = 300, sample_every = 1000, log_every = 100, stop_at = 0;
     float lr = 2e-4f, cfg_scale = 3.0f;
     const cli_opt opts[] = {
         {"--data", NULL, OPT_STR, &data, 0, 0},
@@ -193,6 +194,7 @@ int cmd_train(int argc, char **argv) {
         {"--log-every", NULL, OPT_INT, &log_every, 1, 100000000},
         {"--cfg-scale", NULL, OPT_FLOAT, &cfg_scale, 0, 100},
         {"--resume", NULL, OPT_STR, &resume, 0, 0},
+        {"--stop-at", NULL, OPT_INT, &stop_at, 1, 100000000},
     };
     int npos;
     int rc = cli_parse(argc, argv, usage, opts, (int)(sizeof opts / sizeof opts[0]), NULL, 0, &npos);
@@ -218,9 +220,13 @@ int cmd_train(int argc, char **argv) {
             dn_trainer_free(&tr);
             return cli_error(cmd, EXIT_USAGE, "the checkpoint does not say where the model goes; give -o MODEL");
         }
-        snprintf(tr.cfg.out, sizeof tr.cfg.out, "%s", out);
+        if (strlen(out) >= sizeof tr.cfg.out) {
+            dn_trainer_free(&tr);
+            return cli_error(cmd, EXIT_USAGE, "model path too long");
+        }
         snprintf(model_buf, sizeof model_buf, "%s", out);
         out = model_buf;
+        memcpy(tr.cfg.out, model_buf, strlen(model_buf) + 1);
         if (!run_dir) {
             const char *slash = strrchr(resume, '/');
             snprintf(rd, sizeof rd, "%.*s", slash ? (int)(slash - resume) : 1, slash ? resume : ".");
@@ -323,6 +329,7 @@ int cmd_train(int argc, char **argv) {
                       "the last checkpoint is '%s'", (double)st.loss, tr.step, ckpt_path);
             goto done;
         }
+        if (stop_at && tr.step >= stop_at && !last) stop_requested = SIGINT;
         if (sample_every && (tr.step % sample_every == 0 || last)) {
             snprintf(grid_path, sizeof grid_path, "%s/step_%07ld.png", samples_dir, tr.step);
             if (sample_grid(&tr, &ema_net, grid_path, cfg_scale) < 0) {
@@ -349,7 +356,7 @@ int cmd_train(int argc, char **argv) {
         }
         printf("stopped at step %ld; checkpoint %s, model %s\nto go on: diffuse train --resume %s\n", tr.step,
                ckpt_path, out, ckpt_path);
-        status = 128 + (int)stop_requested;
+        status = stop_at && tr.step >= stop_at ? EXIT_OK : 128 + (int)stop_requested;
         goto done;
     }
     char e[32];

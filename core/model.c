@@ -141,6 +141,7 @@ static void config_ints(const dn_unet_config *c, int32_t *v) {
                            c->n_levels, c->mults[0], c->mults[1], c->mults[2], c->mults[3],
                            c->blocks, c->attn_levels, c->groups, c->heads, c->temb_width,
                            c->num_classes, c->prediction};
+    for (int l = c->n_levels; l < DN_UNET_MAX_LEVELS; l++) a[6 + l] = 0; /* unused levels: canonical 0 */
     memcpy(v, a, sizeof a);
 }
 

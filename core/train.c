@@ -2,6 +2,7 @@
 #include "train.h"
 #include "err.h"
 #include "fileio.h"
+#include "nn.h"
 #include "forward.h"
 #include "parallel.h"
 #include "rng.h"
@@ -189,14 +190,9 @@ void dn_trainer_step(dn_trainer *tr, dn_train_stats *st) {
 
     /* 4. predict, measure, learn */
     dn_unet_forward(&tr->net, &tr->acts, tr->out, tr->xt, tr->tvals, tr->ids, B);
-    double sum = 0;
-    float scale = 2.0f / (float)total;
-    for (long i = 0; i < total; i++) {
-        float d = tr->out[i] - tr->target[i];
-        sum += (double)d * (double)d;
-        tr->dout[i] = scale * d;
-    }
-    float loss = (float)(sum / (double)total);
+    float loss = dn_mse_forward(tr->out, tr->target, total);
+    memset(tr->dout, 0, (size_t)total * sizeof(float));
+    dn_mse_backward(tr->dout, tr->out, tr->target, total, 1.0f);
     memset(tr->grad_mem, 0, (size_t)tr->net.n_params * sizeof(float));
     dn_unet_backward(&tr->net, &tr->acts, &tr->grads, NULL, tr->dout);
     float gnorm = dn_clip_grad_norm(tr->grad_mem, tr->net.n_params, c->clip);
