@@ -4,7 +4,7 @@
 # Every tests/fuzz/fuzz_NAME.c is a target. It defines
 #     int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 # and may say, each on a comment line of its own:
-#     fuzz-needs: image fileio err        the core modules (core/X.c) to link; default: all of
+#     fuzz-needs: image fileio err        the modules (core/X.c, else viz/X.c) to link; default: all of
 #                                         core/ (a module clang cannot compile, such as a GCC-only
 #                                         kernel, is built by cc without instrumentation)
 #     fuzz-cflags: -DSOME_LIMIT=1024      extra flags for the target and its core modules, e.g.
@@ -74,7 +74,8 @@ for name in $targets; do
   objs="" ok=1
   for m in $needs; do
     c="core/$m.c" o="$objdir/$m.o"
-    if [ ! -f "$c" ]; then echo "fuzz: $name needs '$m' but there is no $c" >&2; ok=0; break; fi
+    [ -f "$c" ] || c="viz/$m.c" # drawing-free viz modules (the lesson parser) fuzz the same way
+    if [ ! -f "$c" ]; then echo "fuzz: $name needs '$m' but there is no core/$m.c or viz/$m.c" >&2; ok=0; break; fi
     if [ ! -f "$o" ] || newer "$c" "$o" || newer "$src" "$o" ||
        [ -n "$(find core -name '*.h' -newer "$o")" ]; then
       # shellcheck disable=SC2086
