@@ -7,6 +7,7 @@
 #include "generate.h"
 #include "model.h"
 #include "parallel.h"
+#include "plot.h"
 #include "sheet.h"
 #include "train.h"
 #include <errno.h>
@@ -24,9 +25,10 @@ static const char usage[] =
     "\n"
     "Trains the noise predictor: picks training images, adds noise of a random step t, and teaches\n"
     "the U-Net to say which noise was added. Writes MODEL (the averaged weights, what sampling uses)\n"
-    "at every checkpoint and at the end, and into the run folder a CSV loss log (loss.csv), sample\n"
-    "grids (samples/step_NNNNNNN.png) and checkpoint.ckpt. Ctrl-C saves a checkpoint and stops;\n"
-    "--resume continues exactly where it stopped (same seed and threads: the same weights).\n"
+    "at every checkpoint and at the end, and into the run folder a CSV loss log (loss.csv), its\n"
+    "curve (loss.png), sample grids (samples/step_NNNNNNN.png) and checkpoint.ckpt. Ctrl-C saves a\n"
+    "checkpoint and stops; --resume continues exactly where it stopped (same seed and threads: the\n"
+    "same weights).\n"
     "\n"
     "  --data fashion|pets   training set (Fashion-MNIST photos, or the drawn cats and dogs)\n"
     "  -o, --out MODEL       model file to write\n"
@@ -91,8 +93,38 @@ static int parse_mults(const char *s, dn_unet_config *c) {
     return 0;
 }
 
-/* Keep the rows of an existing loss.csv up to `step` (a resumed run rewrites what follows). */
-static FILE *open_log(const char *path, long step, const char *cmd) {
+/* The loss so far, for loss.png. */
+typedef struct {
+    long n, cap;
+    float *step, *loss, *smooth;
+} curve;
+
+static void curve_add(curve *c, long step, double loss, double smooth) {
+    if (c->n == c->cap) {
+        long cap = c->cap ? 2 * c->cap : 4096;
+        float *a = realloc(c->step, (size_t)cap * sizeof(float)), *b = a ? realloc(c->loss, (size_t)cap * sizeof(float)) : NULL;
+        if (a) c->step = a;
+        if (b) c->loss = b;
+        float *d = b ? realloc(c->smooth, (size_t)cap * sizeof(float)) : NULL;
+        if (d) c->smooth = d;
+        if (!a || !b || !d) return; /* the plot misses points; training goes on */
+        c->cap = cap;
+    }
+    c->step[c->n] = (float)step, c->loss[c->n] = (float)loss, c->smooth[c->n] = (float)smooth;
+    c->n++;
+}
+
+static int save_curve(const curve *c, const char *path, const char *title) {
+    dn_plot_series s[2] = {{c->step, c->loss, (int)c->n, DN_RGB(170, 200, 235), 1, "loss of each step"},
+                           {c->step, c->smooth, (int)c->n, DN_RGB(20, 70, 160), 2, "smoothed"}};
+    dn_plot_style st = {title, "training step", "mean squared error of the predicted noise (log scale)", 1};
+    dn_png_text text[] = {{"Software", "diffuse " DN_VERSION}, {"Title", title}};
+    return dn_plot_save(path, 960, 540, s, 2, &st, text, 2);
+}
+
+/* Keep the rows of an existing loss.csv up to `step` (a resumed run rewrites what follows); their
+ * losses go into the curve. */
+static FILE *open_log(const char *path, long step, const char *cmd, curve *cv) {
     unsigned char *old = NULL;
     size_t len = 0;
     dn_buf keep = {0};
@@ -103,8 +135,13 @@ static FILE *open_log(const char *path, long step, const char *cmd) {
             size_t j = i;
             while (j < len && old[j] != '\n') j++;
             if (j == len) break; /* a torn last line */
-            long s = strtol((const char *)old + i, NULL, 10);
+            char *end;
+            long s = strtol((const char *)old + i, &end, 10);
             if (i == 0 || (s >= 1 && s <= step)) dn_buf_put(&keep, old + i, j + 1 - i);
+            if (i > 0 && s >= 1 && s <= step && *end == ',') {
+                double l = strtod(end + 1, &end), sm = *end == ',' ? strtod(end + 1, NULL) : l;
+                curve_add(cv, s, l, sm);
+            }
             i = j + 1;
         }
         free(old);
@@ -272,15 +309,20 @@ int cmd_train(int argc, char **argv) {
     int status = EXIT_FAIL;
     FILE *log = NULL;
     dn_unet ema_net = {0};
+    curve lc = {0};
+    char curve_path[1100], curve_title[160];
     char samples_dir[1100];
     snprintf(samples_dir, sizeof samples_dir, "%s/samples", run_dir);
     snprintf(ckpt_path, sizeof ckpt_path, "%s/checkpoint.ckpt", run_dir);
     snprintf(log_path, sizeof log_path, "%s/loss.csv", run_dir);
+    snprintf(curve_path, sizeof curve_path, "%s/loss.png", run_dir);
+    snprintf(curve_title, sizeof curve_title, "Training loss: %s, batch %d, lr %g", tr.cfg.data, tr.cfg.batch,
+             (double)tr.cfg.lr);
     if (dn_make_dir(run_dir) < 0 || (sample_every && dn_make_dir(samples_dir) < 0)) {
         cli_error(cmd, EXIT_FAIL, "%s", dn_error());
         goto done;
     }
-    if (!(log = open_log(log_path, tr.step, cmd))) goto done;
+    if (!(log = open_log(log_path, tr.step, cmd, &lc))) goto done;
     if (dn_unet_init(&ema_net, &tr.net.cfg) < 0) {
         cli_error(cmd, EXIT_FAIL, "%s", dn_error());
         goto done;
@@ -312,6 +354,7 @@ int cmd_train(int argc, char **argv) {
         rate = (double)(tr.step - start_step) * tr.cfg.batch / (el > 1e-9 ? el : 1e-9);
         fprintf(log, "%ld,%.6g,%.6g,%.6g,%.6g,%.4g,%.2f\n", tr.step, (double)st.loss, tr.loss_smooth,
                 (double)st.grad_norm, (double)st.lr, rate, el);
+        curve_add(&lc, tr.step, (double)st.loss, tr.loss_smooth);
         int last = tr.step == tr.cfg.steps;
         if ((tty && (el - last_line > 0.25 || last)) || (!tty && (tr.step % log_every == 0 || last))) {
             char e[32], eta[32];
@@ -339,7 +382,8 @@ int cmd_train(int argc, char **argv) {
             }
         }
         if (now() - last_ckpt >= ckpt_every || last) {
-            if (dn_trainer_save(&tr, ckpt_path) < 0 || save_model(&tr, &ema_net, out, dtype, cfg_scale, command) < 0) {
+            if (dn_trainer_save(&tr, ckpt_path) < 0 || save_model(&tr, &ema_net, out, dtype, cfg_scale, command) < 0 ||
+                save_curve(&lc, curve_path, curve_title) < 0) {
                 if (tty) printf("\n");
                 cli_error(cmd, EXIT_FAIL, "%s", dn_error());
                 goto done;
@@ -350,7 +394,8 @@ int cmd_train(int argc, char **argv) {
     if (tty) printf("\n");
     fflush(log);
     if (stop_requested) {
-        if (dn_trainer_save(&tr, ckpt_path) < 0 || save_model(&tr, &ema_net, out, dtype, cfg_scale, command) < 0) {
+        if (dn_trainer_save(&tr, ckpt_path) < 0 || save_model(&tr, &ema_net, out, dtype, cfg_scale, command) < 0 ||
+            save_curve(&lc, curve_path, curve_title) < 0) {
             cli_error(cmd, EXIT_FAIL, "interrupted, and could not save: %s", dn_error());
             goto done;
         }
@@ -364,6 +409,7 @@ int cmd_train(int argc, char **argv) {
     printf("done: %ld steps, loss %.4f, %s; wrote %s\n", tr.step, tr.loss_smooth, e, out);
     status = EXIT_OK;
 done:
+    free(lc.step), free(lc.loss), free(lc.smooth);
     if (log) fclose(log);
     dn_unet_free(&ema_net);
     dn_trainer_free(&tr);
