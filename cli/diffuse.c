@@ -14,6 +14,10 @@ static const struct {
     {"data", cmd_data, "show a training set (fashion or pets) as a labelled grid"},
     {"train", cmd_train, "train a noise predictor (U-Net) on fashion or pets"},
     {"sample", cmd_sample, "draw pictures from a trained model: a grid, or one frame per step"},
+    {"view", cmd_view, "open the window that animates diffusion step by step (SDL2)"},
+    {"export", cmd_export, "write what 'diffuse view' shows as PNG slides, a contact sheet and a GIF"},
+    {"lesson", cmd_lesson, "play a ready-made lesson in the viewer, or export its slides"},
+    {"eval", cmd_eval, "measure a model with its classifier (accuracy, coverage, FD); train that classifier"},
 };
 
 static void usage(FILE *f) {

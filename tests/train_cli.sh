@@ -39,6 +39,7 @@ check "model written" [ -s "$T/a.dfm" ]
 check "checkpoint written" [ -s "$T/runa/checkpoint.ckpt" ]
 check "loss.csv has a header and 24 rows" [ "$(lines "$T/runa/loss.csv")" -eq 25 ]
 check "loss.csv header" grep -q "^step,loss,loss_smooth,grad_norm,lr,images_per_s,elapsed_s$" "$T/runa/loss.csv"
+check "loss curve drawn" is_png "$T/runa/loss.png"
 check "sample grids at 12 and 24" is_png "$T/runa/samples/step_0000024.png"
 check "sample grid at 12" is_png "$T/runa/samples/step_0000012.png"
 

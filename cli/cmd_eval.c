@@ -1,0 +1,499 @@
+/* cmd_eval.c — `diffuse eval`: how good is a model? Samples it and asks the project's own
+ * classifier (core/classifier.h) what the samples look like:
+ *   conditional accuracy   share of samples generated for class y that the classifier calls y
+ *                          (at the model's recommended guidance and at w = 1)
+ *   coverage               class histogram of unconditional samples (does every class appear?)
+ *   decisiveness           share of samples put in one class with probability > 0.9
+ *   FD                     Fréchet distance in the classifier's feature space to the test set
+ *                          (core/frechet.h), beside the same distance for real images (the floor)
+ * With --train-classifier it trains and saves that classifier instead. */
+#include "classifier.h"
+#include "cli.h"
+#include "commands.h"
+#include "data.h"
+#include "err.h"
+#include "frechet.h"
+#include "generate.h"
+#include "model.h"
+#include "parallel.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char usage[] =
+    "usage: diffuse eval --model MODEL.dfm [--classifier C.dfc] [--n N] [--steps S] [--cfg-scale W]\n"
+    "                    [--seed S] [--threads T] [--md OUT.md] [--quick]\n"
+    "       diffuse eval --train-classifier --data fashion|pets -o C.dfc [--epochs E] [--max-images N]\n"
+    "                    [--seed S] [--threads T] [--float32]\n"
+    "\n"
+    "Measures a model with a small classifier trained by this project (a few conv layers, shipped\n"
+    "beside the model): samples it with DDIM, then reports conditional accuracy (at the model's\n"
+    "recommended guidance and at w = 1), coverage and decisiveness of unconditional samples, and\n"
+    "the Fréchet distance (FD) to the test set in the classifier's feature space, next to the same\n"
+    "distance for real images (the floor). Every number follows from --seed.\n"
+    "\n"
+    "  --model MODEL       a model made by 'diffuse train'\n"
+    "  --classifier C      the classifier (default: MODEL with .dfm replaced by -classifier.dfc,\n"
+    "                      else assets/models/DATASET-classifier.dfc)\n"
+    "  --n N               samples per setting, 2..10000, spread evenly over the classes (default 1000)\n"
+    "  --quick             a fast look: 100 samples per setting\n"
+    "  --steps S           DDIM steps (default 50)\n"
+    "  --cfg-scale W       guidance scale (default: the model's recommendation, else 3)\n"
+    "  --seed S            seed of the starting noise (default 0)\n"
+    "  --threads T         threads (default: all cores; the numbers do not depend on it)\n"
+    "  --md OUT.md         also write the tables as Markdown\n"
+    "\n"
+    "  --train-classifier  train the classifier instead; needs --data and -o\n"
+    "  --data NAME         fashion or pets\n"
+    "  -o, --out C.dfc     where to save it (float16 unless --float32)\n"
+    "  --epochs E          passes over the training images (default 6)\n"
+    "  --max-images N      use only N training images (default: all)\n"
+    "\n"
+    "Fashion-MNIST is read from $DIFFUSE_FASHION_DIR, else " DN_FASHION_DIR ".\n";
+
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* ---- --train-classifier ---------------------------------------------------------------------- */
+
+static void train_progress(void *ctx, int epoch, long step, long total, float loss, float acc) {
+    double t0 = *(const double *)ctx;
+    printf("  epoch %d  step %ld/%ld  loss %.4f  train accuracy %.1f%%  %.0fs\n", epoch + 1, step, total,
+           (double)loss, 100.0 * (double)acc, now() - t0);
+    fflush(stdout);
+}
+
+static int train_classifier(const char *cmd, const char *data, const char *out, int epochs, int max_images,
+                            int seed, int f32) {
+    if (!data) return cli_error(cmd, EXIT_USAGE, "which data set? give --data fashion or --data pets");
+    if (!out) return cli_error(cmd, EXIT_USAGE, "where to? give -o CLASSIFIER.dfc");
+    const char *dir = getenv("DIFFUSE_FASHION_DIR");
+    dn_data train = {0}, test = {0};
+    dn_classifier m = {0};
+    int status = EXIT_FAIL;
+    if (dn_data_open(&train, data, 0, dir) || dn_data_open(&test, data, 1, dir)) {
+        cli_error(cmd, EXIT_FAIL, "%s", dn_error());
+        goto done;
+    }
+    dn_cls_config c = dn_cls_default_config(train.channels, train.height, train.width, train.num_classes);
+    if (dn_cls_init(&m, &c)) {
+        cli_error(cmd, EXIT_FAIL, "%s", dn_error());
+        goto done;
+    }
+    double t0 = now();
+    dn_cls_train_config tc = dn_cls_train_defaults();
+    tc.epochs = epochs;
+    tc.max_images = max_images;
+    tc.seed = (uint64_t)seed;
+    tc.progress = train_progress;
+    tc.ctx = &t0;
+    tc.report_every = 200;
+    long n = max_images > 0 && max_images < train.n ? max_images : train.n;
+    printf("training the %s classifier: %ld parameters, %ld images x %d epochs, seed %d\n", data, m.n_params, n,
+           epochs, seed);
+    if (dn_cls_train(&m, &train, &tc)) {
+        cli_error(cmd, EXIT_FAIL, "%s", dn_error());
+        goto done;
+    }
+    double acc;
+    if (dn_cls_accuracy(&m, &test, 0, &acc)) {
+        cli_error(cmd, EXIT_FAIL, "%s", dn_error());
+        goto done;
+    }
+    m.test_accuracy = (float)acc;
+    printf("test accuracy %.2f%% on %ld test images (%.0fs)\n", 100 * acc, test.n, now() - t0);
+    if (dn_cls_save(out, &m, f32 ? 0 : 1)) {
+        cli_error(cmd, EXIT_FAIL, "%s", dn_error());
+        goto done;
+    }
+    printf("wrote %s\n", out);
+    status = EXIT_OK;
+done:
+    dn_cls_free(&m);
+    dn_data_close(&train);
+    dn_data_close(&test);
+    return status;
+}
+
+/* ---- sampling --------------------------------------------------------------------------------- */
+
+/* n samples with class ids (NULL = unconditional) at guidance w into x (n x plane). */
+static int sample(const dn_unet *net, const dn_sched *sched, int steps, int n, const int *ids, float w,
+                  uint64_t seed, float *x, const char *what) {
+    dn_sampler_config sc;
+    dn_sampler_config_default(&sc, DN_DDIM, steps);
+    dn_gen g;
+    if (dn_gen_init(&g, net, sched, &sc, n, ids, w, seed)) return -1;
+    double t0 = now();
+    while (g.i < g.sp.n) {
+        dn_gen_step(&g, NULL, NULL);
+        if (g.i % 5 == 0 || g.i == g.sp.n) {
+            fprintf(stderr, "\r  sampling %-22s step %2d/%d  %4.0fs", what, g.i, g.sp.n, now() - t0);
+            fflush(stderr);
+        }
+    }
+    fprintf(stderr, "\n");
+    memcpy(x, g.x, (size_t)n * (size_t)g.plane * sizeof(float));
+    dn_gen_free(&g);
+    return 0;
+}
+
+/* ---- measures --------------------------------------------------------------------------------- */
+
+static int argmax(const float *p, int K) {
+    int b = 0;
+    for (int k = 1; k < K; k++) b = p[k] > p[b] ? k : b;
+    return b;
+}
+
+typedef struct {
+    int n;
+    double accuracy;          /* share argmax == intended class (conditional sets) */
+    double decisive;          /* share with max probability > 0.9 */
+    int hist[DN_CLS_MAX_CLASSES];
+    int per_class_n[DN_CLS_MAX_CLASSES], per_class_right[DN_CLS_MAX_CLASSES];
+    double fd;                /* to the test set */
+} set_stats;
+
+static void classify_stats(set_stats *s, const float *probs, const int *ids, int n, int K) {
+    memset(s, 0, sizeof *s);
+    s->n = n;
+    long right = 0, dec = 0;
+    for (int i = 0; i < n; i++) {
+        const float *p = probs + (long)i * K;
+        int a = argmax(p, K);
+        s->hist[a]++;
+        dec += p[a] > 0.9f;
+        if (ids && ids[i] < K) {
+            s->per_class_n[ids[i]]++;
+            s->per_class_right[ids[i]] += a == ids[i];
+            right += a == ids[i];
+        }
+    }
+    s->accuracy = ids ? (double)right / n : -1;
+    s->decisive = (double)dec / n;
+}
+
+/* ---- the table: one set of rows, printed as text and as Markdown ----------------------------- */
+
+#define MAX_ROWS 96
+#define NCOL 5
+typedef struct {
+    int n;
+    char cell[MAX_ROWS][NCOL][48];
+} table;
+
+static void row(table *t, const char *a, const char *b, const char *c, const char *d, const char *e) {
+    if (t->n == MAX_ROWS) return;
+    const char *v[NCOL] = {a, b, c, d, e};
+    for (int i = 0; i < NCOL; i++) snprintf(t->cell[t->n][i], sizeof t->cell[0][0], "%s", v[i] ? v[i] : "");
+    t->n++;
+}
+
+static void print_table(FILE *f, const table *t, int md) {
+    int wd[NCOL] = {0};
+    for (int r = 0; r < t->n; r++)
+        for (int i = 0; i < NCOL; i++) {
+            int l = (int)strlen(t->cell[r][i]);
+            wd[i] = l > wd[i] ? l : wd[i];
+        }
+    for (int r = 0; r < t->n; r++) {
+        if (md) fprintf(f, "|");
+        for (int i = 0; i < NCOL; i++) {
+            if (md) fprintf(f, " %-*s |", wd[i], t->cell[r][i]);
+            else fprintf(f, i ? "  %*s" : "  %-*s", wd[i], t->cell[r][i]);
+        }
+        fprintf(f, "\n");
+        if (md && r == 0) {
+            fprintf(f, "|"); /* first column left-aligned, numbers right-aligned */
+            for (int i = 0; i < NCOL; i++) {
+                fputc(' ', f);
+                for (int k = 0; k < wd[i] - (i > 0); k++) fputc('-', f);
+                fprintf(f, "%s |", i ? ":" : "");
+            }
+            fprintf(f, "\n");
+        }
+    }
+}
+
+static void pct(char *buf, double v) {
+    if (v < 0) snprintf(buf, 48, "-");
+    else snprintf(buf, 48, "%.1f%%", 100 * v);
+}
+
+/* ---- eval ------------------------------------------------------------------------------------- */
+
+/* "fashion-mnist" and the like -> "fashion" */
+static const char *data_name(const char *dataset) {
+    if (!strncmp(dataset, "fashion", 7)) return "fashion";
+    if (!strncmp(dataset, "pets", 4)) return "pets";
+    return dataset;
+}
+
+int cmd_eval(int argc, char **argv) {
+    const char *cmd = argv[0];
+    const char *model = NULL, *cls_path = NULL, *md = NULL, *data = NULL, *out = NULL;
+    int n = 1000, steps = 50, seed = 0, threads = 0, quick = 0, train = 0, epochs = 6, max_images = 0, f32 = 0;
+    float cfg_scale = -1;
+    const cli_opt opts[] = {
+        {"--model", "-m", OPT_STR, &model, 0, 0},
+        {"--classifier", NULL, OPT_STR, &cls_path, 0, 0},
+        {"--n", NULL, OPT_INT, &n, 2, 10000},
+        {"--quick", NULL, OPT_FLAG, &quick, 0, 0},
+        {"--steps", NULL, OPT_INT, &steps, 1, 1000},
+        {"--cfg-scale", NULL, OPT_FLOAT, &cfg_scale, 0, 100},
+        {"--seed", NULL, OPT_INT, &seed, 0, 2147483647},
+        {"--threads", NULL, OPT_INT, &threads, 0, DN_MAX_THREADS},
+        {"--md", NULL, OPT_STR, &md, 0, 0},
+        {"--train-classifier", NULL, OPT_FLAG, &train, 0, 0},
+        {"--data", NULL, OPT_STR, &data, 0, 0},
+        {"--out", "-o", OPT_STR, &out, 0, 0},
+        {"--epochs", NULL, OPT_INT, &epochs, 1, 1000},
+        {"--max-images", NULL, OPT_INT, &max_images, 0, 100000000},
+        {"--float32", NULL, OPT_FLAG, &f32, 0, 0},
+    };
+    int npos;
+    int rc = cli_parse(argc, argv, usage, opts, (int)(sizeof opts / sizeof opts[0]), NULL, 0, &npos);
+    if (rc < 0) return EXIT_OK;
+    if (rc) return rc;
+    dn_threads_set(threads);
+    if (train) return train_classifier(cmd, data, out, epochs, max_images, seed, f32);
+    if (!model) return cli_error(cmd, EXIT_USAGE, "which model? give --model MODEL.dfm (or --train-classifier)");
+    if (quick) n = 100;
+
+    int status = EXIT_FAIL;
+    dn_unet net = {0};
+    dn_model_meta meta;
+    dn_classifier cls = {0};
+    dn_data test = {0}, trainset = {0};
+    dn_sched sched = {0};
+    float *x = NULL, *fa = NULL, *fb = NULL, *pa = NULL, *test_feat = NULL, *test_prob = NULL, *tmp = NULL;
+    int *ids = NULL, *test_y = NULL;
+    long *idx = NULL;
+    FILE *mf = NULL;
+    double t_start = now();
+    if (dn_model_load(model, &net, &meta)) return cli_error(cmd, EXIT_FAIL, "%s", dn_error());
+    const dn_unet_config *uc = &net.cfg;
+    int K = uc->num_classes;
+    const char *dname = data_name(meta.dataset);
+    if (!meta.dataset[0]) {
+        cli_error(cmd, EXIT_FAIL, "the model '%s' does not say which data set it learned (no 'dataset' entry)", model);
+        goto done;
+    }
+    /* the classifier: beside the model, else the shipped one */
+    char cpath[1200];
+    if (!cls_path) {
+        size_t l = strlen(model);
+        if (l > 4 && !strcmp(model + l - 4, ".dfm")) snprintf(cpath, sizeof cpath, "%.*s-classifier.dfc", (int)(l - 4), model);
+        else snprintf(cpath, sizeof cpath, "%s-classifier.dfc", model);
+        if (access(cpath, R_OK)) {
+            char rel[128];
+            snprintf(rel, sizeof rel, "assets/models/%s-classifier.dfc", dname);
+            cli_data_path(cpath, sizeof cpath, rel);
+        }
+        cls_path = cpath;
+    }
+    if (dn_cls_load(cls_path, &cls)) {
+        if (access(cls_path, F_OK))
+            cli_error(cmd, EXIT_FAIL, "%s (make one with 'diffuse eval --train-classifier --data %s -o %s')",
+                      dn_error(), dname, cls_path);
+        else cli_error(cmd, EXIT_FAIL, "%s", dn_error());
+        goto done;
+    }
+    const dn_cls_config *cc = &cls.cfg;
+    if (cc->in_channels != uc->in_channels || cc->height != uc->height || cc->width != uc->width ||
+        (K && cc->num_classes != K)) {
+        cli_error(cmd, EXIT_FAIL, "the classifier '%s' takes %dx%dx%d images in %d classes; the model '%s' makes "
+                  "%dx%dx%d images in %d classes", cls_path, cc->in_channels, cc->height, cc->width, cc->num_classes,
+                  model, uc->in_channels, uc->height, uc->width, K);
+        goto done;
+    }
+    if (cls.dataset[0] && strcmp(cls.dataset, dname)) {
+        cli_error(cmd, EXIT_FAIL, "the classifier '%s' was trained on '%s', the model '%s' on '%s'", cls_path,
+                  cls.dataset, model, dname);
+        goto done;
+    }
+    const char *dir = getenv("DIFFUSE_FASHION_DIR");
+    if (dn_data_open(&test, dname, 1, dir) || dn_data_open(&trainset, dname, 0, dir)) {
+        cli_error(cmd, EXIT_FAIL, "%s", dn_error());
+        goto done;
+    }
+    if (cfg_scale < 0) {
+        const char *rec = dn_model_meta_get(&meta, "sample.cfg_scale");
+        cfg_scale = rec ? strtof(rec, NULL) : 3.0f;
+        if (!(cfg_scale >= 0 && cfg_scale <= 100)) cfg_scale = 3.0f;
+    }
+    if (dn_sched_init(&sched, meta.schedule, meta.num_train_timesteps, meta.beta_start, meta.beta_end)) {
+        cli_error(cmd, EXIT_FAIL, "%s: %s", model, dn_error());
+        goto done;
+    }
+    long plane = (long)uc->in_channels * uc->height * uc->width;
+    int F = cc->widths[cc->n_layers - 1], Kc = cc->num_classes; /* Kc = K unless the model is unconditional */
+    long nt = test.n, nb = n > 256 ? 256 : n;
+    x = malloc((size_t)n * (size_t)plane * sizeof(float));
+    fa = malloc((size_t)n * (size_t)F * sizeof(float));
+    fb = malloc((size_t)n * (size_t)F * sizeof(float));
+    pa = malloc((size_t)n * (size_t)Kc * sizeof(float));
+    test_feat = malloc((size_t)nt * (size_t)F * sizeof(float));
+    test_prob = malloc((size_t)nt * (size_t)Kc * sizeof(float));
+    tmp = malloc((size_t)nb * (size_t)plane * sizeof(float));
+    ids = malloc((size_t)n * sizeof(int));
+    test_y = malloc((size_t)nt * sizeof(int));
+    idx = malloc((size_t)(n > nt ? n : nt) * sizeof(long));
+    if (!x || !fa || !fb || !pa || !test_feat || !test_prob || !tmp || !ids || !test_y || !idx) {
+        cli_error(cmd, EXIT_FAIL, "out of memory for %d samples", n);
+        goto done;
+    }
+    printf("diffuse eval: %s (%s, %d classes, %ld training steps), classifier %s (test accuracy %.2f%%)\n", model,
+           dname, K, meta.train_steps, cls_path, 100 * (double)cls.test_accuracy);
+    printf("DDIM %d steps, seed %d, %d samples per setting, guidance w = %g and 1\n", steps, seed, n, (double)cfg_scale);
+
+    /* real data: the test split through the classifier, in chunks (pets are drawn on the fly) */
+    fprintf(stderr, "  classifying the %ld test images\n", nt);
+    for (long i = 0; i < nt; i += nb) {
+        int b = nt - i < nb ? (int)(nt - i) : (int)nb;
+        for (int j = 0; j < b; j++) idx[j] = i + j;
+        dn_data_batch(&test, tmp, test_y + i, idx, b);
+        if (dn_cls_apply(&cls, test_feat + i * F, test_prob + i * Kc, tmp, b)) {
+            cli_error(cmd, EXIT_FAIL, "%s", dn_error());
+            goto done;
+        }
+    }
+    long right = 0;
+    for (long i = 0; i < nt; i++) right += argmax(test_prob + i * Kc, Kc) == test_y[i];
+    set_stats real;
+    classify_stats(&real, test_prob, NULL, (int)nt, Kc);
+    real.accuracy = (double)right / (double)nt;
+    /* floors: the distance real data has to the test set at the same sample size (n training
+     * images, chosen by the seed), and between the two halves of the test set */
+    double floor_n = 0, floor_half = 0;
+    {
+        dn_rng r;
+        dn_rng_seed(&r, (uint64_t)seed, 0x5eed);
+        for (int i = 0; i < n; i++) idx[i] = (long)dn_rng_below(&r, (uint32_t)trainset.n);
+        for (int i = 0; i < n; i += (int)nb) {
+            int b = n - i < nb ? n - i : (int)nb;
+            dn_data_batch(&trainset, x + (long)i * plane, NULL, idx + i, b);
+        }
+        if (dn_cls_apply(&cls, fa, NULL, x, n) || dn_frechet_features(&floor_n, fa, n, test_feat, nt, F) ||
+            dn_frechet_features(&floor_half, test_feat, nt / 2, test_feat + (nt / 2) * F, nt - nt / 2, F)) {
+            cli_error(cmd, EXIT_FAIL, "%s", dn_error());
+            goto done;
+        }
+    }
+
+    /* the three sample sets: guided at w, conditional at w = 1, unconditional */
+    for (int i = 0; i < n; i++) ids[i] = K ? i % K : 0;
+    set_stats guided = {0}, plain = {0}, uncond = {0};
+    char what[64];
+    int n_sets = 0;
+    for (int set = 0; set < 3; set++) {
+        set_stats *s = set == 0 ? &guided : set == 1 ? &plain : &uncond;
+        if (set < 2 && K == 0) continue;
+        if (set == 1 && cfg_scale == 1.0f) continue; /* the same as the guided set */
+        float w = set == 0 ? cfg_scale : 1.0f;
+        if (set == 2) snprintf(what, sizeof what, "unconditional");
+        else snprintf(what, sizeof what, "per class, w = %g", (double)w);
+        if (sample(&net, &sched, steps, n, set < 2 ? ids : NULL, w, (uint64_t)seed, x, what) ||
+            dn_cls_apply(&cls, fb, pa, x, n)) {
+            cli_error(cmd, EXIT_FAIL, "%s", dn_error());
+            goto done;
+        }
+        classify_stats(s, pa, set < 2 ? ids : NULL, n, Kc);
+        if (dn_frechet_features(&s->fd, fb, n, test_feat, nt, F)) {
+            cli_error(cmd, EXIT_FAIL, "%s", dn_error());
+            goto done;
+        }
+        n_sets++;
+    }
+    if (K && cfg_scale == 1.0f) plain = guided;
+
+    /* the tables */
+    table t = {0}, pc = {0};
+    char a[48], b[48], c[48], d[48], head[48];
+    snprintf(head, sizeof head, "guided w=%g", (double)cfg_scale);
+    row(&t, "measure", head, "w=1", "unconditional", "real test images");
+    pct(a, guided.accuracy), pct(b, plain.accuracy), pct(d, real.accuracy);
+    row(&t, "conditional accuracy", K ? a : "-", K ? b : "-", "-", d);
+    int cov = 0, real_cov = 0;
+    for (int k = 0; k < Kc; k++) cov += uncond.hist[k] > 0, real_cov += real.hist[k] > 0;
+    snprintf(c, sizeof c, "%d/%d", cov, Kc);
+    snprintf(d, sizeof d, "%d/%d", real_cov, Kc);
+    row(&t, "classes covered", "-", "-", c, d);
+    pct(a, guided.decisive), pct(b, plain.decisive), pct(c, uncond.decisive), pct(d, real.decisive);
+    row(&t, "decisive (p > 0.9)", K ? a : "-", K ? b : "-", c, d);
+    snprintf(a, sizeof a, "%.3f", guided.fd), snprintf(b, sizeof b, "%.3f", plain.fd);
+    snprintf(c, sizeof c, "%.3f", uncond.fd), snprintf(d, sizeof d, "%.3f (floor)", floor_n);
+    row(&t, "FD to test set", K ? a : "-", K ? b : "-", c, d);
+    snprintf(a, sizeof a, "%.2fx", guided.fd / floor_n), snprintf(b, sizeof b, "%.2fx", plain.fd / floor_n);
+    snprintf(c, sizeof c, "%.2fx", uncond.fd / floor_n);
+    row(&t, "FD / floor", K ? a : "-", K ? b : "-", c, "1x");
+    snprintf(d, sizeof d, "%.3f", floor_half);
+    row(&t, "FD test half vs half", "", "", "", d);
+
+    snprintf(a, sizeof a, "acc. w=%g", (double)cfg_scale);
+    row(&pc, "class", a, "acc. w=1", "share of uncond.", "share of test");
+    for (int k = 0; k < Kc; k++) {
+        const char *name = k < meta.n_class_names ? meta.class_names[k] : cls.class_names[k];
+        pct(a, guided.per_class_n[k] ? (double)guided.per_class_right[k] / guided.per_class_n[k] : -1);
+        pct(b, plain.per_class_n[k] ? (double)plain.per_class_right[k] / plain.per_class_n[k] : -1);
+        pct(c, (double)uncond.hist[k] / uncond.n);
+        pct(d, (double)real.hist[k] / real.n);
+        row(&pc, name, a, b, c, d);
+    }
+    printf("\n");
+    print_table(stdout, &t, 0);
+    printf("\n");
+    print_table(stdout, &pc, 0);
+    printf("\nFD: Fréchet distance between Gaussians fitted to the classifier's %d features of %d samples and of "
+           "the %ld test images; floor: %d training images instead of samples. (%.0fs)\n", F, n, nt, n, now() - t_start);
+    if (md) {
+        /* written whole, then renamed: never a half-written report */
+        char tmpname[1300];
+        snprintf(tmpname, sizeof tmpname, "%s.tmp.%ld", md, (long)getpid());
+        mf = fopen(tmpname, "w");
+        if (!mf) {
+            cli_error(cmd, EXIT_FAIL, "cannot write '%s' (is the folder there and writable?)", md);
+            goto done;
+        }
+        fprintf(mf, "# diffuse eval: %s\n\n", model);
+        fprintf(mf, "Data set `%s` (%d classes), %ld training steps. Classifier `%s` (test accuracy %.2f%%).\n"
+                    "DDIM %d steps, seed %d, %d samples per setting; recommended guidance w = %g.\n\n",
+                dname, K, meta.train_steps, cls_path, 100 * (double)cls.test_accuracy, steps, seed, n, (double)cfg_scale);
+        print_table(mf, &t, 1);
+        fprintf(mf, "\n");
+        {
+            print_table(mf, &pc, 1);
+            fprintf(mf, "\n");
+        }
+        fprintf(mf, "FD: Fréchet distance between Gaussians fitted to the classifier's %d pooled features of the %d "
+                    "samples and of the %ld test images. Floor: the same distance for %d real training images.\n\n"
+                    "Command: `diffuse eval --model %s --classifier %s --n %d --steps %d --cfg-scale %g --seed %d`\n",
+                F, n, nt, n, model, cls_path, n, steps, (double)cfg_scale, seed);
+        int bad = ferror(mf);
+        bad |= fclose(mf);
+        mf = NULL;
+        if (bad || rename(tmpname, md)) {
+            remove(tmpname);
+            cli_error(cmd, EXIT_FAIL, "cannot write '%s' (disk full?)", md);
+            goto done;
+        }
+        printf("wrote %s\n", md);
+    }
+    (void)n_sets;
+    status = EXIT_OK;
+done:
+    if (mf) fclose(mf);
+    free(x), free(fa), free(fb), free(pa), free(test_feat), free(test_prob), free(tmp), free(ids), free(test_y), free(idx);
+    dn_sched_free(&sched);
+    dn_data_close(&test);
+    dn_data_close(&trainset);
+    dn_cls_free(&cls);
+    dn_unet_free(&net);
+    return status;
+}

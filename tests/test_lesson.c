@@ -1,0 +1,189 @@
+/* test_lesson.c — the lesson parser: a documented example parses to the expected viewer states
+ * (slides inherit from the one before), every shipped lesson parses, and malformed lessons are
+ * refused with the file, the line and what was expected. */
+#include "testutil.h"
+#include "err.h"
+#include "lesson.h"
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char example[] =
+    "# a comment\n"
+    "title: Forward diffusion\n"
+    "\n"
+    "slide: A cat dissolves\n"
+    "mode: forward\n"
+    "model: pets\n"
+    "image: cat\n"
+    "sampler: ddim\n"
+    "steps: 50\n"
+    "frames: 0-end\n"
+    "panels: noise, timeline numbers\n"
+    "caption: Each step adds a little noise.\n"
+    "  The picture fades,\n"
+    "\tlike ink in water.\n"
+    "notes: Ask the class when they stop seeing the cat.\n"
+    "\n"
+    "slide: Reverse\r\n"
+    "mode: reverse\n"
+    "class: dog\n"
+    "cfg: 7.5\n"
+    "seed: 42\n"
+    "frames: 10-20\n"
+    "play: on\n"
+    "\n"
+    "slide: Img2img\n"
+    "image: train 12\n"
+    "start: 25\n"
+    "class: none\n"
+    "frames: end\n"
+    "overlay: on\n"
+    "guidance: yes\n";
+
+static void test_example(void **state) {
+    (void)state;
+    dn_lesson l;
+    if (dn_lesson_parse(&l, example, sizeof example - 1, "ex.txt") < 0) fail_msg("%s", dn_error());
+    assert_string_equal(l.title, "Forward diffusion");
+    assert_int_equal(l.n_slides, 3);
+    const dn_slide *a = &l.slides[0], *b = &l.slides[1], *c = &l.slides[2];
+    assert_string_equal(a->title, "A cat dissolves");
+    assert_int_equal(a->line, 4);
+    assert_int_equal(a->set.mode, DN_RUN_FORWARD);
+    assert_string_equal(a->set.model, "pets");
+    assert_string_equal(a->set.image, "cat");
+    assert_int_equal(a->set.steps, 50);
+    assert_int_equal(a->from, 0);
+    assert_int_equal(a->to, -1);
+    assert_int_equal(a->set.panels, DN_PANEL_NOISE | DN_PANEL_TIMELINE | DN_PANEL_NUMBERS);
+    assert_string_equal(a->set.caption, "Each step adds a little noise. The picture fades, like ink in water.");
+    assert_string_equal(a->notes, "Ask the class when they stop seeing the cat.");
+    /* slide 2 inherits model, image, panels, steps; caption and notes are its own */
+    assert_string_equal(b->title, "Reverse");
+    assert_int_equal(b->set.mode, DN_RUN_REVERSE);
+    assert_string_equal(b->set.model, "pets");
+    assert_string_equal(b->class_name, "dog");
+    assert_int_equal(b->set.cond, 1);
+    assert_true(b->set.cfg_scale == 7.5f);
+    assert_int_equal((int)b->set.seed, 42);
+    assert_int_equal(b->from, 10);
+    assert_int_equal(b->to, 20);
+    assert_int_equal(b->play, 1);
+    assert_int_equal(b->set.panels, a->set.panels);
+    assert_string_equal(b->set.caption, "");
+    assert_string_equal(b->notes, "");
+    /* slide 3 */
+    assert_string_equal(c->set.image, "");
+    assert_int_equal(c->set.image_index, 12);
+    assert_int_equal(c->set.start, 25);
+    assert_int_equal(c->set.cond, 0);
+    assert_int_equal(c->from, -1);
+    assert_int_equal(c->to, -1);
+    assert_int_equal(c->set.overlay, 1);
+    assert_int_equal(c->set.guidance, 1);
+    assert_int_equal(c->play, 0);
+    assert_true(c->set.cfg_scale == 7.5f);
+    /* names become bundled paths, files become relative to the lesson's folder */
+    assert_int_equal(dn_lesson_resolve(&l, "/srv/diffuse", "/home/t/lessons"), 0);
+    assert_string_equal(a->set.model, "/srv/diffuse/assets/models/pets.dfm");
+    assert_string_equal(a->set.image, "/srv/diffuse/assets/images/cat.png");
+    dn_lesson_free(&l);
+}
+
+/* Each malformed lesson: refused, the message names the file and the line, and says what was
+ * expected. */
+static void test_malformed(void **state) {
+    (void)state;
+    static const struct {
+        const char *text, *want;
+    } bad[] = {
+        {"title: T\nslide: S\ncolour: red\n", "bad.txt:3: unknown key 'colour' (known: title, slide"},
+        {"title: T\nslide: S\nmode: sideways\n", "bad.txt:3: mode wants forward or reverse"},
+        {"title: T\nslide: S\nsteps: 0\n", "bad.txt:3: steps wants a whole number 1 .. 1000"},
+        {"title: T\nslide: S\nsteps: 12abc\n", "bad.txt:3: steps wants a whole number"},
+        {"title: T\nslide: S\ncfg: lots\n", "bad.txt:3: cfg wants a guidance scale"},
+        {"title: T\nslide: S\nsampler: plms\n", "bad.txt:3: sampler wants ddpm, ddim, euler or dpm++2m"},
+        {"title: T\nslide: S\nframes: 9-3\n", "bad.txt:3: frames 9-3 end before they start"},
+        {"title: T\nslide: S\nframes: a-b\n", "bad.txt:3: frames wants FROM-TO"},
+        {"title: T\nslide: S\npanels: noise sparkle\n", "bad.txt:3: unknown panel 'sparkle'"},
+        {"title: T\nslide: S\noverlay: maybe\n", "bad.txt:3: overlay wants on or off"},
+        {"title: T\nmode: forward\n", "bad.txt:2: 'mode' belongs to a slide"},
+        {"title: T\nslide: S\njust words\n", "bad.txt:3: expected 'key: value'"},
+        {"  continued\ntitle: T\n", "bad.txt:1: indented line continues nothing"},
+        {"title: T\nslide:\n", "bad.txt:2: slide wants a title"},
+        {"slide: S\nmode: forward\n", "bad.txt: the lesson has no 'title: ...'"},
+        {"title: T\n", "bad.txt: the lesson has no slides"},
+        {"", "bad.txt: the lesson has no 'title"},
+        {"title: T\nslide: S\nsteps: 10\nstart: 10\n", "bad.txt:2: start 10 must be below steps 10"},
+        {"title: T\nslide: S\ncaption: a\x01b\n", "bad.txt:3: control character"},
+        {"title: T\nslide: S\n: value\n", "bad.txt:3: expected 'key: value'"},
+        {"title: T\nslide: S\nimage: train x\n", "bad.txt:3: image train wants a whole number"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        dn_lesson l;
+        int rc = dn_lesson_parse(&l, bad[i].text, strlen(bad[i].text), "bad.txt");
+        if (rc != -1) fail_msg("case %zu parsed: %s", i, bad[i].text);
+        if (!strstr(dn_error(), bad[i].want)) fail_msg("case %zu: got '%s', want '%s'", i, dn_error(), bad[i].want);
+        assert_null(strchr(dn_error(), '\n'));
+        assert_null(l.slides);
+    }
+    /* a NUL byte inside the text */
+    static const char nul[] = "title: T\nslide: S\ncaption: a\0b\n";
+    dn_lesson l;
+    assert_int_equal(dn_lesson_parse(&l, nul, sizeof nul - 1, "bad.txt"), -1);
+    /* long values and too many slides */
+    char *big = malloc(200000);
+    size_t n = (size_t)sprintf(big, "title: T\n");
+    for (int i = 0; i < 70; i++) n += (size_t)sprintf(big + n, "slide: S%d\n", i);
+    assert_int_equal(dn_lesson_parse(&l, big, n, "bad.txt"), -1);
+    assert_non_null(strstr(dn_error(), "bad.txt:66: too many slides"));
+    n = (size_t)sprintf(big, "title: T\nslide: S\ncaption: ");
+    for (int i = 0; i < 600; i++) n += (size_t)sprintf(big + n, "x");
+    assert_int_equal(dn_lesson_parse(&l, big, n, "bad.txt"), -1);
+    assert_non_null(strstr(dn_error(), "bad.txt:3: caption is too long"));
+    free(big);
+    /* a missing file */
+    assert_int_equal(dn_lesson_load(&l, "tests/data/no-such-lesson.txt"), -1);
+    assert_non_null(strstr(dn_error(), "no-such-lesson.txt"));
+}
+
+/* Every lesson shipped in lessons/ parses, has a caption on every slide, and names only
+ * bundled models and images that exist. */
+static void test_shipped(void **state) {
+    (void)state;
+    DIR *d = opendir("lessons");
+    assert_non_null(d);
+    struct dirent *e;
+    int count = 0;
+    while ((e = readdir(d))) {
+        size_t n = strlen(e->d_name);
+        if (n < 5 || strcmp(e->d_name + n - 4, ".txt")) continue;
+        char path[512];
+        snprintf(path, sizeof path, "lessons/%s", e->d_name);
+        dn_lesson l;
+        if (dn_lesson_load(&l, path) < 0) fail_msg("%s", dn_error());
+        assert_int_equal(dn_lesson_resolve(&l, ".", "lessons"), 0);
+        for (int i = 0; i < l.n_slides; i++) {
+            const dn_slide *s = &l.slides[i];
+            if (!s->set.caption[0]) fail_msg("%s:%d: slide without a caption", path, s->line);
+            if (s->set.image[0] && access(s->set.image, R_OK) != 0) fail_msg("%s:%d: missing image %s", path, s->line, s->set.image);
+        }
+        count++;
+        dn_lesson_free(&l);
+    }
+    closedir(d);
+    printf("# %d shipped lessons parse\n", count);
+    assert_true(count >= 6);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_example),
+        cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_shipped),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

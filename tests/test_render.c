@@ -1,0 +1,316 @@
+/* test_render.c — the viewer's renderer offscreen (viz/render.h): the big x_t panel holds exactly
+ * the image's pixels where the layout says, at 1280x720 and 1920x1080; text is drawn; frames are
+ * deterministic and change with the step; the help overlay, overlay, guidance breakdown and a
+ * run without a model draw without trouble; the timeline picks frames; and the exporter writes
+ * PNGs that are pixel for pixel the rendered frame, a contact sheet and a GIF. */
+#include "testutil.h"
+#include "err.h"
+#include "fileio.h"
+#include "image.h"
+#include "model.h"
+#include "render.h"
+#include "view.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *tiny_model(void) {
+    static char path[512];
+    if (path[0]) return path;
+    dn_unet_config c = dn_unet_default_config(3, 8, 8, 2);
+    c.base_width = 8, c.n_levels = 2, c.mults[2] = 0, c.attn_levels = 0, c.groups = 2, c.temb_width = 16;
+    dn_unet m;
+    if (dn_unet_init(&m, &c) < 0) fail_msg("%s", dn_error());
+    dn_rng r;
+    dn_rng_seed(&r, 7, 0);
+    dn_unet_init_random(&m, &r);
+    dn_model_meta meta;
+    dn_model_meta_init(&meta);
+    snprintf(meta.dataset, sizeof meta.dataset, "pets");
+    meta.n_class_names = 2;
+    snprintf(meta.class_names[0], sizeof meta.class_names[0], "cat");
+    snprintf(meta.class_names[1], sizeof meta.class_names[1], "dog");
+    snprintf(path, sizeof path, "%s/tiny.dfm", tu_tmpdir());
+    if (dn_model_save(path, &m, &meta, DN_DTYPE_F32) < 0) fail_msg("%s", dn_error());
+    dn_unet_free(&m);
+    return path;
+}
+
+static void open_view(dn_view *v, int with_model, dn_run_mode mode, int steps) {
+    dn_view_settings s;
+    dn_view_settings_default(&s);
+    s.mode = mode;
+    s.steps = steps;
+    if (with_model) snprintf(s.model, sizeof s.model, "%s", tiny_model());
+    if (dn_view_init(v, &s) < 0) fail_msg("dn_view_init: %s", dn_error());
+}
+
+/* Render the view's frame k (waiting for it) into a new w x h canvas. */
+static void render_at(dn_canvas *cv, dn_render_fonts *f, dn_view *v, int k, int w, int h) {
+    assert_non_null(dn_run_frame_wait(v->run, k));
+    dn_view_act(v, (dn_action){DN_ACT_SCRUB_TO, k});
+    assert_int_equal(v->k, k);
+    if (dn_canvas_init(cv, w, h, 0) < 0 || dn_render_fonts_fit(f, w, h) < 0) fail_msg("%s", dn_error());
+    if (dn_render(cv, v, f) < 0) fail_msg("dn_render: %s", dn_error());
+}
+
+/* Every pixel of the big panel's image area is the image pixel it magnifies. */
+static void check_big_panel(const dn_canvas *cv, const dn_view *v, const float *x) {
+    dn_layout L;
+    dn_render_layout(&L, cv->w, cv->h, v->width, v->height);
+    assert_int_equal(L.big_img.w, L.zoom * v->width);
+    assert_int_equal(L.big_img.h, L.zoom * v->height);
+    assert_true(L.big_img.x >= 0 && L.big_img.y >= 0 && L.big_img.x + L.big_img.w <= cv->w &&
+                L.big_img.y + L.big_img.h <= cv->h);
+    long plane = (long)v->height * v->width;
+    for (int y = 0; y < L.big_img.h; y++)
+        for (int xx = 0; xx < L.big_img.w; xx++) {
+            long p = (long)(y / L.zoom) * v->width + xx / L.zoom;
+            uint32_t want = DN_RGB(dn_unit_to_byte(x[p]), dn_unit_to_byte(x[plane + p]), dn_unit_to_byte(x[2 * plane + p]));
+            uint32_t got = cv->px[(long)(L.big_img.y + y) * cv->w + L.big_img.x + xx];
+            if (got != want) fail_msg("big panel pixel (%d, %d): %08x, want %08x", xx, y, got, want);
+        }
+    /* the bottom corners are the plain background, the dark of a projector-friendly screen */
+    uint32_t corner = cv->px[(long)(cv->h - 1) * cv->w];
+    assert_int_equal(corner, cv->px[(long)cv->h * cv->w - 1]);
+    assert_true(((corner >> 16) & 255) < 40 && ((corner >> 8) & 255) < 40 && (corner & 255) < 40);
+}
+
+/* Pixels in a rectangle brighter than 200 in every channel (text is white-ish on dark). */
+static long bright(const dn_canvas *cv, dn_rect r) {
+    long n = 0;
+    for (int y = r.y; y < r.y + r.h; y++)
+        for (int x = r.x; x < r.x + r.w; x++) {
+            uint32_t p = cv->px[(long)y * cv->w + x];
+            if (((p >> 16) & 255) > 200 && ((p >> 8) & 255) > 200 && (p & 255) > 200) n++;
+        }
+    return n;
+}
+
+static void big_panel_exact_at_both_sizes(void **state) {
+    (void)state;
+    dn_view v;
+    open_view(&v, 0, DN_RUN_FORWARD, 20);
+    const int sizes[2][2] = {{1280, 720}, {1920, 1080}};
+    const int zooms[2] = {12, 18}; /* a 32 px image in the 400 px box, 1x and 1.5x */
+    for (int i = 0; i < 2; i++) {
+        dn_canvas cv = {0};
+        dn_render_fonts f = {0};
+        render_at(&cv, &f, &v, 7, sizes[i][0], sizes[i][1]);
+        dn_layout L;
+        dn_render_layout(&L, cv.w, cv.h, v.width, v.height);
+        assert_int_equal(L.zoom, zooms[i]);
+        check_big_panel(&cv, &v, dn_run_frame_wait(v.run, 7)->x);
+        /* text: the step counter in the header and the numbers block are drawn */
+        assert_true(bright(&cv, L.header) > 200);
+        assert_true(bright(&cv, L.numbers) > 200);
+        assert_true(bright(&cv, L.caption) > 200);
+        /* the timeline's cursor: a bright vertical line inside the plot */
+        long cursor = 0;
+        for (int x = L.plot.x; x < L.plot.x + L.plot.w; x++) {
+            uint32_t p = cv.px[(long)(L.plot.y + L.plot.h / 2) * cv.w + x];
+            if (p == DN_RGB(245, 245, 245)) cursor++;
+        }
+        assert_true(cursor >= 2 && cursor <= 8);
+        dn_render_fonts_close(&f);
+        dn_canvas_free(&cv);
+    }
+    dn_view_free(&v);
+}
+
+static void deterministic_and_changes_with_step(void **state) {
+    (void)state;
+    dn_view v;
+    open_view(&v, 1, DN_RUN_FORWARD, 10);
+    dn_canvas a = {0}, b = {0}, c = {0};
+    dn_render_fonts f = {0};
+    render_at(&a, &f, &v, 3, 1280, 720);
+    render_at(&b, &f, &v, 3, 1280, 720);
+    assert_memory_equal(a.px, b.px, sizeof(uint32_t) * 1280 * 720); /* same state, same pixels */
+    render_at(&c, &f, &v, 4, 1280, 720);
+    dn_layout L;
+    dn_render_layout(&L, 1280, 720, v.width, v.height);
+    long diff_big = 0;
+    for (int y = L.big_img.y; y < L.big_img.y + L.big_img.h; y++)
+        for (int x = L.big_img.x; x < L.big_img.x + L.big_img.w; x++) diff_big += a.px[y * 1280 + x] != c.px[y * 1280 + x];
+    assert_true(diff_big > L.big_img.w * L.big_img.h / 4); /* the image moved on a step */
+    check_big_panel(&c, &v, dn_run_frame_wait(v.run, 4)->x);
+    /* help overlay: the centre of the screen changes, the layout under it stays */
+    v.help = 1;
+    dn_render(&b, &v, &f);
+    long diff_help = 0;
+    for (long i = 0; i < 1280L * 720; i++) diff_help += b.px[i] != c.px[i];
+    assert_true(diff_help > 100000);
+    assert_int_equal(b.px[5], c.px[5]);
+    v.help = 0;
+    dn_render_fonts_close(&f);
+    dn_canvas_free(&a), dn_canvas_free(&b), dn_canvas_free(&c);
+    dn_view_free(&v);
+}
+
+static void every_mode_draws(void **state) {
+    (void)state;
+    dn_view v;
+    open_view(&v, 1, DN_RUN_REVERSE, 10);
+    dn_canvas cv = {0};
+    dn_render_fonts f = {0};
+    render_at(&cv, &f, &v, 2, 1280, 720);
+    check_big_panel(&cv, &v, dn_run_frame_wait(v.run, 2)->x);
+    /* overlay: the big panel now mixes the predicted noise in, so it differs from x_t */
+    dn_view_act(&v, DN_ACT(DN_ACT_OVERLAY_TOGGLE));
+    assert_int_equal(dn_render(&cv, &v, &f), 0);
+    dn_layout L;
+    dn_render_layout(&L, 1280, 720, v.width, v.height);
+    const float *x = dn_run_frame_wait(v.run, 2)->x;
+    long same = 0, plane = (long)v.width * v.height;
+    for (int py = 0; py < v.height; py++)
+        for (int px = 0; px < v.width; px++) {
+            long p = (long)py * v.width + px;
+            uint32_t want = DN_RGB(dn_unit_to_byte(x[p]), dn_unit_to_byte(x[plane + p]), dn_unit_to_byte(x[2 * plane + p]));
+            same += cv.px[(long)(L.big_img.y + py * L.zoom + L.zoom / 2) * 1280 + L.big_img.x + px * L.zoom + L.zoom / 2] == want;
+        }
+    assert_true(same < plane / 4);
+    dn_view_act(&v, DN_ACT(DN_ACT_OVERLAY_TOGGLE));
+    dn_view_act(&v, DN_ACT(DN_ACT_GUIDANCE_TOGGLE));
+    assert_int_equal(dn_render(&cv, &v, &f), 0);
+    dn_view_act(&v, DN_ACT(DN_ACT_LAST)); /* last frame: no prediction, no move */
+    assert_non_null(dn_run_frame_wait(v.run, v.k));
+    assert_int_equal(dn_render(&cv, &v, &f), 0);
+    dn_view_act(&v, DN_ACT(DN_ACT_GUIDANCE_TOGGLE));
+    assert_int_equal(dn_render(&cv, &v, &f), 0);
+    /* img2img: the timeline shades the part that is denoised */
+    dn_view_act(&v, DN_ACT(DN_ACT_MODE_TOGGLE));
+    dn_view_act(&v, (dn_action){DN_ACT_SCRUB_TO, 6});
+    dn_view_act(&v, DN_ACT(DN_ACT_IMG2IMG));
+    assert_int_equal(dn_render(&cv, &v, &f), 0);
+    /* a caption from a lesson replaces the explanation */
+    snprintf(v.set.caption, sizeof v.set.caption, "A caption long enough to need wrapping onto a second line when the "
+                                                  "layout is 1280 pixels wide, as lessons write them.");
+    assert_int_equal(dn_render(&cv, &v, &f), 0);
+    assert_true(bright(&cv, L.caption) > 500);
+    /* odd window sizes: no crash */
+    dn_canvas small = {0};
+    dn_render_fonts fs = {0};
+    assert_int_equal(dn_canvas_init(&small, 333, 777, 0), 0);
+    assert_int_equal(dn_render_fonts_fit(&fs, 333, 777), 0);
+    assert_int_equal(dn_render(&small, &v, &fs), 0);
+    dn_render_fonts_close(&fs);
+    dn_canvas_free(&small);
+    dn_render_fonts_close(&f);
+    dn_canvas_free(&cv);
+    dn_view_free(&v);
+}
+
+static void timeline_picks_frames(void **state) {
+    (void)state;
+    dn_view v;
+    open_view(&v, 0, DN_RUN_FORWARD, 10);
+    dn_layout L;
+    dn_render_layout(&L, 1280, 720, v.width, v.height);
+    int y = L.plot.y + L.plot.h / 2;
+    /* the left end is t = T-1: the noisiest frame; the right end t = 0: the clean one */
+    assert_int_equal(dn_render_timeline_pick(&v, 1280, 720, L.plot.x, y), 10);
+    assert_int_equal(dn_render_timeline_pick(&v, 1280, 720, L.plot.x + L.plot.w - 1, y), 0);
+    /* half way (t about 500) is DDIM's t = 500: frame 6 of 10 (t = 0, 0, 100, ..., 900) */
+    float t6 = dn_render_frame_t(&v, 6);
+    assert_true(fabsf(t6 - 500) < 1e-3f);
+    int mid = L.plot.x + (int)lroundf((1.0f - 500.0f / 999.0f) * (float)(L.plot.w - 1));
+    assert_int_equal(dn_render_timeline_pick(&v, 1280, 720, mid, y), 6);
+    assert_int_equal(dn_render_timeline_pick(&v, 1280, 720, mid, L.big.y + 10), -1); /* not on the timeline */
+    dn_view_free(&v);
+}
+
+static void export_is_the_screen(void **state) {
+    (void)state;
+    dn_view v;
+    open_view(&v, 1, DN_RUN_FORWARD, 10);
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s/slides", tu_tmpdir());
+    dn_view_act(&v, (dn_action){DN_ACT_SCRUB_TO, 4});
+    int n = dn_render_export(&v, dir, 640, 360, "diffuse export --test", 10);
+    assert_int_equal(n, 11);
+    assert_int_equal(v.k, 4); /* cursor restored */
+    char path[700];
+    for (int k = 0; k < 11; k++) {
+        snprintf(path, sizeof path, "%s/frame_%03d.png", dir, k);
+        assert_int_equal(access(path, R_OK), 0);
+    }
+    snprintf(path, sizeof path, "%s/frame_011.png", dir);
+    assert_int_not_equal(access(path, R_OK), 0);
+    /* frame 3 of the files is the renderer's frame 3, pixel for pixel */
+    dn_canvas cv = {0};
+    dn_render_fonts f = {0};
+    render_at(&cv, &f, &v, 3, 640, 360);
+    dn_image img = {0};
+    snprintf(path, sizeof path, "%s/frame_003.png", dir);
+    if (dn_image_load(&img, path, 3) < 0) fail_msg("%s", dn_error());
+    assert_int_equal(img.w, 640);
+    assert_int_equal(img.h, 360);
+    unsigned char *rgb = malloc(640 * 360 * 3);
+    dn_canvas_to_rgb(&cv, rgb);
+    assert_memory_equal(img.px, rgb, 640 * 360 * 3);
+    free(rgb);
+    dn_image_free(&img);
+    /* the settings travel in a text chunk */
+    unsigned char *data;
+    size_t len;
+    assert_int_equal(dn_read_file(path, &data, &len, 1 << 24), 0);
+    int found = 0;
+    for (size_t i = 0; i + 16 < len; i++)
+        if (!memcmp(data + i, "diffuse-settings", 16)) found = 1;
+    assert_true(found);
+    found = 0;
+    for (size_t i = 0; i + 21 < len; i++)
+        if (!memcmp(data + i, "diffuse export --test", 21)) found = 1;
+    assert_true(found);
+    free(data);
+    snprintf(path, sizeof path, "%s/contact.png", dir);
+    assert_int_equal(access(path, R_OK), 0);
+    snprintf(path, sizeof path, "%s/run.gif", dir);
+    assert_int_equal(dn_read_file(path, &data, &len, 1 << 26), 0);
+    assert_true(len > 1000 && !memcmp(data, "GIF89a", 6));
+    free(data);
+    /* a folder that cannot be made: an error, no crash */
+    assert_int_equal(dn_render_export(&v, "/proc/no/such/dir", 640, 360, NULL, 10), -1);
+    dn_render_fonts_close(&f);
+    dn_canvas_free(&cv);
+    dn_view_free(&v);
+}
+
+/* A long run is exported every few steps, at most 101 frames, always ending with the last. */
+static void long_runs_are_thinned(void **state) {
+    (void)state;
+    dn_view v;
+    open_view(&v, 0, DN_RUN_FORWARD, 250);
+    char dir[600], path[700];
+    snprintf(dir, sizeof dir, "%s/long", tu_tmpdir());
+    int n = dn_render_export(&v, dir, 320, 180, NULL, 4);
+    assert_true(n >= 80 && n <= 101);
+    snprintf(path, sizeof path, "%s/frame_%03d.png", dir, n - 1);
+    unsigned char *data;
+    size_t len;
+    assert_int_equal(dn_read_file(path, &data, &len, 1 << 24), 0);
+    int found = 0; /* the tEXt chunk "diffuse-step\0250" */
+    for (size_t i = 0; i + 16 < len; i++)
+        if (!memcmp(data + i, "diffuse-step\0" "250", 16)) found = 1;
+    assert_true(found);
+    free(data);
+    snprintf(path, sizeof path, "%s/frame_%03d.png", dir, n);
+    assert_int_not_equal(access(path, R_OK), 0);
+    dn_view_free(&v);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(big_panel_exact_at_both_sizes),
+        cmocka_unit_test(deterministic_and_changes_with_step),
+        cmocka_unit_test(every_mode_draws),
+        cmocka_unit_test(timeline_picks_frames),
+        cmocka_unit_test(export_is_the_screen),
+        cmocka_unit_test(long_runs_are_thinned),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,866 @@
+/* render.c — one viewer frame from the state; see render.h.
+ *
+ * Layout (design pixels of a 1280x720 frame; everything is scaled by s and centred):
+ *   header            0..44    mode, what is shown, step counter, play state
+ *   big x_t          20..440 x 50..486   the current image, 400 px box, whole-number zoom
+ *   small panels    454..980 x 50..486   3 x 2 cells of 166 px images with a label and a note
+ *   numbers        1000..1260 x 50..322  t, beta, alpha-bar, SNR and the settings
+ *   histogram      1000..1260 x 330..486 x_t's values against the N(0,1) density
+ *   timeline         20..1260 x 496..622 alpha-bar and log SNR over t = T-1 .. 0, the cursor
+ *   caption          20..1260 x 628..716 the lesson's text or the step explained
+ * Colours: near-black background, white text, one accent per mode (orange forward, cyan
+ * reverse); noise is shown with a symmetric scale (grey = 0). */
+#include "render.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "fileio.h"
+#include "gif.h"
+#include "image.h"
+#include "sheet.h"
+
+#define BG DN_RGB(14, 17, 22)
+#define PANEL DN_RGB(30, 35, 43)
+#define INK DN_RGB(245, 245, 245)
+#define MUTED DN_RGB(170, 178, 190)
+#define YELLOW DN_RGB(255, 214, 74)
+#define ORANGE DN_RGB(255, 159, 67)
+#define CYAN DN_RGB(79, 195, 247)
+#define GRID DN_RGB(60, 68, 80)
+
+#define DESIGN_W 1280
+#define DESIGN_H 720
+#define NOISE_RANGE 3.0f /* noise panels map [-3, 3] to black .. white */
+
+// ----------------------------------------------------------------------------
+// layout
+
+typedef struct {
+    float s;
+    int ox, oy;
+} xform;
+
+static xform xform_of(int w, int h) {
+    float sx = (float)w / DESIGN_W, sy = (float)h / DESIGN_H;
+    xform t;
+    t.s = sx < sy ? sx : sy;
+    t.ox = (int)((float)w - DESIGN_W * t.s) / 2;
+    t.oy = (int)((float)h - DESIGN_H * t.s) / 2;
+    return t;
+}
+
+static dn_rect R(const xform *t, int x, int y, int w, int h) {
+    dn_rect r;
+    r.x = t->ox + (int)lroundf((float)x * t->s);
+    r.y = t->oy + (int)lroundf((float)y * t->s);
+    r.w = (int)lroundf((float)(x + w) * t->s) - (int)lroundf((float)x * t->s);
+    r.h = (int)lroundf((float)(y + h) * t->s) - (int)lroundf((float)y * t->s);
+    return r;
+}
+
+/* the largest whole-number zoom of an iw x ih image into box, centred */
+static dn_rect fit_zoom(dn_rect box, int iw, int ih, int *zoom) {
+    int z = box.w / iw < box.h / ih ? box.w / iw : box.h / ih;
+    if (z < 1) z = 1;
+    dn_rect r = {box.x + (box.w - z * iw) / 2, box.y + (box.h - z * ih) / 2, z * iw, z * ih};
+    if (zoom) *zoom = z;
+    return r;
+}
+
+void dn_render_layout(dn_layout *L, int w, int h, int img_w, int img_h) {
+    xform t = xform_of(w, h);
+    memset(L, 0, sizeof *L);
+    L->s = t.s;
+    L->header = R(&t, 0, 0, DESIGN_W, 44);
+    L->header.h += L->header.y; /* the bar spans the whole width and reaches the top edge */
+    L->header.x = 0, L->header.y = 0, L->header.w = w;
+    L->big = R(&t, 20, 50, 420, 436);
+    L->big_img = fit_zoom(R(&t, 30, 84, 400, 400), img_w, img_h, &L->zoom);
+    for (int j = 0; j < 2; j++)
+        for (int i = 0; i < 3; i++) L->cells[j * 3 + i] = R(&t, 454 + i * 180, 50 + j * 222, 166, 214);
+    L->numbers = R(&t, 1000, 50, 260, 272);
+    L->hist = R(&t, 1000, 330, 260, 156);
+    L->timeline = R(&t, 20, 496, 1240, 126);
+    L->plot = R(&t, 20, 520, 1240, 76);
+    L->caption = R(&t, 20, 628, 1240, 88);
+}
+
+// ----------------------------------------------------------------------------
+// fonts
+
+static int font_px(float s, int design) {
+    int px = (int)lroundf((float)design * s);
+    return px < 8 ? 8 : px;
+}
+
+int dn_render_fonts_fit(dn_render_fonts *f, int w, int h) {
+    float s = xform_of(w, h).s;
+    if (f->s > 0 && fabsf(f->s - s) < 0.01f) return 0;
+    dn_render_fonts_close(f);
+    if (dn_font_open(&f->title, "DejaVu Sans:bold", font_px(s, 24)) < 0 ||
+        dn_font_open(&f->body, NULL, font_px(s, 19)) < 0 || dn_font_open(&f->small, NULL, font_px(s, 15)) < 0 ||
+        dn_font_open(&f->mono, "DejaVu Sans Mono", font_px(s, 17)) < 0) {
+        dn_render_fonts_close(f);
+        return -1;
+    }
+    f->s = s;
+    return 0;
+}
+
+void dn_render_fonts_close(dn_render_fonts *f) {
+    if (!f) return;
+    dn_font_close(&f->title);
+    dn_font_close(&f->body);
+    dn_font_close(&f->small);
+    dn_font_close(&f->mono);
+    memset(f, 0, sizeof *f);
+}
+
+// ----------------------------------------------------------------------------
+// drawing helpers
+
+typedef struct {
+    dn_canvas *cv;
+    dn_render_fonts *f;
+    const dn_view *v;
+    dn_layout L;
+    int failed;
+    float *tmp; /* (C, H, W) scratch for scaled panels */
+} ctx;
+
+static void text(ctx *c, dn_font *font, int x, int y, dn_align al, uint32_t color, const char *fmt, ...)
+    __attribute__((format(printf, 7, 8)));
+static void text(ctx *c, dn_font *font, int x, int y, dn_align al, uint32_t color, const char *fmt, ...) {
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (dn_canvas_text(c->cv, font, x, y, al, color, buf) < 0) c->failed = 1;
+}
+
+static int text_width(dn_font *font, const char *s) {
+    int w = 0, h = 0;
+    return dn_font_measure(font, s, &w, &h) < 0 ? 0 : w;
+}
+
+static int S(const ctx *c, int design) {
+    return (int)lroundf((float)design * c->L.s);
+}
+
+/* "inferno"-like ramp for the error heat map: black -> purple -> red -> orange -> pale yellow */
+static uint32_t heat(float u) {
+    static const float stops[5][3] = {{0, 0, 4}, {87, 16, 110}, {188, 55, 84}, {249, 142, 9}, {252, 255, 164}};
+    if (!(u > 0)) u = 0;
+    if (u > 1) u = 1;
+    float p = u * 4;
+    int i = (int)p;
+    if (i > 3) i = 3;
+    float a = p - (float)i;
+    int rgb[3];
+    for (int k = 0; k < 3; k++) rgb[k] = (int)lroundf(stops[i][k] + a * (stops[i + 1][k] - stops[i][k]));
+    return DN_RGB(rgb[0], rgb[1], rgb[2]);
+}
+
+/* Draw img * mul into the box (whole-number zoom, centred, thin frame). Returns the image rect. */
+static dn_rect image(ctx *c, dn_rect box, const float *img, float mul) {
+    const dn_view *v = c->v;
+    long n = (long)v->channels * v->height * v->width;
+    const float *src = img;
+    if (mul != 1.0f) {
+        for (long i = 0; i < n; i++) c->tmp[i] = img[i] * mul;
+        src = c->tmp;
+    }
+    dn_rect r = fit_zoom(box, v->width, v->height, NULL);
+    int b = S(c, 2) < 1 ? 1 : S(c, 2);
+    dn_canvas_rect(c->cv, r.x - b, r.y - b, r.w + 2 * b, r.h + 2 * b, b, GRID);
+    dn_canvas_blit_float(c->cv, r.x, r.y, r.w, r.h, src, v->channels, v->height, v->width);
+    return r;
+}
+
+/* The channel mean of |err| as a heat map, 0 .. 2 over the ramp. */
+static void heat_image(ctx *c, dn_rect box, const float *err) {
+    const dn_view *v = c->v;
+    int z;
+    dn_rect r = fit_zoom(box, v->width, v->height, &z);
+    long plane = (long)v->height * v->width;
+    int b = S(c, 2) < 1 ? 1 : S(c, 2);
+    dn_canvas_rect(c->cv, r.x - b, r.y - b, r.w + 2 * b, r.h + 2 * b, b, GRID);
+    for (int y = 0; y < v->height; y++)
+        for (int x = 0; x < v->width; x++) {
+            float m = 0;
+            for (int ch = 0; ch < v->channels; ch++) m += err[ch * plane + (long)y * v->width + x];
+            m /= (float)v->channels;
+            dn_canvas_fill_rect(c->cv, r.x + x * z, r.y + y * z, z, z, heat(m / 2));
+        }
+}
+
+static float max_abs(const float *a, long n) {
+    float m = 0;
+    for (long i = 0; i < n; i++) {
+        float x = fabsf(a[i]);
+        if (x > m) m = x;
+    }
+    return m;
+}
+
+/* A small panel: label on top, image box, note under it. Returns the image box. */
+static dn_rect cell(ctx *c, int i, const char *label, uint32_t color) {
+    dn_rect r = c->L.cells[i];
+    text(c, &c->f->body, r.x, r.y, DN_ALIGN_LEFT, color, "%s", label);
+    dn_rect box = {r.x, r.y + S(c, 24), r.w, S(c, 166)};
+    return box;
+}
+
+static void cell_note(ctx *c, int i, uint32_t color, const char *note) {
+    dn_rect r = c->L.cells[i];
+    text(c, &c->f->small, r.x + r.w / 2, r.y + S(c, 196), DN_ALIGN_CENTER, color, "%s", note);
+}
+
+/* A panel with nothing to show: a dim box with a short reason (up to two lines split at '\n'). */
+static void cell_empty(ctx *c, dn_rect box, const char *why) {
+    dn_canvas_fill_rect(c->cv, box.x, box.y, box.w, box.h, PANEL);
+    char buf[160];
+    snprintf(buf, sizeof buf, "%s", why);
+    char *nl = strchr(buf, '\n');
+    int lh = c->f->small.height;
+    if (nl) {
+        *nl = '\0';
+        text(c, &c->f->small, box.x + box.w / 2, box.y + box.h / 2 - lh, DN_ALIGN_CENTER, MUTED, "%s", buf);
+        text(c, &c->f->small, box.x + box.w / 2, box.y + box.h / 2, DN_ALIGN_CENTER, MUTED, "%s", nl + 1);
+    } else {
+        text(c, &c->f->small, box.x + box.w / 2, box.y + (box.h - lh) / 2, DN_ALIGN_CENTER, MUTED, "%s", buf);
+    }
+}
+
+static void fmt_num(char *buf, size_t size, float x) {
+    if (isinf(x)) snprintf(buf, size, "\xe2\x88\x9e"); /* the infinity sign */
+    else if (x != 0 && (fabsf(x) < 1e-3f || fabsf(x) >= 1e5f)) snprintf(buf, size, "%.3e", (double)x);
+    else snprintf(buf, size, "%.4f", (double)x);
+}
+
+// ----------------------------------------------------------------------------
+// the run's timesteps
+
+float dn_render_frame_t(const dn_view *v, int k) {
+    const dn_run_config *rc = dn_run_config_of(v->run);
+    dn_sampler sp;
+    if (dn_sampler_init(&sp, &v->sched, &rc->sampler) < 0) return 0;
+    int K = dn_view_frames(v) - 1;
+    float t = 0;
+    if (rc->mode == DN_RUN_FORWARD) t = k <= 0 ? 0.0f : sp.timesteps[K - k < 0 ? 0 : K - k];
+    else if (rc->start + k < sp.n) t = sp.timesteps[rc->start + k];
+    else t = sp.prev_t[sp.n - 1] >= 0 ? (float)sp.prev_t[sp.n - 1] : 0.0f;
+    dn_sampler_free(&sp);
+    return t;
+}
+
+/* x position on the plot of timestep t: T-1 at the left, 0 at the right */
+static int t_to_x(const dn_rect *p, int T, float t) {
+    return p->x + (int)lroundf((1.0f - t / (float)(T - 1)) * (float)(p->w - 1));
+}
+
+// ----------------------------------------------------------------------------
+// the parts of the frame
+
+static void draw_header(ctx *c, const dn_run_frame *f, int shown) {
+    const dn_view *v = c->v;
+    const dn_view_settings *s = &v->set;
+    dn_rect h = c->L.header;
+    dn_canvas_fill_rect(c->cv, h.x, h.y, h.w, h.h, DN_RGB(24, 28, 36));
+    int fwd = s->mode == DN_RUN_FORWARD;
+    uint32_t acc = fwd ? ORANGE : CYAN;
+    const char *tag = fwd ? "FORWARD" : "REVERSE";
+    int pad = S(c, 10), x = c->L.big.x;
+    int tw = text_width(&c->f->title, tag);
+    int ty = h.y + (h.h - c->f->title.height) / 2;
+    dn_canvas_fill_rect(c->cv, x, h.y + S(c, 6), tw + 2 * pad, h.h - S(c, 12), acc);
+    text(c, &c->f->title, x + pad, ty, DN_ALIGN_LEFT, BG, "%s", tag);
+    char what[256];
+    if (fwd) snprintf(what, sizeof what, "noising %.48s", v->image_name);
+    else if (s->start > 0)
+        snprintf(what, sizeof what, "img2img: denoising %.40s from step %d of %d", v->image_name, s->start, s->steps);
+    else if (v->num_classes && s->cond)
+        snprintf(what, sizeof what, "denoising pure noise into a %s", dn_view_class_name(v, s->class_id));
+    else snprintf(what, sizeof what, "denoising pure noise (no condition)");
+    text(c, &c->f->body, x + tw + 3 * pad, h.y + (h.h - c->f->body.height) / 2, DN_ALIGN_LEFT, INK, "%s", what);
+    int n = dn_view_frames(v);
+    int rx = c->L.numbers.x + c->L.numbers.w;
+    text(c, &c->f->title, rx, ty, DN_ALIGN_RIGHT, INK, "step %d / %d", v->k, n - 1);
+    int sw = text_width(&c->f->title, "step 0000 / 0000");
+    if (!f || shown != v->k)
+        text(c, &c->f->body, rx - sw - pad, h.y + (h.h - c->f->body.height) / 2, DN_ALIGN_RIGHT, YELLOW,
+             "computing step %d\xe2\x80\xa6 (showing %d)", v->k, f ? shown : 0);
+    else if (v->playing)
+        text(c, &c->f->body, rx - sw - pad, h.y + (h.h - c->f->body.height) / 2, DN_ALIGN_RIGHT, acc,
+             "\xe2\x96\xb6 playing %g steps/s", (double)dn_view_speeds[v->speed]);
+    else
+        text(c, &c->f->small, rx - sw - pad, h.y + (h.h - c->f->small.height) / 2, DN_ALIGN_RIGHT, MUTED,
+             "Space plays (%g steps/s)   H: keys", (double)dn_view_speeds[v->speed]);
+}
+
+static void draw_big(ctx *c, const dn_run_frame *f) {
+    const dn_view *v = c->v;
+    dn_rect b = c->L.big;
+    text(c, &c->f->title, b.x, b.y, DN_ALIGN_LEFT, INK, "x_t");
+    char tb[32];
+    fmt_num(tb, sizeof tb, f->alpha_bar);
+    if (f->k == 0 && v->set.mode == DN_RUN_FORWARD)
+        text(c, &c->f->body, b.x + S(c, 56), b.y + S(c, 3), DN_ALIGN_LEFT, MUTED, "clean image x_0, before any step");
+    else
+        text(c, &c->f->body, b.x + S(c, 56), b.y + S(c, 3), DN_ALIGN_LEFT, MUTED, "t = %g", (double)f->t);
+    dn_rect r = c->L.big_img;
+    int bw = S(c, 2) < 1 ? 1 : S(c, 2);
+    dn_canvas_rect(c->cv, r.x - bw, r.y - bw, r.w + 2 * bw, r.h + 2 * bw, bw, GRID);
+    dn_canvas_blit_float(c->cv, r.x, r.y, r.w, r.h, f->x, v->channels, v->height, v->width);
+    const float *noise = v->set.mode == DN_RUN_FORWARD ? (f->has_true ? f->eps_true : NULL)
+                                                       : (f->has_pred ? f->eps_pred : NULL);
+    if (v->set.overlay && noise) {
+        /* the noise drawn over x_t at half opacity, on the noise panels' symmetric scale */
+        int iw = v->width, ih = v->height, z = c->L.zoom;
+        long plane = (long)iw * ih;
+        uint32_t *ov = malloc(sizeof(uint32_t) * (size_t)r.w * (size_t)r.h);
+        if (ov) {
+            for (int y = 0; y < r.h; y++)
+                for (int x = 0; x < r.w; x++) {
+                    long p = (long)(y / z) * iw + x / z;
+                    unsigned char ch[3];
+                    for (int k = 0; k < 3; k++)
+                        ch[k] = dn_unit_to_byte(noise[(v->channels == 3 ? k : 0) * plane + p] / NOISE_RANGE);
+                    ov[(long)y * r.w + x] = DN_ARGB(110, ch[0], ch[1], ch[2]);
+                }
+            dn_canvas_blend(c->cv, r.x, r.y, ov, r.w, r.h, r.w);
+            free(ov);
+        }
+        text(c, &c->f->small, b.x + b.w, b.y + S(c, 6), DN_ALIGN_RIGHT, YELLOW, "%s noise overlaid (O)",
+             v->set.mode == DN_RUN_FORWARD ? "true" : "predicted");
+    }
+}
+
+/* Drift and random of one step share one symmetric scale, so their sizes compare at a glance. */
+static void draw_move(ctx *c, const dn_run_frame *f, int ci_drift, int ci_random) {
+    const dn_view *v = c->v;
+    long n = (long)v->channels * v->height * v->width;
+    int K = dn_view_frames(v) - 1;
+    dn_rect bd = cell(c, ci_drift, "drift", INK);
+    dn_rect br = cell(c, ci_random, "random motion", INK);
+    if (f->k >= K) {
+        cell_empty(c, bd, "last frame:\nno more steps");
+        cell_empty(c, br, "last frame:\nno more steps");
+        return;
+    }
+    float m = max_abs(f->drift, n), mr = max_abs(f->random, n);
+    if (mr > m) m = mr;
+    if (!(m > 0)) m = 1;
+    image(c, bd, f->drift, 1.0f / m);
+    char note[64];
+    snprintf(note, sizeof note, "max %.2g  (\xc2\xb1%.2g)", (double)max_abs(f->drift, n), (double)m);
+    cell_note(c, ci_drift, MUTED, note);
+    if (mr > 0) {
+        image(c, br, f->random, 1.0f / m);
+        snprintf(note, sizeof note, "max %.2g  (\xc2\xb1%.2g)", (double)mr, (double)m);
+        cell_note(c, ci_random, MUTED, note);
+    } else {
+        cell_empty(c, br, "none: this sampler\nadds no noise here");
+    }
+}
+
+static void noise_cell(ctx *c, int i, const char *label, const float *eps) {
+    dn_rect b = cell(c, i, label, INK);
+    image(c, b, eps, 1.0f / NOISE_RANGE);
+    cell_note(c, i, MUTED, "grey 0, scale \xc2\xb1" "3");
+}
+
+static void draw_guidance(ctx *c, const dn_run_frame *f) {
+    const dn_view *v = c->v;
+    long n = (long)v->channels * v->height * v->width;
+    if (!f->has_pred) {
+        for (int i = 0; i < 4; i++)
+            cell_empty(c, cell(c, i, i == 0 ? "guidance breakdown" : "", INK),
+                       v->has_net ? "no prediction\nat the last frame" : "no model:\nno prediction");
+        return;
+    }
+    if (!f->guided) {
+        noise_cell(c, 0, "the one prediction", f->eps_pred);
+        cell_empty(c, cell(c, 1, "no guidance", MUTED),
+                   v->set.cond ? "w = 1: conditional\nprediction only" : "conditioning off:\nunconditional only");
+        return;
+    }
+    noise_cell(c, 0, "unconditional \xce\xb5", f->eps_uncond);
+    noise_cell(c, 1, "conditional \xce\xb5", f->eps_cond);
+    for (long i = 0; i < n; i++) c->tmp[i] = f->eps_cond[i] - f->eps_uncond[i];
+    float m = max_abs(c->tmp, n);
+    if (!(m > 0)) m = 1;
+    dn_rect b = cell(c, 2, "cond \xe2\x88\x92 uncond", INK);
+    for (long i = 0; i < n; i++) c->tmp[i] /= m;
+    /* c->tmp already scaled: draw without a second scaling */
+    {
+        dn_rect r = fit_zoom(b, v->width, v->height, NULL);
+        dn_canvas_blit_float(c->cv, r.x, r.y, r.w, r.h, c->tmp, v->channels, v->height, v->width);
+    }
+    char note[64];
+    snprintf(note, sizeof note, "the pull, scale \xc2\xb1%.2g", (double)m);
+    cell_note(c, 2, MUTED, note);
+    char lab[64];
+    snprintf(lab, sizeof lab, "mix (w = %g)", (double)v->set.cfg_scale);
+    noise_cell(c, 3, lab, f->eps_pred);
+    dn_rect r = c->L.cells[4];
+    int lh = c->f->body.height;
+    text(c, &c->f->body, r.x, r.y + S(c, 40), DN_ALIGN_LEFT, INK, "mix = uncond");
+    text(c, &c->f->body, r.x, r.y + S(c, 40) + lh, DN_ALIGN_LEFT, INK, "  + w \xc2\xb7 (cond \xe2\x88\x92 uncond)");
+    text(c, &c->f->small, r.x, r.y + S(c, 40) + 3 * lh, DN_ALIGN_LEFT, MUTED, "w = 0: unconditional");
+    text(c, &c->f->small, r.x, r.y + S(c, 40) + 4 * lh, DN_ALIGN_LEFT, MUTED, "w = 1: conditional");
+    text(c, &c->f->small, r.x, r.y + S(c, 40) + 5 * lh, DN_ALIGN_LEFT, MUTED, "w > 1: further toward the class");
+}
+
+static void draw_cells(ctx *c, const dn_run_frame *f) {
+    const dn_view *v = c->v;
+    unsigned P = v->set.panels;
+    int fwd = v->set.mode == DN_RUN_FORWARD;
+    if (v->set.guidance) {
+        draw_guidance(c, f);
+        return;
+    }
+    const char *nopred = v->has_net ? "no prediction\nat the last frame" : "no model:\nno prediction";
+    if (fwd) {
+        if (P & DN_PANEL_NOISE) {
+            dn_rect b = cell(c, 0, "true noise \xce\xb5", INK);
+            if (v->set.overlay) cell_empty(c, b, "shown on x_t\n(O to bring back)");
+            else if (f->has_true) {
+                image(c, b, f->eps_true, 1.0f / NOISE_RANGE);
+                cell_note(c, 0, MUTED, "grey 0, scale \xc2\xb1" "3");
+            } else cell_empty(c, b, "clean image:\nno noise yet");
+            b = cell(c, 1, "predicted noise", INK);
+            if (f->has_pred) {
+                image(c, b, f->eps_pred, 1.0f / NOISE_RANGE);
+                cell_note(c, 1, MUTED, "the U-Net's guess");
+            } else cell_empty(c, b, f->k == 0 && v->has_net ? "clean image:\nnothing to predict" : nopred);
+        }
+        if (P & DN_PANEL_ERROR) {
+            dn_rect b = cell(c, 2, "prediction error", INK);
+            if (f->has_pred && f->has_true) {
+                heat_image(c, b, f->err);
+                /* legend: the ramp from 0 to 2 */
+                dn_rect r = c->L.cells[2];
+                int lx = r.x + S(c, 24), lw = r.w - S(c, 48), ly = r.y + S(c, 199), lh = S(c, 10);
+                for (int x = 0; x < lw; x++) dn_canvas_fill_rect(c->cv, lx + x, ly, 1, lh, heat((float)x / (float)(lw - 1)));
+                text(c, &c->f->small, lx - S(c, 4), ly - S(c, 4), DN_ALIGN_RIGHT, MUTED, "0");
+                text(c, &c->f->small, lx + lw + S(c, 4), ly - S(c, 4), DN_ALIGN_LEFT, MUTED, "2");
+            } else cell_empty(c, b, f->k == 0 && v->has_net ? "clean image:\nnothing to predict" : nopred);
+        }
+        if (P & DN_PANEL_X0) {
+            dn_rect b = cell(c, 3, "predicted x_0", INK);
+            if (f->has_pred) {
+                image(c, b, f->x0_pred, 1.0f);
+                cell_note(c, 3, MUTED, "the clean image implied");
+            } else cell_empty(c, b, f->k == 0 && v->has_net ? "clean image:\nnothing to predict" : nopred);
+        }
+        if (P & DN_PANEL_MOVE) draw_move(c, f, 4, 5);
+        return;
+    }
+    if (P & DN_PANEL_NOISE) {
+        dn_rect b = cell(c, 0, "predicted noise", INK);
+        if (v->set.overlay) cell_empty(c, b, "shown on x_t\n(O to bring back)");
+        else if (f->has_pred) {
+            image(c, b, f->eps_pred, 1.0f / NOISE_RANGE);
+            cell_note(c, 0, MUTED, "grey 0, scale \xc2\xb1" "3");
+        } else cell_empty(c, b, nopred);
+    }
+    if (P & DN_PANEL_X0) {
+        dn_rect b = cell(c, 1, "predicted x_0", INK);
+        if (f->has_pred) {
+            image(c, b, f->x0_pred, 1.0f);
+            cell_note(c, 1, MUTED, "where this step aims");
+        } else cell_empty(c, b, "the result:\nsee x_t");
+    }
+    if (P & DN_PANEL_MOVE) {
+        dn_rect b = cell(c, 2, "next x_t", INK);
+        int K = dn_view_frames(v) - 1;
+        long n = (long)v->channels * v->height * v->width;
+        if (f->k < K) {
+            for (long i = 0; i < n; i++) c->tmp[i] = f->x[i] + f->drift[i] + f->random[i];
+            dn_rect r = fit_zoom(b, v->width, v->height, NULL);
+            dn_canvas_blit_float(c->cv, r.x, r.y, r.w, r.h, c->tmp, v->channels, v->height, v->width);
+            cell_note(c, 2, MUTED, "x + drift + random");
+        } else cell_empty(c, b, "done");
+        draw_move(c, f, 3, 4);
+    }
+    if (P & DN_PANEL_NOISE) {
+        dn_rect b = cell(c, 5, "cond \xe2\x88\x92 uncond", INK);
+        long n = (long)v->channels * v->height * v->width;
+        if (f->has_pred && f->guided) {
+            for (long i = 0; i < n; i++) c->tmp[i] = f->eps_cond[i] - f->eps_uncond[i];
+            float m = max_abs(c->tmp, n);
+            if (!(m > 0)) m = 1;
+            for (long i = 0; i < n; i++) c->tmp[i] /= m;
+            dn_rect r = fit_zoom(b, v->width, v->height, NULL);
+            dn_canvas_blit_float(c->cv, r.x, r.y, r.w, r.h, c->tmp, v->channels, v->height, v->width);
+            char note[64];
+            snprintf(note, sizeof note, "scale \xc2\xb1%.2g (G: more)", (double)m);
+            cell_note(c, 5, MUTED, note);
+        } else cell_empty(c, b, !f->has_pred ? "no prediction" : v->set.cond ? "w = 1:\nno guidance" : "conditioning off:\nno guidance");
+    }
+}
+
+static void draw_numbers(ctx *c, const dn_run_frame *f) {
+    const dn_view *v = c->v;
+    const dn_view_settings *s = &v->set;
+    dn_rect r = c->L.numbers;
+    dn_font *m = &c->f->mono;
+    int lh = S(c, 22), y = r.y, kx = r.x, vx = r.x + S(c, 108);
+    char a[64], b[96];
+#define ROW(key, color, ...)                                                                           \
+    do {                                                                                               \
+        text(c, m, kx, y, DN_ALIGN_LEFT, MUTED, "%s", key);                                            \
+        text(c, m, vx, y, DN_ALIGN_LEFT, color, __VA_ARGS__);                                          \
+        y += lh;                                                                                       \
+    } while (0)
+    int clean = s->mode == DN_RUN_FORWARD && f->k == 0;
+    if (clean) ROW("t", INK, "0 (clean)");
+    else ROW("t", YELLOW, "%g of %d", (double)f->t, v->sched.T);
+    int ti = (int)lroundf(f->t);
+    if (ti < 0) ti = 0;
+    if (ti >= v->sched.T) ti = v->sched.T - 1;
+    if (clean) ROW("beta_t", INK, "-");
+    else {
+        fmt_num(a, sizeof a, v->sched.betas[ti]);
+        ROW("beta_t", INK, "%s", a);
+    }
+    fmt_num(a, sizeof a, f->alpha_bar);
+    ROW("alpha-bar", INK, "%s", a);
+    fmt_num(a, sizeof a, f->snr);
+    ROW("SNR", INK, "%s", a);
+    if (isinf(f->snr) || !(f->snr > 0)) snprintf(b, sizeof b, "%s", a);
+    else snprintf(b, sizeof b, "%.3f", (double)logf(f->snr));
+    ROW("log SNR", INK, "%s", b);
+    y += S(c, 6);
+    ROW("sampler", INK, "%s", dn_sampler_kind_name(s->sampler));
+    ROW("steps", INK, "%d", s->steps);
+    ROW("seed", INK, "%llu", (unsigned long long)s->seed);
+    int guided_cfg = v->num_classes && s->cond;
+    ROW("guidance", guided_cfg ? INK : MUTED, "w = %g%s", (double)s->cfg_scale, guided_cfg ? "" : " (off)");
+    ROW("class", INK, "%s", v->num_classes ? dn_view_class_name(v, s->class_id) : "none");
+    ROW("cond", s->cond ? INK : YELLOW, "%s", v->num_classes == 0 ? "n/a" : s->cond ? "on" : "OFF");
+    ROW("model", INK, "%.14s", v->model_name[0] ? v->model_name : "none");
+#undef ROW
+}
+
+static void draw_hist(ctx *c, const dn_run_frame *f) {
+    const dn_view *v = c->v;
+    dn_rect r = c->L.hist;
+    text(c, &c->f->small, r.x, r.y, DN_ALIGN_LEFT, INK, "values of x_t vs N(0,1)");
+    dn_rect p = {r.x, r.y + S(c, 22), r.w, r.h - S(c, 42)};
+    dn_canvas_fill_rect(c->cv, p.x, p.y, p.w, p.h, PANEL);
+    enum { NB = 48 };
+    const float lo = -4, hi = 4, bw = (hi - lo) / NB;
+    long cnt[NB] = {0};
+    long n = (long)v->channels * v->height * v->width;
+    for (long i = 0; i < n; i++) {
+        float x = f->x[i];
+        if (!(x >= lo && x < hi)) continue;
+        int b = (int)((x - lo) / bw);
+        if (b >= 0 && b < NB) cnt[b]++;
+    }
+    const float ymax = 0.8f; /* density shown up to 0.8; taller bars are clipped (clean images) */
+    for (int b = 0; b < NB; b++) {
+        float d = (float)cnt[b] / ((float)n * bw);
+        int bh = (int)lroundf(fminf(d / ymax, 1.0f) * (float)p.h);
+        int x0 = p.x + b * p.w / NB, x1 = p.x + (b + 1) * p.w / NB;
+        dn_canvas_fill_rect(c->cv, x0, p.y + p.h - bh, x1 - x0 - 1 > 0 ? x1 - x0 - 1 : 1, bh,
+                            v->set.mode == DN_RUN_FORWARD ? ORANGE : CYAN);
+    }
+    int th = S(c, 2) < 1 ? 1 : S(c, 2);
+    for (int x = 0; x < p.w; x++) {
+        float z = lo + (hi - lo) * ((float)x + 0.5f) / (float)p.w;
+        float d = expf(-0.5f * z * z) / sqrtf(2 * 3.14159265f);
+        int y = p.y + p.h - (int)lroundf(d / ymax * (float)p.h);
+        dn_canvas_fill_rect(c->cv, p.x + x, y - th / 2, 1, th, YELLOW);
+    }
+    int ly = p.y + p.h + S(c, 2);
+    text(c, &c->f->small, p.x, ly, DN_ALIGN_LEFT, MUTED, "-4");
+    text(c, &c->f->small, p.x + p.w / 2, ly, DN_ALIGN_CENTER, MUTED, "0");
+    text(c, &c->f->small, p.x + p.w, ly, DN_ALIGN_RIGHT, MUTED, "4");
+}
+
+static void draw_timeline(ctx *c, const dn_run_frame *f) {
+    const dn_view *v = c->v;
+    const dn_sched *sc = &v->sched;
+    int T = sc->T;
+    dn_rect r = c->L.timeline, p = c->L.plot;
+    text(c, &c->f->small, r.x, r.y, DN_ALIGN_LEFT, INK, "timeline: t = %d (pure noise)  \xe2\x86\x92  0 (clean)", T - 1);
+    int lx = r.x + r.w;
+    text(c, &c->f->small, lx, r.y, DN_ALIGN_RIGHT, DN_RGB(255, 183, 77), "log SNR (-12 .. 12)");
+    int w2 = text_width(&c->f->small, "log SNR (-12 .. 12)");
+    text(c, &c->f->small, lx - w2 - S(c, 24), r.y, DN_ALIGN_RIGHT, CYAN, "alpha-bar (0 .. 1)");
+    dn_canvas_fill_rect(c->cv, p.x, p.y, p.w, p.h, PANEL);
+    /* img2img: the part of the schedule the run denoises, shaded */
+    if (v->set.mode == DN_RUN_REVERSE && v->set.start > 0) {
+        float t0 = dn_render_frame_t(v, 0);
+        int x0 = t_to_x(&p, T, t0);
+        dn_canvas_fill_rect(c->cv, x0, p.y, p.x + p.w - x0, p.h, DN_RGB(30, 60, 50));
+        text(c, &c->f->small, x0 + S(c, 6), p.y + S(c, 2), DN_ALIGN_LEFT, DN_RGB(130, 230, 160),
+             "img2img strength %.2f", (double)(v->set.steps - v->set.start) / v->set.steps);
+    }
+    /* the run's timesteps as ticks */
+    int n = dn_view_frames(v);
+    if (n <= 260)
+        for (int k = 0; k < n; k++) {
+            int x = t_to_x(&p, T, dn_render_frame_t(v, k));
+            dn_canvas_fill_rect(c->cv, x, p.y + p.h - S(c, 12), S(c, 2) < 1 ? 1 : S(c, 2), S(c, 12), MUTED);
+        }
+    /* curves: one point per pixel column, joined by vertical runs */
+    int th = S(c, 3) < 2 ? 2 : S(c, 3);
+    int pa = -1, ps = -1;
+    for (int x = 0; x < p.w; x++) {
+        float t = (1.0f - (float)x / (float)(p.w - 1)) * (float)(T - 1);
+        int ti = (int)lroundf(t);
+        float ab = sc->alphas_cumprod[ti];
+        float ls = logf(sc->snr[ti]);
+        if (ls < -12) ls = -12;
+        if (ls > 12) ls = 12;
+        int ya = p.y + (int)lroundf((1.0f - ab) * (float)(p.h - th));
+        int ys = p.y + (int)lroundf((12.0f - ls) / 24.0f * (float)(p.h - th));
+        int a0 = pa < 0 ? ya : (pa < ya ? pa : ya), a1 = pa < 0 ? ya : (pa > ya ? pa : ya);
+        int s0 = ps < 0 ? ys : (ps < ys ? ps : ys), s1 = ps < 0 ? ys : (ps > ys ? ps : ys);
+        dn_canvas_fill_rect(c->cv, p.x + x, s0, 1, s1 - s0 + th, DN_RGB(255, 183, 77));
+        dn_canvas_fill_rect(c->cv, p.x + x, a0, 1, a1 - a0 + th, CYAN);
+        pa = ya, ps = ys;
+    }
+    /* cursor */
+    float tc = f ? f->t : dn_render_frame_t(v, v->k);
+    if (f && f->k != v->k) tc = dn_render_frame_t(v, v->k);
+    int cx = t_to_x(&p, T, tc), cw = S(c, 3) < 2 ? 2 : S(c, 3);
+    dn_canvas_fill_rect(c->cv, cx - cw / 2, p.y - S(c, 4), cw, p.h + S(c, 8), INK);
+    /* axis labels */
+    int ly = p.y + p.h + S(c, 4);
+    for (int i = 0; i <= 4; i++) {
+        int t = (T - 1) - i * (T - 1) / 4;
+        int x = t_to_x(&p, T, (float)t);
+        dn_align al = i == 0 ? DN_ALIGN_LEFT : i == 4 ? DN_ALIGN_RIGHT : DN_ALIGN_CENTER;
+        text(c, &c->f->small, x, ly, al, MUTED, "%d", t);
+    }
+}
+
+/* Word-wrap `s` into lines of at most width pixels; draws up to max_lines lines from y. */
+static int draw_wrapped(ctx *c, dn_font *font, int x, int y, int width, uint32_t color, const char *s, int max_lines) {
+    char line[512];
+    int lines = 0;
+    while (*s && lines < max_lines) {
+        size_t best = 0, i = 0;
+        while (s[i] == ' ') s++;
+        for (i = 0; s[i] && s[i] != '\n' && i < sizeof line - 1; i++) {
+            if (s[i + 1] == ' ' || s[i + 1] == '\0' || s[i + 1] == '\n') {
+                memcpy(line, s, i + 1);
+                line[i + 1] = '\0';
+                if (text_width(font, line) > width && best) break;
+                best = i + 1;
+            }
+        }
+        if (!best) best = i ? i : 1;
+        memcpy(line, s, best);
+        line[best] = '\0';
+        text(c, font, x, y, DN_ALIGN_LEFT, color, "%s", line);
+        y += font->height;
+        lines++;
+        s += best;
+        if (*s == '\n') s++;
+    }
+    return y;
+}
+
+static void draw_caption(ctx *c, const dn_run_frame *f) {
+    const dn_view *v = c->v;
+    dn_rect r = c->L.caption;
+    int y = r.y;
+    if (v->message[0]) {
+        text(c, &c->f->body, r.x, y, DN_ALIGN_LEFT, YELLOW, "%s", v->message);
+        y += c->f->body.height;
+    }
+    char buf[512];
+    const char *cap = v->set.caption;
+    int K = dn_view_frames(v) - 1;
+    if (!cap[0]) {
+        if (v->set.mode == DN_RUN_FORWARD) {
+            if (f->k == 0)
+                snprintf(buf, sizeof buf, "The clean image x_0. Each step pulls every value toward 0 (drift) and adds "
+                                          "fresh Gaussian noise (random motion). Press Right.");
+            else
+                snprintf(buf, sizeof buf, "x_t = \xe2\x88\x9a" "alpha-bar \xc2\xb7 x_0 + \xe2\x88\x9a(1 \xe2\x88\x92 alpha-bar) \xc2\xb7 \xce\xb5:  "
+                                          "%.0f%% of the signal's amplitude is left, noise amplitude %.0f%%.",
+                         (double)(100 * sqrtf(f->alpha_bar)), (double)(100 * sqrtf(1 - f->alpha_bar)));
+        } else if (f->k == 0 && v->set.start > 0) {
+            snprintf(buf, sizeof buf, "img2img: the photo noised to t = %g (strength %.2f). The model denoises it from "
+                                      "here, so the result keeps the photo's layout.", (double)f->t,
+                     (double)(v->set.steps - v->set.start) / v->set.steps);
+        } else if (f->k >= K) {
+            snprintf(buf, sizeof buf, "Done: the sample after %d steps of %s. Left goes back through the same steps.", K,
+                     dn_sampler_kind_name(v->set.sampler));
+        } else {
+            snprintf(buf, sizeof buf, "The U-Net predicts the noise in x_t; %s removes part of it: next x = x_t + drift + random.",
+                     dn_sampler_kind_name(v->set.sampler));
+        }
+        cap = buf;
+    }
+    draw_wrapped(c, &c->f->body, r.x, y, r.w, INK, cap, v->message[0] ? 2 : 3);
+}
+
+static void draw_help(ctx *c) {
+    dn_canvas *cv = c->cv;
+    int w = S(c, 900), h = S(c, 620);
+    int x = (cv->w - w) / 2, y = (cv->h - h) / 2;
+    uint32_t *shade = malloc(sizeof(uint32_t) * (size_t)w * (size_t)h);
+    if (shade) {
+        for (long i = 0; i < (long)w * h; i++) shade[i] = DN_ARGB(235, 8, 10, 14);
+        dn_canvas_blend(cv, x, y, shade, w, h, w);
+        free(shade);
+    }
+    dn_canvas_rect(cv, x, y, w, h, S(c, 2) < 1 ? 1 : S(c, 2), YELLOW);
+    text(c, &c->f->title, x + S(c, 24), y + S(c, 14), DN_ALIGN_LEFT, YELLOW, "Keys");
+    text(c, &c->f->small, x + w - S(c, 24), y + S(c, 20), DN_ALIGN_RIGHT, MUTED, "H or F1 closes this help");
+    int ly = y + S(c, 58), lh = c->f->body.height + S(c, 4);
+    for (int i = 0; dn_view_help[i].keys; i++) {
+        text(c, &c->f->body, x + S(c, 24), ly, DN_ALIGN_LEFT, YELLOW, "%s", dn_view_help[i].keys);
+        text(c, &c->f->body, x + S(c, 280), ly, DN_ALIGN_LEFT, INK, "%s", dn_view_help[i].what);
+        ly += lh;
+    }
+}
+
+int dn_render(dn_canvas *cv, const dn_view *v, dn_render_fonts *f) {
+    ctx c;
+    memset(&c, 0, sizeof c);
+    c.cv = cv, c.f = f, c.v = v;
+    dn_render_layout(&c.L, cv->w, cv->h, v->width, v->height);
+    dn_canvas_clear(cv, BG);
+    c.tmp = malloc(sizeof(float) * (size_t)v->channels * v->height * v->width);
+    if (!c.tmp) return dn_fail("out of memory drawing a frame");
+    int shown = 0;
+    const dn_run_frame *fr = dn_view_frame(v, &shown);
+    draw_header(&c, fr, shown);
+    if (!fr) {
+        text(&c, &f->title, cv->w / 2, cv->h / 2, DN_ALIGN_CENTER, YELLOW, "computing the first frame\xe2\x80\xa6");
+    } else {
+        draw_big(&c, fr);
+        draw_cells(&c, fr);
+        if (v->set.panels & DN_PANEL_NUMBERS) draw_numbers(&c, fr);
+        if (v->set.panels & DN_PANEL_HIST) draw_hist(&c, fr);
+        if (v->set.panels & DN_PANEL_TIMELINE) draw_timeline(&c, fr);
+        draw_caption(&c, fr);
+    }
+    if (v->help) draw_help(&c);
+    free(c.tmp);
+    return c.failed ? -1 : 0;
+}
+
+int dn_render_timeline_pick(const dn_view *v, int w, int h, int x, int y) {
+    dn_layout L;
+    dn_render_layout(&L, w, h, v->width, v->height);
+    dn_rect p = L.plot;
+    int slack = (int)lroundf(12 * L.s);
+    if (x < p.x - slack || x > p.x + p.w + slack || y < L.timeline.y || y > L.timeline.y + L.timeline.h) return -1;
+    int n = dn_view_frames(v), best = -1;
+    float bd = 0;
+    for (int k = 0; k < n; k++) {
+        float d = fabsf((float)(t_to_x(&p, v->sched.T, dn_render_frame_t(v, k)) - x));
+        /* ties (equal t, e.g. the clean frame and t = 0) go to the frame nearest the cursor */
+        if (best < 0 || d < bd || (d == bd && abs(k - v->k) < abs(best - v->k))) best = k, bd = d;
+    }
+    return best;
+}
+
+// ----------------------------------------------------------------------------
+// export: the same frames as PNGs, a contact sheet and a GIF
+
+#define EXPORT_MAX_FRAMES 101 /* longer runs are exported every few steps (always with the last) */
+#define SHEET_MAX 10
+
+int dn_render_export(dn_view *v, const char *dir, int w, int h, const char *command, int delay_cs) {
+    int n = dn_view_frames(v), keep_k = v->k, keep_help = v->help, keep_play = v->playing;
+    int stride = (n + EXPORT_MAX_FRAMES - 2) / (EXPORT_MAX_FRAMES - 1);
+    if (stride < 1) stride = 1;
+    dn_render_fonts fonts = {0};
+    dn_canvas cv = {0};
+    dn_gif gif;
+    int gif_open = 0, written = -1;
+    unsigned char *rgb = NULL;
+    float *sheet = NULL;
+    char path[4200], settings[1024], title[300];
+    long plane = (long)v->channels * v->height * v->width;
+    if (dn_make_dir(dir) < 0 || dn_canvas_init(&cv, w, h, BG) < 0 || dn_render_fonts_fit(&fonts, w, h) < 0) goto done;
+    rgb = malloc((size_t)w * (size_t)h * 3);
+    sheet = malloc(sizeof(float) * (size_t)plane * SHEET_MAX);
+    if (!rgb || !sheet) {
+        dn_fail("out of memory exporting %dx%d frames", w, h);
+        goto done;
+    }
+    if (dn_gif_begin(&gif, w, h, NULL) < 0) goto done;
+    gif_open = 1;
+    v->help = 0, v->playing = 0; /* nothing else differs: a slide is the screen, pixel for pixel */
+    dn_view_describe(v, settings, sizeof settings);
+    int count = 0;
+    for (int k = 0;; k = k + stride < n - 1 ? k + stride : n - 1) { /* every stride-th, then the last */
+        v->k = k;
+        const dn_run_frame *f = dn_run_frame_wait(v->run, k);
+        if (!f) {
+            dn_fail("frame %d of the run could not be computed", k);
+            goto done;
+        }
+        if (dn_render(&cv, v, &fonts) < 0) goto done;
+        char tval[32], kval[16];
+        snprintf(tval, sizeof tval, "%g", (double)f->t);
+        snprintf(kval, sizeof kval, "%d", k);
+        snprintf(title, sizeof title, "diffuse view: step %d of %d, t = %s", k, n - 1, tval);
+        dn_png_text txt[] = {{"Software", "diffuse " DN_VERSION}, {"Title", title}, {"diffuse-settings", settings},
+                             {"diffuse-step", kval}, {"diffuse-t", tval}, {"diffuse-command", command ? command : ""}};
+        dn_canvas_to_rgb(&cv, rgb);
+        snprintf(path, sizeof path, "%s/frame_%03d.png", dir, count);
+        if (dn_png_write(path, rgb, w, h, 3, txt, command ? 6 : 5) < 0) goto done;
+        if (dn_gif_add(&gif, &cv, k == n - 1 ? 200 : delay_cs) < 0) goto done;
+        count++;
+        if (k == n - 1) break;
+    }
+    /* contact sheet: up to SHEET_MAX x_t's spread evenly over the run */
+    int ns = n < SHEET_MAX ? n : SHEET_MAX;
+    char caps[SHEET_MAX][48];
+    const char *cp[SHEET_MAX];
+    for (int i = 0; i < ns; i++) {
+        int k = ns > 1 ? (int)lround((double)i * (n - 1) / (ns - 1)) : 0;
+        const dn_run_frame *f = dn_run_frame_wait(v->run, k);
+        if (!f) {
+            dn_fail("frame %d of the run could not be computed", k);
+            goto done;
+        }
+        memcpy(sheet + (long)i * plane, f->x, sizeof(float) * (size_t)plane);
+        snprintf(caps[i], sizeof caps[i], "step %d\nt = %g", k, (double)f->t);
+        cp[i] = caps[i];
+    }
+    char what[200];
+    if (v->set.mode == DN_RUN_FORWARD) snprintf(what, sizeof what, "forward: %s", v->image_name);
+    else if (v->set.start > 0) snprintf(what, sizeof what, "img2img from %s (step %d)", v->image_name, v->set.start);
+    else if (v->num_classes && v->set.cond)
+        snprintf(what, sizeof what, "reverse: a %s (guidance %g)", dn_view_class_name(v, v->set.class_id), (double)v->set.cfg_scale);
+    else snprintf(what, sizeof what, "reverse: unconditional");
+    snprintf(title, sizeof title, "%s, %s %d steps, seed %llu", what, dn_sampler_kind_name(v->set.sampler), v->set.steps,
+             (unsigned long long)v->set.seed);
+    dn_png_text stxt[] = {{"Software", "diffuse " DN_VERSION}, {"Title", title}, {"diffuse-settings", settings},
+                          {"diffuse-command", command ? command : ""}};
+    snprintf(path, sizeof path, "%s/contact.png", dir);
+    if (dn_sheet_save(path, sheet, ns, v->channels, v->height, v->width, cp, title, 0, 0, stxt, command ? 4 : 3) < 0)
+        goto done;
+    snprintf(path, sizeof path, "%s/run.gif", dir);
+    gif_open = 0;
+    if (dn_gif_end(&gif, path) < 0) goto done;
+    written = count;
+done:
+    if (gif_open) dn_gif_free(&gif);
+    v->k = keep_k, v->help = keep_help, v->playing = keep_play;
+    dn_render_fonts_close(&fonts);
+    dn_canvas_free(&cv);
+    free(rgb);
+    free(sheet);
+    return written;
+}

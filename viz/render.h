@@ -1,0 +1,64 @@
+/* render.h — the one renderer: draws a whole viewer frame from a dn_view into a canvas. The SDL
+ * window shows that canvas and the exporters write it, so a slide is pixel for pixel what was on
+ * screen. No SDL here beyond the fonts (SDL2_ttf, no display needed), so tests render offscreen.
+ *
+ * Layout: designed for 1280x720 and scaled uniformly (s = min(w/1280, h/720)) and centred, so
+ * 1920x1080 is the same picture 1.5x larger; images are scaled by whole numbers (crisp pixels).
+ * Panels: header (mode, image, step), the big x_t, six small panels (noise, prediction, x0, error,
+ * drift, random, or the guidance breakdown), the numbers, a histogram of x_t against N(0,1), the
+ * timeline (alpha-bar and log SNR from T to 0, the cursor, img2img strength) and a caption. */
+#ifndef DN_RENDER_H
+#define DN_RENDER_H
+#include "canvas.h"
+#include "font.h"
+#include "view.h"
+
+typedef struct {
+    int x, y, w, h;
+} dn_rect;
+
+/* Where everything goes on a w x h canvas (computed, never stored in the view). */
+typedef struct {
+    float s;              /* design pixels -> canvas pixels */
+    dn_rect header;
+    dn_rect big;          /* the x_t panel (label, image, note) */
+    dn_rect big_img;      /* the x_t image itself: img_w * zoom wide, centred in big */
+    int zoom;             /* canvas pixels per image pixel in big_img */
+    dn_rect cells[6];     /* small panels, 3 columns x 2 rows, each label + image + note */
+    dn_rect numbers, hist, timeline, plot, caption; /* plot: the timeline's curve area */
+} dn_layout;
+
+void dn_render_layout(dn_layout *L, int w, int h, int img_w, int img_h);
+
+/* Fonts sized for a canvas: opened for the scale of w x h, reopened by dn_render_fonts_fit when the
+ * scale changes (window resized). */
+typedef struct {
+    dn_font title, body, small, mono;
+    float s; /* the scale they were opened for; 0 = not open */
+} dn_render_fonts;
+
+/* Open the system font (fontconfig; DIFFUSE_FONT overrides) at the sizes for a w x h canvas.
+ * Returns 0, or -1 + dn_error naming the font problem (install fonts-dejavu-core). */
+int dn_render_fonts_fit(dn_render_fonts *f, int w, int h);
+void dn_render_fonts_close(dn_render_fonts *f); /* accepts NULL and a zeroed struct */
+
+/* Draw the whole frame. The fonts must fit the canvas (dn_render_fonts_fit). Returns 0, or -1 +
+ * dn_error (text error). Never blocks: a frame not computed yet is drawn as the last ready one
+ * with a "computing" note. */
+int dn_render(dn_canvas *cv, const dn_view *v, dn_render_fonts *f);
+
+/* The timestep shown at frame k of the view's run (without waiting for the frame). */
+float dn_render_frame_t(const dn_view *v, int k);
+
+/* Mouse: the frame under canvas point (x, y) on the timeline (nearest timestep; ties go to the
+ * frame nearest the cursor), or -1 if the point is not on the timeline. */
+int dn_render_timeline_pick(const dn_view *v, int w, int h, int x, int y);
+
+/* Exporter: render frames first..last of the view's run (waiting for each) at w x h into DIR as
+ * frame_%03d.png (each with tEXt chunks: the settings and `command`), contact.png (the x_t of up to
+ * 10 frames spread over the run, labelled) and run.gif (delay_cs per frame). The cursor of v is
+ * restored afterwards. Creates DIR. Every file is written atomically. Returns the number of frames
+ * written, or -1 + dn_error. */
+int dn_render_export(dn_view *v, const char *dir, int w, int h, const char *command, int delay_cs);
+
+#endif

@@ -1,0 +1,476 @@
+/* view.c — the viewer's state and actions; see view.h.
+ *
+ * Setup:   load the model and its schedule, the clean image (photo or training image), start a run.
+ * Actions: cursor moves only read frames; setting changes restart the run (start_run).
+ * Play:    a time accumulator moves the cursor at the chosen speed, waiting for the worker. */
+#include "view.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "data.h"
+#include "err.h"
+#include "image.h"
+
+const int dn_view_step_choices[DN_VIEW_STEP_CHOICES] = {10, 25, 50, 100, 250, 1000};
+const float dn_view_speeds[DN_VIEW_SPEEDS] = {1, 2, 4, 8, 15, 30, 60};
+#define DEFAULT_SPEED 3 /* 8 steps per second: a 50-step run plays in about 6 seconds */
+
+const dn_view_key_help dn_view_help[] = {
+    {"Right / Left", "one step forward / back (back is exact)"},
+    {"Shift + Right / Left", "ten steps"},
+    {"Home / End", "first / last step"},
+    {"Space", "play / pause"},
+    {"Up / Down", "play faster / slower"},
+    {"M", "mode: forward (noising) / reverse (denoising)"},
+    {"I", "img2img: denoise from this t (photo noised)"},
+    {"C", "conditioning on / off"},
+    {"0-9 / Tab", "pick the class / next class"},
+    {"[ / ]", "guidance scale down / up"},
+    {"G", "guidance breakdown"},
+    {"S", "next sampler"},
+    {"N", "number of steps"},
+    {"R", "new seed"},
+    {"O", "noise as overlay on x_t"},
+    {"E", "export frames, contact sheet, GIF"},
+    {"F", "fullscreen"},
+    {"H / F1", "this help"},
+    {"Q / Escape", "quit"},
+    {"Click / drag timeline", "jump to that t"},
+    {NULL, NULL},
+};
+
+static const char *const act_names[DN_ACT_COUNT] = {
+    "NONE", "STEP_NEXT", "STEP_PREV", "STEP_NEXT10", "STEP_PREV10", "FIRST", "LAST", "SCRUB_TO",
+    "PLAY_TOGGLE", "SPEED_UP", "SPEED_DOWN", "COND_TOGGLE", "CLASS_NEXT", "CLASS_SET", "CFG_UP",
+    "CFG_DOWN", "GUIDANCE_TOGGLE", "SAMPLER_NEXT", "STEPS_NEXT", "NEW_SEED", "OVERLAY_TOGGLE",
+    "MODE_TOGGLE", "IMG2IMG", "EXPORT", "FULLSCREEN", "HELP_TOGGLE", "QUIT",
+};
+
+const char *dn_act_name(dn_act op) {
+    return op >= 0 && op < DN_ACT_COUNT ? act_names[op] : "?";
+}
+
+void dn_view_settings_default(dn_view_settings *s) {
+    memset(s, 0, sizeof *s);
+    s->mode = DN_RUN_FORWARD;
+    s->cond = 1;
+    s->cfg_scale = 3.0f;
+    s->sampler = DN_DDIM;
+    s->steps = 50;
+    s->panels = DN_PANEL_ALL;
+}
+
+static const char *base_name(const char *path) {
+    const char *b = strrchr(path, '/');
+    return b ? b + 1 : path;
+}
+
+/* ---- the clean image ------------------------------------------------------------------------- */
+
+/* Resample a (sc, sh, sw) float image to (c, size, size): channels averaged or repeated, then the
+ * centred square resized through dn_image_square (bytes; the image is shown as bytes anyway). */
+static int fit_image(float *dst, int c, int size, const float *src, int sc, int sh, int sw) {
+    dn_image in = {sw, sh, c, malloc((size_t)sw * sh * c)}, out = {0};
+    if (!in.px) return dn_fail("out of memory");
+    long plane = (long)sh * sw;
+    for (long p = 0; p < plane; p++)
+        for (int ch = 0; ch < c; ch++) {
+            float v;
+            if (c == sc) v = src[ch * plane + p];
+            else if (c == 1) v = (src[p] + src[plane + p] + src[2 * plane + p]) / 3.0f;
+            else v = src[p];
+            in.px[p * c + ch] = dn_unit_to_byte(v);
+        }
+    int rc = dn_image_square(&out, &in, size);
+    if (rc == 0) dn_image_to_float(dst, out.px, size, size, c);
+    dn_image_free(&in);
+    dn_image_free(&out);
+    return rc < 0 ? dn_fail("out of memory") : 0;
+}
+
+static int load_image(dn_view *v) {
+    const dn_view_settings *s = &v->set;
+    long n = (long)v->channels * v->height * v->width;
+    v->x0 = malloc(sizeof(float) * (size_t)n);
+    if (!v->x0) return dn_fail("out of memory");
+    if (s->image[0]) {
+        dn_image img = {0}, sq = {0};
+        if (dn_image_load(&img, s->image, v->channels) < 0) return -1;
+        int rc = dn_image_square(&sq, &img, v->height);
+        dn_image_free(&img);
+        if (rc < 0) return dn_fail("out of memory squaring '%s'", s->image);
+        dn_image_to_float(v->x0, sq.px, sq.w, sq.h, v->channels);
+        dn_image_free(&sq);
+        snprintf(v->image_name, sizeof v->image_name, "%.120s", base_name(s->image));
+        return 0;
+    }
+    /* a training image: the model's data set, else pets (colour) or fashion (grey) */
+    const char *set = v->has_net && v->meta.dataset[0] ? v->meta.dataset : v->channels == 1 ? "fashion" : "pets";
+    dn_data d;
+    if (dn_data_open(&d, set, 0, NULL) < 0) {
+        if (strcmp(set, "pets") != 0 && dn_data_open(&d, "pets", 0, NULL) == 0) set = "pets";
+        else return -1;
+    }
+    if (s->image_index < 0 || s->image_index >= d.n) {
+        long n_images = d.n;
+        dn_data_close(&d);
+        return dn_fail("training image %d: the %s training set has images 0..%ld", s->image_index, set, n_images - 1);
+    }
+    long idx = s->image_index;
+    float *tmp = malloc(sizeof(float) * (size_t)d.channels * d.height * d.width);
+    int rc = -1;
+    if (!tmp) {
+        dn_fail("out of memory");
+    } else {
+        dn_data_batch(&d, tmp, NULL, &idx, 1);
+        if (d.channels == v->channels && d.height == v->height && d.width == v->width) {
+            memcpy(v->x0, tmp, sizeof(float) * (size_t)n);
+            rc = 0;
+        } else {
+            rc = fit_image(v->x0, v->channels, v->height, tmp, d.channels, d.height, d.width);
+        }
+        snprintf(v->image_name, sizeof v->image_name, "%s training image #%ld", d.name, idx);
+    }
+    free(tmp);
+    dn_data_close(&d);
+    return rc;
+}
+
+/* ---- runs -------------------------------------------------------------------------------------- */
+
+int dn_view_run_class(const dn_view *v) {
+    if (v->num_classes == 0) return 0;
+    return v->set.cond ? v->set.class_id : v->num_classes;
+}
+
+const char *dn_view_class_name(const dn_view *v, int id) {
+    static char buf[32]; /* only for the rare nameless class; the UI thread is the only caller */
+    if (id < 0 || id >= v->num_classes) return "none";
+    if (v->has_net && id < v->meta.n_class_names) return v->meta.class_names[id];
+    snprintf(buf, sizeof buf, "class %d", id);
+    return buf;
+}
+
+int dn_view_frames(const dn_view *v) {
+    return v->run ? dn_run_frames(v->run) : 0;
+}
+
+/* Start the run that v->set describes, replacing the current one. On failure the current run and
+ * settings stay. Then put the cursor at frame `k` (clamped). */
+static int start_run(dn_view *v, const dn_view_settings *s, int k) {
+    dn_run_config c;
+    memset(&c, 0, sizeof c);
+    c.mode = s->mode;
+    c.net = v->has_net ? &v->net : NULL;
+    c.sched = &v->sched;
+    dn_sampler_config_default(&c.sampler, s->sampler, s->steps);
+    if (v->has_net) c.sampler.prediction_type = (dn_pred_type)v->net.cfg.prediction;
+    c.channels = v->channels;
+    c.height = v->height;
+    c.width = v->width;
+    c.x0 = s->mode == DN_RUN_FORWARD || s->start > 0 ? v->x0 : NULL;
+    c.start = s->mode == DN_RUN_REVERSE ? s->start : 0;
+    c.class_id = v->num_classes == 0 ? 0 : s->cond ? s->class_id : v->num_classes;
+    c.cfg_scale = s->cfg_scale;
+    c.seed = s->seed;
+    dn_run *r = dn_run_start(&c);
+    if (!r) return -1;
+    dn_run_free(v->run);
+    v->run = r;
+    v->set = *s;
+    v->generation++;
+    int n = dn_run_frames(r);
+    v->k = k < 0 ? 0 : k >= n ? n - 1 : k;
+    v->play_acc = 0;
+    dn_run_want(r, n - 1); /* compute the whole run ahead: every later step is then instant */
+    return 0;
+}
+
+/* The frame of a run with `frames` frames in `mode` that sits at the same point of the process as
+ * frame k of the current run: same fraction of the way from clean to noise. */
+static int same_point(const dn_view *v, int k, dn_run_mode mode, int frames) {
+    int n = dn_view_frames(v);
+    double noise = n > 1 ? (double)k / (n - 1) : 0; /* 0 clean .. 1 pure noise, forward sense */
+    if (v->set.mode == DN_RUN_REVERSE) noise = 1 - noise;
+    double f = mode == DN_RUN_FORWARD ? noise : 1 - noise;
+    return (int)lround(f * (frames - 1));
+}
+
+int dn_view_init(dn_view *v, const dn_view_settings *s) {
+    memset(v, 0, sizeof *v);
+    v->set = *s;
+    v->speed = DEFAULT_SPEED;
+    if (s->model[0]) {
+        if (dn_model_load(s->model, &v->net, &v->meta) < 0) goto fail;
+        v->has_net = 1;
+        const dn_unet_config *nc = &v->net.cfg;
+        if (nc->in_channels != nc->out_channels || nc->height != nc->width) {
+            dn_fail("model '%s' predicts %d channels of %dx%d images from %d: the viewer needs a "
+                    "square image and as many output as input channels (use a model from 'diffuse train')",
+                    s->model, nc->out_channels, nc->height, nc->width, nc->in_channels);
+            goto fail;
+        }
+        if (dn_sched_init(&v->sched, v->meta.schedule, v->meta.num_train_timesteps, v->meta.beta_start,
+                          v->meta.beta_end) < 0) {
+            dn_fail_context("model '%s'", s->model);
+            goto fail;
+        }
+        v->num_classes = nc->num_classes;
+        v->channels = nc->in_channels;
+        v->height = nc->height;
+        v->width = nc->width;
+        snprintf(v->model_name, sizeof v->model_name, "%.120s", base_name(s->model));
+    } else {
+        if (dn_sched_init_default(&v->sched, DN_BETA_LINEAR, 1000) < 0) goto fail;
+        v->channels = 3;
+        v->height = v->width = s->image[0] ? 64 : 32;
+        if (s->mode == DN_RUN_REVERSE) {
+            dn_fail("reverse mode needs a model (give --model MODEL.dfm, made by 'diffuse train')");
+            goto fail;
+        }
+    }
+    if (v->num_classes == 0) v->set.class_id = 0, v->set.cond = 0;
+    if (v->set.class_id < 0 || (v->num_classes && v->set.class_id >= v->num_classes)) {
+        dn_fail("class %d: the model knows classes 0..%d", v->set.class_id, v->num_classes - 1);
+        goto fail;
+    }
+    if (v->set.steps < 1 || v->set.steps > v->sched.T) {
+        dn_fail("%d steps: choose 1..%d", v->set.steps, v->sched.T);
+        goto fail;
+    }
+    if (load_image(v) < 0) goto fail;
+    dn_view_settings s2 = v->set;
+    if (start_run(v, &s2, 0) < 0) goto fail;
+    if (!v->has_net) snprintf(v->message, sizeof v->message, "no model: forward only (give --model to denoise)");
+    return 0;
+fail:
+    dn_view_free(v);
+    return -1;
+}
+
+void dn_view_free(dn_view *v) {
+    if (!v) return;
+    dn_run_free(v->run);
+    if (v->has_net) dn_unet_free(&v->net);
+    dn_sched_free(&v->sched);
+    free(v->x0);
+    memset(v, 0, sizeof *v);
+}
+
+int dn_view_apply(dn_view *v, const dn_view_settings *s) {
+    if (strcmp(s->model, v->set.model) != 0 || strcmp(s->image, v->set.image) != 0 ||
+        (!s->image[0] && s->image_index != v->set.image_index)) {
+        dn_view_free(v);
+        return dn_view_init(v, s);
+    }
+    dn_view_settings s2 = *s;
+    if (v->num_classes == 0) s2.class_id = 0, s2.cond = 0;
+    if (s2.class_id < 0 || (v->num_classes && s2.class_id >= v->num_classes))
+        return dn_fail("class %d: the model knows classes 0..%d", s2.class_id, v->num_classes - 1);
+    if (s2.steps < 1 || s2.steps > v->sched.T) return dn_fail("%d steps: choose 1..%d", s2.steps, v->sched.T);
+    if (s2.mode == DN_RUN_REVERSE && !v->has_net)
+        return dn_fail("reverse mode needs a model (give --model MODEL.dfm, made by 'diffuse train')");
+    int k = s2.mode == v->set.mode && s2.steps == v->set.steps && s2.sampler == v->set.sampler && s2.start == v->set.start
+                ? v->k : same_point(v, v->k, s2.mode, s2.steps + 1 - (s2.mode == DN_RUN_REVERSE ? s2.start : 0));
+    return start_run(v, &s2, k);
+}
+
+/* ---- actions ----------------------------------------------------------------------------------- */
+
+static int move_to(dn_view *v, int k) {
+    int n = dn_view_frames(v);
+    if (k < 0) k = 0;
+    if (k > n - 1) k = n - 1;
+    if (k == v->k) return 0;
+    v->k = k;
+    dn_run_want(v->run, k);
+    return 1;
+}
+
+/* Restart with changed settings, keeping the cursor at frame k. */
+static int restart(dn_view *v, const dn_view_settings *s, int k) {
+    if (start_run(v, s, k) < 0) {
+        snprintf(v->message, sizeof v->message, "%s", dn_error());
+        return -1;
+    }
+    return 1;
+}
+
+/* Sampler step index whose timestep is nearest to t (for img2img from the cursor). */
+static int step_near(const dn_view *v, dn_sampler_kind kind, int steps, float t) {
+    dn_sampler sp;
+    dn_sampler_config c;
+    dn_sampler_config_default(&c, kind, steps);
+    if (dn_sampler_init(&sp, &v->sched, &c) < 0) return 0;
+    int best = 0;
+    for (int i = 1; i < sp.n; i++)
+        if (fabsf(sp.timesteps[i] - t) < fabsf(sp.timesteps[best] - t)) best = i;
+    dn_sampler_free(&sp);
+    return best;
+}
+
+int dn_view_act(dn_view *v, dn_action a) {
+    dn_view_settings s = v->set;
+    int n = dn_view_frames(v);
+    v->message[0] = v->has_net ? '\0' : v->message[0];
+    switch (a.op) {
+    case DN_ACT_NONE: return 0;
+    case DN_ACT_STEP_NEXT: return move_to(v, v->k + 1);
+    case DN_ACT_STEP_PREV: return move_to(v, v->k - 1);
+    case DN_ACT_STEP_NEXT10: return move_to(v, v->k + 10);
+    case DN_ACT_STEP_PREV10: return move_to(v, v->k - 10);
+    case DN_ACT_FIRST: return move_to(v, 0);
+    case DN_ACT_LAST: return move_to(v, n - 1);
+    case DN_ACT_SCRUB_TO: return move_to(v, a.arg);
+    case DN_ACT_PLAY_TOGGLE:
+        v->playing = !v->playing;
+        v->play_acc = 0;
+        if (v->playing && v->k == n - 1) v->k = 0; /* play from the start again */
+        if (v->playing) dn_run_want(v->run, n - 1);
+        return 1;
+    case DN_ACT_SPEED_UP:
+        if (v->speed + 1 >= DN_VIEW_SPEEDS) return 0;
+        v->speed++;
+        return 1;
+    case DN_ACT_SPEED_DOWN:
+        if (v->speed == 0) return 0;
+        v->speed--;
+        return 1;
+    case DN_ACT_COND_TOGGLE:
+        if (v->num_classes == 0) {
+            snprintf(v->message, sizeof v->message, "this model has no classes: nothing to condition on");
+            return 0;
+        }
+        s.cond = !s.cond;
+        return restart(v, &s, v->k);
+    case DN_ACT_CLASS_NEXT:
+    case DN_ACT_CLASS_SET: {
+        if (v->num_classes == 0) {
+            snprintf(v->message, sizeof v->message, "this model has no classes");
+            return 0;
+        }
+        int id = a.op == DN_ACT_CLASS_NEXT ? (s.class_id + 1) % v->num_classes : a.arg;
+        if (id < 0 || id >= v->num_classes) {
+            snprintf(v->message, sizeof v->message, "no class %d: this model has %d (0..%d)", id, v->num_classes,
+                     v->num_classes - 1);
+            return 0;
+        }
+        if (id == s.class_id && s.cond) return 0;
+        s.class_id = id;
+        s.cond = 1;
+        return restart(v, &s, v->k);
+    }
+    case DN_ACT_CFG_UP:
+    case DN_ACT_CFG_DOWN: {
+        /* steps of 0.5, kept in [0, 20]: 0 unconditional, 1 plain conditional */
+        float w = s.cfg_scale + (a.op == DN_ACT_CFG_UP ? 0.5f : -0.5f);
+        w = roundf(w * 2) / 2;
+        if (w < 0) w = 0;
+        if (w > 20) w = 20;
+        if (w == s.cfg_scale) return 0;
+        s.cfg_scale = w;
+        return restart(v, &s, v->k);
+    }
+    case DN_ACT_GUIDANCE_TOGGLE:
+        v->set.guidance = !v->set.guidance;
+        return 1;
+    case DN_ACT_SAMPLER_NEXT: {
+        s.sampler = (dn_sampler_kind)((s.sampler + 1) % 4);
+        s.start = 0;
+        return restart(v, &s, same_point(v, v->k, s.mode, s.steps + 1));
+    }
+    case DN_ACT_STEPS_NEXT: {
+        int i = 0;
+        while (i < DN_VIEW_STEP_CHOICES && dn_view_step_choices[i] <= s.steps) i++;
+        if (i == DN_VIEW_STEP_CHOICES || dn_view_step_choices[i] > v->sched.T) i = 0;
+        s.steps = dn_view_step_choices[i];
+        s.start = 0;
+        return restart(v, &s, same_point(v, v->k, s.mode, s.steps + 1));
+    }
+    case DN_ACT_NEW_SEED:
+        /* the next seed from a fixed sequence (not the clock): a lesson can replay it */
+        s.seed = s.seed * 6364136223846793005ULL + 1442695040888963407ULL;
+        s.seed >>= 33;
+        return restart(v, &s, v->k);
+    case DN_ACT_OVERLAY_TOGGLE:
+        v->set.overlay = !v->set.overlay;
+        return 1;
+    case DN_ACT_MODE_TOGGLE:
+        if (!v->has_net) {
+            snprintf(v->message, sizeof v->message, "no model: reverse needs --model MODEL.dfm");
+            return 0;
+        }
+        s.mode = s.mode == DN_RUN_FORWARD ? DN_RUN_REVERSE : DN_RUN_FORWARD;
+        s.start = 0;
+        return restart(v, &s, same_point(v, v->k, s.mode, s.steps + 1));
+    case DN_ACT_IMG2IMG: {
+        if (!v->has_net) {
+            snprintf(v->message, sizeof v->message, "no model: img2img needs --model MODEL.dfm");
+            return 0;
+        }
+        const dn_run_frame *f = dn_run_frame_get(v->run, v->k);
+        float t = f ? f->t : 0;
+        if (!f && s.mode == DN_RUN_FORWARD) t = (float)(v->sched.T - 1) * v->k / (n > 1 ? n - 1 : 1);
+        int start = step_near(v, s.sampler, s.steps, t);
+        s.mode = DN_RUN_REVERSE;
+        s.start = start;
+        return restart(v, &s, 0);
+    }
+    case DN_ACT_EXPORT: v->export_requested = 1; return 1;
+    case DN_ACT_FULLSCREEN: v->fullscreen = !v->fullscreen; return 1;
+    case DN_ACT_HELP_TOGGLE: v->help = !v->help; return 1;
+    case DN_ACT_QUIT: v->quit = 1; return 1;
+    case DN_ACT_COUNT: break;
+    }
+    return 0;
+}
+
+int dn_view_tick(dn_view *v, double dt) {
+    if (!v->playing) return 0;
+    int n = dn_view_frames(v);
+    if (v->k >= n - 1) {
+        v->playing = 0;
+        return 0;
+    }
+    v->play_acc += dt;
+    double step = 1.0 / (double)dn_view_speeds[v->speed];
+    int moved = 0;
+    while (v->play_acc >= step && v->k < n - 1) {
+        if (!dn_run_frame_get(v->run, v->k + 1)) { /* wait for the worker; do not pile up time */
+            v->play_acc = step;
+            break;
+        }
+        v->play_acc -= step;
+        v->k++;
+        moved = 1;
+    }
+    if (v->k >= n - 1) v->playing = 0;
+    return moved;
+}
+
+const dn_run_frame *dn_view_frame(const dn_view *v, int *shown) {
+    if (!v->run) return NULL;
+    for (int k = v->k; k >= 0; k--) {
+        const dn_run_frame *f = dn_run_frame_get(v->run, k);
+        if (f) {
+            if (shown) *shown = k;
+            return f;
+        }
+        if (k == v->k && dn_run_ready(v->run) <= k) k = dn_run_ready(v->run); /* skip to the last ready */
+    }
+    return NULL;
+}
+
+void dn_view_describe(const dn_view *v, char *buf, int size) {
+    const dn_view_settings *s = &v->set;
+    char start[48] = "";
+    if (s->mode == DN_RUN_REVERSE && s->start > 0) snprintf(start, sizeof start, " start=%d", s->start);
+    snprintf(buf, (size_t)size, "mode=%s model=%s image=%s%s sampler=%s steps=%d seed=%llu class=%s cond=%s cfg=%g",
+             s->mode == DN_RUN_FORWARD ? "forward" : "reverse", v->model_name[0] ? v->model_name : "none",
+             v->image_name, start, dn_sampler_kind_name(s->sampler), s->steps, (unsigned long long)s->seed,
+             v->num_classes ? dn_view_class_name(v, s->class_id) : "none", s->cond ? "on" : "off",
+             (double)s->cfg_scale);
+}
