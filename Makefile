@@ -115,6 +115,6 @@ install: $(BIN)
 	cp -r assets lessons $(DESTDIR)$(PREFIX)/share/diffuse/
 
 clean:
-	rm -rf build frames
+	rm -rf build frames slides
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

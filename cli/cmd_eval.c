@@ -130,10 +130,11 @@ static int sample(const dn_unet *net, const dn_sched *sched, int steps, int n, c
     dn_gen g;
     if (dn_gen_init(&g, net, sched, &sc, n, ids, w, seed)) return -1;
     double t0 = now();
+    int tty = isatty(STDERR_FILENO); /* a live counter on a terminal, one line per phase in a log */
     while (g.i < g.sp.n) {
         dn_gen_step(&g, NULL, NULL);
-        if (g.i % 5 == 0 || g.i == g.sp.n) {
-            fprintf(stderr, "\r  sampling %-22s step %2d/%d  %4.0fs", what, g.i, g.sp.n, now() - t0);
+        if ((tty && g.i % 5 == 0) || g.i == g.sp.n) {
+            fprintf(stderr, "%s  sampling %-22s step %2d/%d  %4.0fs", tty ? "\r" : "", what, g.i, g.sp.n, now() - t0);
             fflush(stderr);
         }
     }

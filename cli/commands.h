@@ -11,6 +11,7 @@ int cmd_view(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int view_command(int argc, char **argv, const char *usage, int headless); /* cmd_view.c, shared with cmd_export */
 int cmd_lesson(int argc, char **argv);
+int cmd_model(int argc, char **argv);
 /* cmd_view.c: play a lesson in the viewer's window (cmd_lesson.c). */
 int lesson_window(const dn_lesson *l, int w, int h, int trace_on);
 #endif

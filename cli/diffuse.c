@@ -16,6 +16,7 @@ static const struct {
     {"sample", cmd_sample, "draw pictures from a trained model: a grid, or one frame per step"},
     {"view", cmd_view, "open the window that animates diffusion step by step (SDL2)"},
     {"export", cmd_export, "write what 'diffuse view' shows as PNG slides, a contact sheet and a GIF"},
+    {"model", cmd_model, "show what a model file holds; rewrite it as float16"},
     {"lesson", cmd_lesson, "play a ready-made lesson in the viewer, or export its slides"},
     {"eval", cmd_eval, "measure a model with its classifier (accuracy, coverage, FD); train that classifier"},
 };

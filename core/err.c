@@ -24,6 +24,6 @@ int dn_fail_context(const char *fmt, ...) {
     int n = vsnprintf(dn_msg, sizeof dn_msg, fmt, ap);
     va_end(ap);
     if (n >= 0 && (size_t)n < sizeof dn_msg)
-        snprintf(dn_msg + n, sizeof dn_msg - (size_t)n, ": %s", old);
+        snprintf(dn_msg + n, sizeof dn_msg - (size_t)n, ": %.*s", (int)(sizeof dn_msg - (size_t)n), old);
     return -1;
 }

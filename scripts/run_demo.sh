@@ -1,9 +1,16 @@
 #!/bin/sh
-# make run: the main job. Until the viewer exists: the forward diffusion of the bundled cat photo,
-# as frames/frame_0000.png ... frame_0010.png (t = 0, 100, ..., 900, 999) and frames/contact.png.
+# make run: the main job. Opens lesson 1 (forward diffusion) in the viewer; Right/Left walk through
+# it, H lists the keys, Q quits. Without a display it exports lesson 1's slides to slides/lesson1/
+# and says where they are.
 # usage: run_demo.sh BIN
-set -eu
+set -u
 BIN=$1
-"$BIN" noise assets/images/cat.png -o frames --size 64 --every 100
-echo "make run: the forward diffusion of assets/images/cat.png is in $(pwd)/frames/"
-echo "          open $(pwd)/frames/contact.png (one row of 11 frames, t under each)"
+if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
+  echo "make run: opening lesson 1 in the viewer (Right/Left: steps and slides, H: keys, Q: quit)"
+  "$BIN" lesson 1 && exit 0
+  echo "make run: the window could not open; exporting the slides instead"
+fi
+"$BIN" lesson 1 --export slides/lesson1 || exit 1
+echo "make run: no display, so lesson 1 was exported instead: open $(pwd)/slides/lesson1/contact.png"
+echo "          (slide_NN.png per slide, slide_NN.gif for the animated ones); with a display,"
+echo "          'make run' opens the viewer, and 'diffuse lesson' lists all six lessons"

@@ -70,9 +70,9 @@ static int parse_frames(const ctx *c, const char *v, int *from, int *to) {
     const char *dash = strchr(v, '-');
     if (strlen(v) >= sizeof a) FAIL("frames wants FROM-TO like 0-50 or 0-end, not '%s'", v);
     if (!dash) {
-        snprintf(a, sizeof a, "%s", v), snprintf(b, sizeof b, "%s", v);
+        snprintf(a, sizeof a, "%.31s", v), snprintf(b, sizeof b, "%.31s", v);
     } else {
-        snprintf(a, sizeof a, "%.*s", (int)(dash - v), v), snprintf(b, sizeof b, "%s", dash + 1);
+        snprintf(a, sizeof a, "%.*s", (int)(dash - v), v), snprintf(b, sizeof b, "%.31s", dash + 1);
     }
     long x[2];
     const char *s[2] = {a, b};
@@ -326,11 +326,11 @@ int dn_lesson_parse(dn_lesson *l, const char *text, size_t len, const char *name
                 lesson_fail(&c, "slide wants a title: 'slide: What this slide shows'");
                 goto fail;
             }
-            snprintf(s->title, sizeof s->title, "%s", value);
             if (strlen(value) >= sizeof s->title) {
                 lesson_fail(&c, "slide title too long (at most %zu characters)", sizeof s->title - 1);
                 goto fail;
             }
+            memcpy(s->title, value, strlen(value) + 1);
             l->n_slides++;
             cur = s;
             continue;

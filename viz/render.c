@@ -722,7 +722,7 @@ static void draw_help(ctx *c) {
     dn_canvas_rect(cv, x, y, w, h, S(c, 2) < 1 ? 1 : S(c, 2), YELLOW);
     text(c, &c->f->title, x + S(c, 24), y + S(c, 14), DN_ALIGN_LEFT, YELLOW, "Keys");
     text(c, &c->f->small, x + w - S(c, 24), y + S(c, 20), DN_ALIGN_RIGHT, MUTED, "H or F1 closes this help");
-    int ly = y + S(c, 58), lh = c->f->body.height + S(c, 4);
+    int ly = y + S(c, 58), lh = c->f->body.height + S(c, 2);
     for (int i = 0; dn_view_help[i].keys; i++) {
         text(c, &c->f->body, x + S(c, 24), ly, DN_ALIGN_LEFT, YELLOW, "%s", dn_view_help[i].keys);
         text(c, &c->f->body, x + S(c, 280), ly, DN_ALIGN_LEFT, INK, "%s", dn_view_help[i].what);

@@ -39,6 +39,7 @@ const dn_view_key_help dn_view_help[] = {
     {"H / F1", "this help"},
     {"Q / Escape", "quit"},
     {"Click / drag timeline", "jump to that t"},
+    {"PageDown / PageUp", "lessons: next / previous slide"},
     {NULL, NULL},
 };
 
