@@ -39,6 +39,7 @@ static const char usage[] =
     "                      else assets/models/DATASET-classifier.dfc)\n"
     "  --n N               samples per setting, 2..10000, spread evenly over the classes (default 1000)\n"
     "  --quick             a fast look: 100 samples per setting\n"
+    "  --real N            compare with the first N test images only (default: all 10000)\n"
     "  --steps S           DDIM steps (default 50)\n"
     "  --cfg-scale W       guidance scale (default: the model's recommendation, else 3)\n"
     "  --seed S            seed of the starting noise (default 0)\n"
@@ -239,12 +240,13 @@ static const char *data_name(const char *dataset) {
 int cmd_eval(int argc, char **argv) {
     const char *cmd = argv[0];
     const char *model = NULL, *cls_path = NULL, *md = NULL, *data = NULL, *out = NULL;
-    int n = 1000, steps = 50, seed = 0, threads = 0, quick = 0, train = 0, epochs = 6, max_images = 0, f32 = 0;
+    int n = 1000, steps = 50, seed = 0, threads = 0, quick = 0, train = 0, epochs = 6, max_images = 0, f32 = 0, real_n = 0;
     float cfg_scale = -1;
     const cli_opt opts[] = {
         {"--model", "-m", OPT_STR, &model, 0, 0},
         {"--classifier", NULL, OPT_STR, &cls_path, 0, 0},
         {"--n", NULL, OPT_INT, &n, 2, 10000},
+        {"--real", NULL, OPT_INT, &real_n, 2, 10000},
         {"--quick", NULL, OPT_FLAG, &quick, 0, 0},
         {"--steps", NULL, OPT_INT, &steps, 1, 1000},
         {"--cfg-scale", NULL, OPT_FLOAT, &cfg_scale, 0, 100},
@@ -335,7 +337,7 @@ int cmd_eval(int argc, char **argv) {
     }
     long plane = (long)uc->in_channels * uc->height * uc->width;
     int F = cc->widths[cc->n_layers - 1], Kc = cc->num_classes; /* Kc = K unless the model is unconditional */
-    long nt = test.n, nb = n > 256 ? 256 : n;
+    long nt = real_n > 0 && real_n < test.n ? real_n : test.n, nb = n > 256 ? 256 : n;
     x = malloc((size_t)n * (size_t)plane * sizeof(float));
     fa = malloc((size_t)n * (size_t)F * sizeof(float));
     fb = malloc((size_t)n * (size_t)F * sizeof(float));
@@ -462,6 +464,8 @@ int cmd_eval(int argc, char **argv) {
             cli_error(cmd, EXIT_FAIL, "cannot write '%s' (is the folder there and writable?)", md);
             goto done;
         }
+        char real_opt[32] = "";
+        if (nt < test.n) snprintf(real_opt, sizeof real_opt, " --real %ld", nt);
         fprintf(mf, "# diffuse eval: %s\n\n", model);
         fprintf(mf, "Data set `%s` (%d classes), %ld training steps. Classifier `%s` (test accuracy %.2f%%).\n"
                     "DDIM %d steps, seed %d, %d samples per setting; recommended guidance w = %g.\n\n",
@@ -474,8 +478,8 @@ int cmd_eval(int argc, char **argv) {
         }
         fprintf(mf, "FD: Fréchet distance between Gaussians fitted to the classifier's %d pooled features of the %d "
                     "samples and of the %ld test images. Floor: the same distance for %d real training images.\n\n"
-                    "Command: `diffuse eval --model %s --classifier %s --n %d --steps %d --cfg-scale %g --seed %d`\n",
-                F, n, nt, n, model, cls_path, n, steps, (double)cfg_scale, seed);
+                    "Command: `diffuse eval --model %s --classifier %s --n %d --steps %d --cfg-scale %g --seed %d%s`\n",
+                F, n, nt, n, model, cls_path, n, steps, (double)cfg_scale, seed, real_opt);
         int bad = ferror(mf);
         bad |= fclose(mf);
         mf = NULL;
