@@ -481,16 +481,6 @@ int dn_cls_accuracy(const dn_classifier *m, const dn_data *d, long n, double *ac
 #define N_CFG (5 + 2 * DN_CLS_MAX_LAYERS + 1) /* 18 */
 #define MAX_STR 31
 
-static void put_u32(dn_buf *w, uint32_t v) {
-    unsigned char b[4] = {(unsigned char)v, (unsigned char)(v >> 8), (unsigned char)(v >> 16),
-                          (unsigned char)(v >> 24)};
-    dn_buf_put(w, b, 4);
-}
-
-static void put_str(dn_buf *w, const char *s) {
-    put_u32(w, (uint32_t)strlen(s));
-    dn_buf_put(w, s, strlen(s));
-}
 
 static void config_ints(const dn_cls_config *c, int32_t *v) {
     int k = 0;
@@ -525,19 +515,19 @@ int dn_cls_encode(unsigned char **data, size_t *len, const dn_classifier *m, int
         return dn_fail("cannot encode classifier: test accuracy %g (0..1, or -1 unknown)", (double)m->test_accuracy);
     dn_buf w = {0};
     dn_buf_put(&w, DN_CLS_MAGIC, 8);
-    put_u32(&w, DN_CLS_VERSION);
-    put_u32(&w, N_CFG);
+    dn_buf_put_u32(&w, DN_CLS_VERSION);
+    dn_buf_put_u32(&w, N_CFG);
     int32_t ci[N_CFG];
     config_ints(c, ci);
-    for (int i = 0; i < N_CFG; i++) put_u32(&w, (uint32_t)ci[i]);
-    put_u32(&w, (uint32_t)dtype);
+    for (int i = 0; i < N_CFG; i++) dn_buf_put_u32(&w, (uint32_t)ci[i]);
+    dn_buf_put_u32(&w, (uint32_t)dtype);
     uint32_t u;
     memcpy(&u, &m->test_accuracy, 4);
-    put_u32(&w, u);
-    put_str(&w, m->dataset);
-    put_u32(&w, (uint32_t)c->num_classes);
-    for (int k = 0; k < c->num_classes; k++) put_str(&w, m->class_names[k]);
-    put_u32(&w, (uint32_t)m->n_params);
+    dn_buf_put_u32(&w, u);
+    dn_buf_put_str(&w, m->dataset);
+    dn_buf_put_u32(&w, (uint32_t)c->num_classes);
+    for (int k = 0; k < c->num_classes; k++) dn_buf_put_str(&w, m->class_names[k]);
+    dn_buf_put_u32(&w, (uint32_t)m->n_params);
     for (long i = 0; i < m->n_params && !w.oom; i++) {
         float v = m->param_mem[i];
         if (!isfinite(v)) {
@@ -546,7 +536,7 @@ int dn_cls_encode(unsigned char **data, size_t *len, const dn_classifier *m, int
         }
         if (dtype == 0) {
             memcpy(&u, &v, 4);
-            put_u32(&w, u);
+            dn_buf_put_u32(&w, u);
         } else {
             uint16_t h = dn_f32_to_f16(v);
             if ((h & 0x7c00u) == 0x7c00u) {
@@ -557,7 +547,7 @@ int dn_cls_encode(unsigned char **data, size_t *len, const dn_classifier *m, int
             dn_buf_put(&w, b, 2);
         }
     }
-    if (!w.oom) put_u32(&w, (uint32_t)crc32(0L, w.data, (uInt)w.len));
+    if (!w.oom) dn_buf_put_u32(&w, (uint32_t)crc32(0L, w.data, (uInt)w.len));
     if (w.oom) {
         dn_buf_free(&w);
         return dn_fail("cannot encode classifier: out of memory");

@@ -108,3 +108,14 @@ void dn_buf_free(dn_buf *b) {
     b->len = b->cap = 0;
     b->oom = 0;
 }
+
+void dn_buf_put_u32(dn_buf *b, uint32_t v) {
+    unsigned char x[4] = {(unsigned char)v, (unsigned char)(v >> 8), (unsigned char)(v >> 16), (unsigned char)(v >> 24)};
+    dn_buf_put(b, x, 4);
+}
+
+void dn_buf_put_str(dn_buf *b, const char *s) {
+    size_t n = strlen(s);
+    dn_buf_put_u32(b, (uint32_t)n);
+    dn_buf_put(b, s, n);
+}

@@ -3,6 +3,7 @@
 #ifndef DN_FILEIO_H
 #define DN_FILEIO_H
 #include <stddef.h>
+#include <stdint.h>
 
 /* Read all of `path` into a new buffer (caller frees *data). Refuses files larger than max_bytes.
  * Returns 0, or -1 with dn_error() naming the file and the problem. */
@@ -23,6 +24,10 @@ typedef struct {
     int oom;
 } dn_buf;
 void dn_buf_put(dn_buf *b, const void *src, size_t n);
+/* The file formats' two building blocks: a little-endian uint32, and a string as its uint32 length
+ * followed by its bytes (no terminator). */
+void dn_buf_put_u32(dn_buf *b, uint32_t v);
+void dn_buf_put_str(dn_buf *b, const char *s);
 void dn_buf_free(dn_buf *b); /* frees data and zeroes the struct */
 
 #endif

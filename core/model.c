@@ -120,20 +120,10 @@ typedef dn_buf wbuf; /* core/fileio.h */
 
 static void put(wbuf *w, const void *src, size_t n) { dn_buf_put(w, src, n); }
 
-static void put_u32(wbuf *w, uint32_t v) {
-    unsigned char b[4] = {(unsigned char)v, (unsigned char)(v >> 8), (unsigned char)(v >> 16),
-                          (unsigned char)(v >> 24)};
-    put(w, b, 4);
-}
-
-static void put_str(wbuf *w, const char *s) {
-    put_u32(w, (uint32_t)strlen(s));
-    put(w, s, strlen(s));
-}
 
 static void put_kv(wbuf *w, const char *k, const char *v) {
-    put_str(w, k);
-    put_str(w, v);
+    dn_buf_put_str(w, k);
+    dn_buf_put_str(w, v);
 }
 
 static void config_ints(const dn_unet_config *c, int32_t *v) {
@@ -191,16 +181,16 @@ int dn_model_encode(unsigned char **data, size_t *len, const dn_unet *net,
     if (meta_check(meta, &net->cfg)) return -1;
     wbuf w = {0};
     put(&w, DN_MODEL_MAGIC, 8);
-    put_u32(&w, DN_MODEL_VERSION);
+    dn_buf_put_u32(&w, DN_MODEL_VERSION);
     int32_t ci[N_CONFIG];
     config_ints(&net->cfg, ci);
-    put_u32(&w, N_CONFIG);
-    for (int i = 0; i < N_CONFIG; i++) put_u32(&w, (uint32_t)ci[i]);
+    dn_buf_put_u32(&w, N_CONFIG);
+    for (int i = 0; i < N_CONFIG; i++) dn_buf_put_u32(&w, (uint32_t)ci[i]);
 
     /* metadata: known fields as text, then the free-form entries */
     char num[64], names[DN_META_MAX_CLASSES * 32];
     int nkv = 6 + (meta->dataset[0] != 0) + (meta->n_class_names > 0) + meta->n_extra;
-    put_u32(&w, (uint32_t)nkv);
+    dn_buf_put_u32(&w, (uint32_t)nkv);
     if (meta->dataset[0]) put_kv(&w, "dataset", meta->dataset);
     if (meta->n_class_names > 0) {
         names[0] = 0;
@@ -223,13 +213,13 @@ int dn_model_encode(unsigned char **data, size_t *len, const dn_unet *net,
     put_kv(&w, "seed", num);
     for (int i = 0; i < meta->n_extra; i++) put_kv(&w, meta->extra_key[i], meta->extra_value[i]);
 
-    put_u32(&w, (uint32_t)net->n_tensors);
+    dn_buf_put_u32(&w, (uint32_t)net->n_tensors);
     for (int i = 0; i < net->n_tensors; i++) {
         const dn_unet_tensor *t = &net->tensors[i];
-        put_str(&w, t->name);
-        put_u32(&w, (uint32_t)dtype);
-        put_u32(&w, (uint32_t)t->ndim);
-        for (int d = 0; d < t->ndim; d++) put_u32(&w, (uint32_t)t->shape[d]);
+        dn_buf_put_str(&w, t->name);
+        dn_buf_put_u32(&w, (uint32_t)dtype);
+        dn_buf_put_u32(&w, (uint32_t)t->ndim);
+        for (int d = 0; d < t->ndim; d++) dn_buf_put_u32(&w, (uint32_t)t->shape[d]);
         const float *v = net->param_mem + t->offset;
         for (long k = 0; k < t->numel && !w.oom; k++) {
             if (!isfinite(v[k])) {
@@ -240,7 +230,7 @@ int dn_model_encode(unsigned char **data, size_t *len, const dn_unet *net,
             if (dtype == DN_DTYPE_F32) {
                 uint32_t u;
                 memcpy(&u, &v[k], 4);
-                put_u32(&w, u);
+                dn_buf_put_u32(&w, u);
             } else {
                 uint16_t h = dn_f32_to_f16(v[k]);
                 if ((h & 0x7c00u) == 0x7c00u) {
@@ -253,7 +243,7 @@ int dn_model_encode(unsigned char **data, size_t *len, const dn_unet *net,
             }
         }
     }
-    if (!w.oom) put_u32(&w, (uint32_t)crc32(0L, w.data, (uInt)w.len));
+    if (!w.oom) dn_buf_put_u32(&w, (uint32_t)crc32(0L, w.data, (uInt)w.len));
     if (w.oom) {
         free(w.data);
         return dn_fail("cannot encode model: out of memory");

@@ -373,12 +373,7 @@ dn_run *dn_run_start(const dn_run_config *cfg) {
     r->started = 1;
     return r;
 fail:
-    dn_sampler_free(&r->sp);
-    dn_dpm_state_free(&r->dpm);
-    dn_unet_acts_free(&r->acts);
-    free(r->frames), free(r->blocks), free(r->zeros), free(r->x0);
-    free(r->xin), free(r->out), free(r->cond), free(r->uncond), free(r->eps_tmp);
-    free(r);
+    dn_run_free(r); /* not started: nothing to join */
     return NULL;
 }
 
@@ -394,7 +389,7 @@ void dn_run_free(dn_run *r) {
         pthread_cond_destroy(&r->want_cv);
         pthread_cond_destroy(&r->ready_cv);
     }
-    for (int k = 0; k <= r->K; k++) free(r->blocks[k]);
+    for (int k = 0; r->blocks && k <= r->K; k++) free(r->blocks[k]);
     dn_sampler_free(&r->sp);
     dn_dpm_state_free(&r->dpm);
     dn_unet_acts_free(&r->acts);
