@@ -170,6 +170,8 @@ static void test_shipped(void **state) {
             const dn_slide *s = &l.slides[i];
             if (!s->set.caption[0]) fail_msg("%s:%d: slide without a caption", path, s->line);
             if (s->set.image[0] && access(s->set.image, R_OK) != 0) fail_msg("%s:%d: missing image %s", path, s->line, s->set.image);
+            if (s->set.picture[0] && access(s->set.picture, R_OK) != 0)
+                fail_msg("%s:%d: missing picture %s", path, s->line, s->set.picture);
         }
         count++;
         dn_lesson_free(&l);

@@ -14,7 +14,7 @@
 
 static const char known_keys[] =
     "title, slide, mode, model, image, class, cond, cfg, sampler, steps, seed, start, frames, panels, "
-    "overlay, guidance, play, caption, notes";
+    "overlay, guidance, play, picture, caption, notes";
 
 static const struct {
     const char *name;
@@ -189,6 +189,10 @@ static int apply(dn_lesson *l, dn_slide *s, const ctx *c, const char *key, const
         return parse_onoff(c, key, v, &st->guidance);
     } else if (!strcmp(key, "play")) {
         return parse_onoff(c, key, v, &s->play);
+    } else if (!strcmp(key, "picture")) {
+        if (!strcasecmp(v, "none")) st->picture[0] = '\0';
+        else if (!*v) FAIL("picture wants an image file (PNG, JPEG, ...) or none");
+        else return copy_value(c, key, st->picture, sizeof st->picture, v);
     } else if (!strcmp(key, "caption")) {
         return copy_value(c, key, st->caption, sizeof st->caption, v);
     } else if (!strcmp(key, "notes")) {
@@ -319,6 +323,7 @@ int dn_lesson_parse(dn_lesson *l, const char *text, size_t len, const char *name
                 dn_view_settings_default(&s->set);
             }
             s->set.caption[0] = '\0';
+            s->set.picture[0] = '\0';
             s->notes[0] = '\0';
             s->from = 0, s->to = -1, s->play = 0;
             s->line = c.line;
@@ -387,7 +392,8 @@ int dn_lesson_resolve(dn_lesson *l, const char *root, const char *dir) {
     for (int i = 0; i < l->n_slides; i++) {
         dn_slide *s = &l->slides[i];
         if (resolve_one(s->set.model, sizeof s->set.model, root, dir, "models", ".dfm", l, s) < 0 ||
-            resolve_one(s->set.image, sizeof s->set.image, root, dir, "images", ".png", l, s) < 0)
+            resolve_one(s->set.image, sizeof s->set.image, root, dir, "images", ".png", l, s) < 0 ||
+            resolve_one(s->set.picture, sizeof s->set.picture, root, dir, "images", ".png", l, s) < 0)
             return -1;
     }
     return 0;

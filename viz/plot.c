@@ -111,8 +111,8 @@ int dn_plot_save(const char *path, int w, int h, const dn_plot_series *s, int ns
     dn_font font = {0}, tfont = {0};
     unsigned char *rgb = NULL;
     int rc = -1;
-    if (dn_canvas_init(&cv, w, h, DN_RGB(255, 255, 255)) < 0 || dn_font_open(&font, NULL, 14) < 0 ||
-        dn_font_open(&tfont, NULL, 18) < 0)
+    if (dn_canvas_init(&cv, w, h, DN_RGB(255, 255, 255)) < 0 || dn_font_open(&font, NULL, 18) < 0 ||
+        dn_font_open(&tfont, NULL, 24) < 0)
         goto out;
     if (dn_plot_draw(&cv, 0, 0, w, h, s, ns, st, &font, &tfont) < 0) goto out;
     rgb = malloc((size_t)w * (size_t)h * 3);

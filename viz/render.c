@@ -730,6 +730,37 @@ static void draw_help(ctx *c) {
     }
 }
 
+/* The view's picture (a lesson's chart) in place of the small panels: scaled to fit by averaging
+ * the source pixels under each screen pixel, centred on a white card. */
+static void draw_picture(ctx *c) {
+    const dn_view *v = c->v;
+    dn_rect a = c->L.cells[0], b = c->L.cells[5];
+    int x0 = a.x, y0 = a.y, w = b.x + b.w - a.x, h = b.y + b.h - a.y;
+    dn_canvas_fill_rect(c->cv, x0, y0, w, h, BG);
+    double k = fmin((double)w / v->pic_w, (double)h / v->pic_h);
+    int dw = (int)(v->pic_w * k), dh = (int)(v->pic_h * k);
+    if (dw < 1 || dh < 1) return;
+    uint32_t *buf = malloc(sizeof(uint32_t) * (size_t)dw * (size_t)dh);
+    if (!buf) return;
+    for (int y = 0; y < dh; y++) {
+        int sy0 = (int)(y / k), sy1 = (int)((y + 1) / k);
+        if (sy1 <= sy0) sy1 = sy0 + 1;
+        if (sy1 > v->pic_h) sy1 = v->pic_h;
+        for (int x = 0; x < dw; x++) {
+            int sx0 = (int)(x / k), sx1 = (int)((x + 1) / k);
+            if (sx1 <= sx0) sx1 = sx0 + 1;
+            if (sx1 > v->pic_w) sx1 = v->pic_w;
+            unsigned sum[3] = {0, 0, 0}, cnt = 0;
+            for (int sy = sy0; sy < sy1; sy++)
+                for (int sx = sx0; sx < sx1; sx++, cnt++)
+                    for (int ch = 0; ch < 3; ch++) sum[ch] += v->pic[((size_t)sy * v->pic_w + sx) * 3 + ch];
+            buf[(size_t)y * dw + x] = DN_RGB(sum[0] / cnt, sum[1] / cnt, sum[2] / cnt);
+        }
+    }
+    dn_canvas_blend(c->cv, x0 + (w - dw) / 2, y0 + (h - dh) / 2, buf, dw, dh, dw);
+    free(buf);
+}
+
 int dn_render(dn_canvas *cv, const dn_view *v, dn_render_fonts *f) {
     ctx c;
     memset(&c, 0, sizeof c);
@@ -746,6 +777,7 @@ int dn_render(dn_canvas *cv, const dn_view *v, dn_render_fonts *f) {
     } else {
         draw_big(&c, fr);
         draw_cells(&c, fr);
+        if (v->pic) draw_picture(&c);
         if (v->set.panels & DN_PANEL_NUMBERS) draw_numbers(&c, fr);
         if (v->set.panels & DN_PANEL_HIST) draw_hist(&c, fr);
         if (v->set.panels & DN_PANEL_TIMELINE) draw_timeline(&c, fr);

@@ -92,6 +92,15 @@ static int fit_image(float *dst, int c, int size, const float *src, int sc, int 
     return rc < 0 ? dn_fail("out of memory") : 0;
 }
 
+/* Load set.picture (or drop the old one). 0, or -1 + dn_error with the view unchanged. */
+static int load_picture(dn_view *v, const char *path) {
+    dn_image img = {0};
+    if (path[0] && dn_image_load(&img, path, 3) < 0) return -1;
+    free(v->pic);
+    v->pic = img.px, v->pic_w = img.w, v->pic_h = img.h;
+    return 0;
+}
+
 static int load_image(dn_view *v) {
     const dn_view_settings *s = &v->set;
     long n = (long)v->channels * v->height * v->width;
@@ -242,7 +251,7 @@ int dn_view_init(dn_view *v, const dn_view_settings *s) {
         dn_fail("%d steps: choose 1..%d", v->set.steps, v->sched.T);
         goto fail;
     }
-    if (load_image(v) < 0) goto fail;
+    if (load_image(v) < 0 || load_picture(v, v->set.picture) < 0) goto fail;
     dn_view_settings s2 = v->set;
     if (start_run(v, &s2, 0) < 0) goto fail;
     if (!v->has_net) snprintf(v->message, sizeof v->message, "no model: forward only (give --model to denoise)");
@@ -258,6 +267,7 @@ void dn_view_free(dn_view *v) {
     if (v->has_net) dn_unet_free(&v->net);
     dn_sched_free(&v->sched);
     free(v->x0);
+    free(v->pic);
     memset(v, 0, sizeof *v);
 }
 
@@ -267,6 +277,7 @@ int dn_view_apply(dn_view *v, const dn_view_settings *s) {
         dn_view_free(v);
         return dn_view_init(v, s);
     }
+    if (strcmp(s->picture, v->set.picture) != 0 && load_picture(v, s->picture) < 0) return -1;
     dn_view_settings s2 = *s;
     if (v->num_classes == 0) s2.class_id = 0, s2.cond = 0;
     if (s2.class_id < 0 || (v->num_classes && s2.class_id >= v->num_classes))

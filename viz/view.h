@@ -55,6 +55,8 @@ typedef struct {
     int overlay;               /* noise drawn over x_t instead of in its own panel */
     int guidance;              /* the guidance breakdown replaces the small panels */
     char caption[512];         /* text for the caption area; "" = the step explained */
+    char picture[1024];        /* a picture file shown in place of the small panels (a lesson's
+                                  loss curve, a diagram); "" = none */
 } dn_view_settings;
 
 /* Forward, no model, training image 0, class 0, conditioning on, w = 3, DDIM 50 steps, seed 0,
@@ -115,6 +117,8 @@ typedef struct {
     int quit;
     int export_requested;      /* set by DN_ACT_EXPORT, cleared by the program when done */
     char message[256];         /* the last notice for the screen ("no model: ..."); "" = none */
+    unsigned char *pic;        /* set.picture loaded: (pic_h, pic_w, 3) bytes; NULL = none */
+    int pic_w, pic_h;
 } dn_view;
 
 /* Load the model (if any), its schedule and the image, then start the run.
