@@ -8,18 +8,21 @@
 #include <string.h>
 
 static const char usage[] =
-    "usage: diffuse model MODEL [--save OUT --dtype f16|f32]\n"
+    "usage: diffuse model MODEL [--save OUT --dtype f16|f32 [--cfg-scale W]]\n"
     "\n"
     "Prints what a model file holds: the U-Net's shape and size, the classes, the noise schedule,\n"
     "how it was trained and every metadata entry. With --save it writes the same model again,\n"
-    "with its weights in float16 (half the size; sampling still computes in float32) or float32.\n";
+    "with its weights in float16 (half the size; sampling still computes in float32) or float32,\n"
+    "and --cfg-scale W stores W as the guidance scale the viewer and 'diffuse sample' use by default.\n";
 
 int cmd_model(int argc, char **argv) {
     const char *cmd = argv[0];
     const char *save = NULL, *dtype_s = NULL;
+    float cfg = -1;
     const cli_opt opts[] = {
         {"--save", NULL, OPT_STR, &save, 0, 0},
         {"--dtype", NULL, OPT_STR, &dtype_s, 0, 0},
+        {"--cfg-scale", NULL, OPT_FLOAT, &cfg, 0, 100},
     };
     const char *pos[1];
     int npos;
@@ -28,6 +31,7 @@ int cmd_model(int argc, char **argv) {
     if (rc) return rc;
     if (npos != 1) return cli_error(cmd, EXIT_USAGE, "which model? e.g. 'diffuse model assets/models/pets.dfm'");
     if (!save != !dtype_s) return cli_error(cmd, EXIT_USAGE, "--save and --dtype go together");
+    if (cfg >= 0 && !save) return cli_error(cmd, EXIT_USAGE, "--cfg-scale is stored with --save OUT --dtype ...");
     dn_dtype dtype = DN_DTYPE_F32;
     if (dtype_s && !strcmp(dtype_s, "f16")) dtype = DN_DTYPE_F16;
     else if (dtype_s && strcmp(dtype_s, "f32")) return cli_error(cmd, EXIT_USAGE, "unknown --dtype '%s' (use f16 or f32)", dtype_s);
@@ -35,7 +39,10 @@ int cmd_model(int argc, char **argv) {
     dn_model_meta meta;
     if (dn_model_load(pos[0], &net, &meta) < 0) return cli_error(cmd, EXIT_FAIL, "%s", dn_error());
     if (save) {
-        rc = dn_model_save(save, &net, &meta, dtype);
+        char buf[32];
+        snprintf(buf, sizeof buf, "%g", (double)cfg);
+        rc = cfg >= 0 ? dn_model_meta_set(&meta, "sample.cfg_scale", buf) : 0;
+        if (rc == 0) rc = dn_model_save(save, &net, &meta, dtype);
         if (rc < 0) cli_error(cmd, EXIT_FAIL, "%s", dn_error());
         else printf("wrote %s (%s weights)\n", save, dtype == DN_DTYPE_F16 ? "float16" : "float32");
         dn_unet_free(&net);

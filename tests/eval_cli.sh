@@ -30,6 +30,7 @@ check "trained classifier usable" run 0 eval --model "$T/tiny.dfm" --classifier 
 check "model info" run 0 model "$T/tiny.dfm"
 check "model info names the classes" grep -q "classes     2: cat, dog" "$T/out"
 check "model to float16" run 0 model "$T/tiny.dfm" --save "$T/tiny16.dfm" --dtype f16
+check "recommended guidance stored" sh -c "'$BIN' model '$T/tiny.dfm' --save '$T/g.dfm' --dtype f32 --cfg-scale 1.5 > /dev/null && '$BIN' model '$T/g.dfm' | grep -q 'sample.cfg_scale *1.5'"
 check "float16 model is smaller" [ "$(wc -c < "$T/tiny16.dfm")" -lt "$(wc -c < "$T/tiny.dfm")" ]
 check "float16 model samples" run 0 sample --model "$T/tiny16.dfm" --n 2 --steps 2 -o "$T/s.png"
 
