@@ -87,6 +87,8 @@ D=
 for d in $(seq 161 230); do
   if [ ! -e "/tmp/.X$d-lock" ] && [ ! -e "/tmp/.X11-unix/X$d" ]; then D=$d; break; fi
 done
+# sanitizer builds: no leak check for the windowed viewer (see view_e2e.sh)
+[ -n "${DN_ASAN:-}" ] && export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
 Xvfb ":$D" -screen 0 1280x720x24 -nolisten tcp > "$T/xvfb.log" 2>&1 &
 XPID=$!
 export DISPLAY=":$D"

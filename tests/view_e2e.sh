@@ -63,6 +63,11 @@ else
   bad "unreachable display" "exit $rc" "$(cat "$T/err")"
 fi
 
+# Under `make asan`, LeakSanitizer reports ~100 bytes allocated inside a library that SDL_Quit
+# unloads (X11/dbus: "<unknown module>", so no suppression can name it). Our own code's leaks are
+# checked by test_view and test_render, which use no window; here, in sanitizer builds only, leak
+# checking is off for the windowed viewer (address and UB checks stay on).
+[ -n "${DN_ASAN:-}" ] && export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
 Xvfb ":$D" -screen 0 1280x720x24 -nolisten tcp >"$T/xvfb.log" 2>&1 &
 XPID=$!
 export DISPLAY=":$D"

@@ -15,9 +15,10 @@
 /* fontconfig 2.14 (Debian 12) loses 288 bytes while parsing its XML configuration, once per process;
  * the lost pointer is inside fontconfig, so no call of ours can free it. Tell LeakSanitizer (only
  * present in `make asan` builds, which call this hook; otherwise it is never called) to ignore leaks
- * allocated inside libfontconfig, so the sanitizer runs keep reporting leaks of our own. */
+ * allocated inside libfontconfig (and libdbus, which SDL's window code uses the same way), so the
+ * sanitizer runs keep reporting leaks of our own. */
 const char *__lsan_default_suppressions(void);
-const char *__lsan_default_suppressions(void) { return "leak:libfontconfig.so\n"; }
+const char *__lsan_default_suppressions(void) { return "leak:libfontconfig.so\nleak:libdbus-1.so\n"; }
 /* ... and not to list the suppression on stderr, which must stay one line on errors. */
 const char *__lsan_default_options(void);
 const char *__lsan_default_options(void) { return "print_suppressions=0"; }
