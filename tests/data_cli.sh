@@ -5,20 +5,7 @@
 BIN=${DN_BIN:-build/diffuse}
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
-n=0
-ok() { n=$((n + 1)); echo "ok $n $1"; }
-notok() { n=$((n + 1)); echo "not ok $n $1"; }
-# check NAME COMMAND...: the command (a test) decides
-check() { name=$1; shift; if "$@"; then ok "$name"; else notok "$name"; fi; }
-# run EXPECTED_EXIT ARGS...: run diffuse, keep stdout/stderr in $T/out, $T/err; true if the exit
-# code is the expected one
-run() {
-  want=$1; shift
-  "$BIN" "$@" > "$T/out" 2> "$T/err"
-  got=$?
-  [ "$got" -eq "$want" ] || { echo "# diffuse $*: exit $got, wanted $want; stderr:"; sed 's/^/#   /' "$T/err"; return 1; }
-}
-is_png() { [ "$(head -c 8 "$1" | od -An -tx1 | tr -d ' \n')" = "89504e470d0a1a0a" ]; }
+. "$(dirname "$0")/support/tap.sh"
 one_line() { [ "$(wc -l < "$T/err")" -eq 1 ] && grep -q "^diffuse data: " "$T/err"; }
 says() { grep -q -- "$1" "$T/err" || { echo "# stderr lacks '$1':"; sed 's/^/#   /' "$T/err"; return 1; }; }
 refusal() { one_line && says "$1"; }

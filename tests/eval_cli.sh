@@ -5,16 +5,7 @@
 BIN=${DN_BIN:-build/diffuse}
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
-n=0
-ok() { n=$((n + 1)); echo "ok $n $1"; }
-notok() { n=$((n + 1)); echo "not ok $n $1"; }
-check() { name=$1; shift; if "$@"; then ok "$name"; else notok "$name"; fi; }
-run() {
-  want=$1; shift
-  "$BIN" "$@" > "$T/out" 2> "$T/err"
-  got=$?
-  [ "$got" -eq "$want" ] || { echo "# diffuse $*: exit $got, wanted $want; stderr:"; sed 's/^/#   /' "$T/err"; return 1; }
-}
+. "$(dirname "$0")/support/tap.sh"
 one_line() { [ "$(grep -vc '^  ' "$T/err")" -eq 1 ] && grep -q "^diffuse $1: " "$T/err"; }
 
 "$BIN" train --data pets -o "$T/tiny.dfm" --steps 3 --batch 2 --width 8 --mults 1,2 --sample-every 0 \

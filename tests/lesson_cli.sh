@@ -15,18 +15,7 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
-n=0
-ok() { n=$((n + 1)); echo "ok $n $1"; }
-notok() { n=$((n + 1)); echo "not ok $n $1"; }
-skip() { n=$((n + 1)); echo "ok $n # SKIP $1"; }
-check() { name=$1; shift; if "$@"; then ok "$name"; else notok "$name"; fi; }
-run() {
-  want=$1; shift
-  "$BIN" "$@" > "$T/out" 2> "$T/err"
-  got=$?
-  [ "$got" -eq "$want" ] || { echo "# diffuse $*: exit $got, wanted $want; stderr:"; sed 's/^/#   /' "$T/err"; return 1; }
-}
-is_png() { [ "$(head -c 8 "$1" | od -An -tx1 | tr -d ' \n')" = "89504e470d0a1a0a" ]; }
+. "$(dirname "$0")/support/tap.sh"
 is_gif() { [ "$(head -c 6 "$1")" = "GIF89a" ]; }
 
 check "list the lessons" run 0 lesson
@@ -43,7 +32,7 @@ for f in lessons/[0-9]-*.txt; do
     gifs_ok=1
     for g in "$T/l$num"/slide_*.gif; do [ -e "$g" ] || continue; is_gif "$g" || gifs_ok=0; done
     check "lesson $num: every slide GIF is a GIF" [ $gifs_ok -eq 1 ]
-    if grep -q '^play: on' "$f"; then check "lesson $num: animated slides as GIF" ls "$T/l$num"/slide_*.gif > /dev/null; fi
+    if grep -q '^play: on' "$f"; then check "lesson $num: animated slides as GIF" sh -c "ls '$T/l$num'/slide_*.gif > /dev/null 2>&1"; fi
     check "lesson $num: slides record lesson and slide" grep -aq "diffuse-slide" "$T/l$num/slide_01.png"
   else
     notok "lesson $num exports"
