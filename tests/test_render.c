@@ -185,6 +185,7 @@ static void every_mode_draws(void **state) {
     dn_view_act(&v, DN_ACT(DN_ACT_MODE_TOGGLE));
     dn_view_act(&v, (dn_action){DN_ACT_SCRUB_TO, 6});
     dn_view_act(&v, DN_ACT(DN_ACT_IMG2IMG));
+    assert_non_null(dn_run_frame_wait(v.run, v.k)); /* a new run: draw its frame, not "computing" */
     assert_int_equal(dn_render(&cv, &v, &f), 0);
     /* a caption from a lesson replaces the explanation */
     snprintf(v.set.caption, sizeof v.set.caption, "A caption long enough to need wrapping onto a second line when the "
