@@ -127,7 +127,7 @@ done:
 static int sample(const dn_unet *net, const dn_sched *sched, int steps, int n, const int *ids, float w,
                   uint64_t seed, float *x, const char *what) {
     dn_sampler_config sc;
-    dn_sampler_config_default(&sc, DN_DDIM, steps);
+    dn_sampler_config_recommended(&sc, DN_DDIM, steps);
     dn_gen g;
     if (dn_gen_init(&g, net, sched, &sc, n, ids, w, seed)) return -1;
     double t0 = now();

@@ -141,7 +141,7 @@ int cmd_sample(int argc, char **argv) {
         goto done;
     }
     dn_sampler_config sc;
-    dn_sampler_config_default(&sc, kind, steps);
+    dn_sampler_config_recommended(&sc, kind, steps);
     sc.eta = eta;
     if (dn_gen_init(&g, &net, &sched, &sc, n, ids, cfg_scale, (uint64_t)seed) < 0) {
         cli_error(cmd, EXIT_FAIL, "%s", dn_error());

@@ -176,7 +176,7 @@ static int sample_grid(const dn_trainer *tr, dn_unet *ema_net, const char *path,
         cp[i] = caps[i];
     }
     dn_sampler_config sc;
-    dn_sampler_config_default(&sc, DN_DDIM, 25);
+    dn_sampler_config_recommended(&sc, DN_DDIM, 25);
     dn_gen g;
     int rc = dn_gen_init(&g, ema_net, &tr->sched, &sc, n, ids, cfg_scale, 1234);
     if (rc == 0) {

@@ -33,6 +33,11 @@ void dn_sampler_config_default(dn_sampler_config *c, dn_sampler_kind kind, int n
     c->final_sigmas_type = DN_FINAL_SIGMA_ZERO;
 }
 
+void dn_sampler_config_recommended(dn_sampler_config *c, dn_sampler_kind kind, int num_inference_steps) {
+    dn_sampler_config_default(c, kind, num_inference_steps);
+    c->use_clipped_model_output = kind == DN_DDIM;
+}
+
 // ----------------------------------------------------------------------------
 // timesteps and sigmas
 
@@ -268,7 +273,10 @@ void dn_sampler_step(const dn_step_out *out, dn_step_info *info, dn_dpm_state *s
             for (long j = b * per; j < (b + 1) * per; j++) {
                 float x = sample[j], x0, e;
                 predict(&x0, &e, c->prediction_type, x, model_output[j], sa, sb);
-                if (c->clip_sample) x0 = clampf(x0, c->clip_sample_range);
+                if (c->clip_sample) {
+                    x0 = clampf(x0, c->clip_sample_range);
+                    if (c->kind == DN_DDIM && c->use_clipped_model_output) e = (x - sa * x0) / sb;
+                }
                 float mean = c->kind == DN_DDIM ? k_x0 * x0 + k_x * e : k_x0 * x0 + k_x * x;
                 float r = add_noise ? std * dn_rng_normal(&rngs[b]) : 0.0f;
                 put(out->pred_x0, j, x0);

@@ -421,6 +421,63 @@ static void clip_sample_bounds_x0(void **state) {
     dn_sched_free(&s);
 }
 
+/* DDIM with use_clipped_model_output (the project's recommended setting): where x0 is clipped the
+ * step's eps is re-derived from the clipped x0, so x0 and eps still rebuild the sample, and the
+ * step is DDIM eq. 12 with that pair; where nothing is clipped it is the plain step. */
+static void ddim_clipped_model_output_rederives_eps(void **state) {
+    (void)state;
+    dn_sched s = linear1000();
+    dn_sampler_config c, plain;
+    dn_sampler_config_recommended(&c, DN_DDIM, 10);
+    dn_sampler_config_default(&plain, DN_DDIM, 10);
+    assert_int_equal(c.use_clipped_model_output, 1);
+    assert_int_equal(plain.use_clipped_model_output, 0);
+    for (int k = DN_DDPM; k <= DN_DPMPP_2M; k++) {
+        if (k == DN_DDIM) continue;
+        dn_sampler_config a, b;
+        dn_sampler_config_recommended(&a, (dn_sampler_kind)k, 10);
+        dn_sampler_config_default(&b, (dn_sampler_kind)k, 10);
+        assert_memory_equal(&a, &b, sizeof a);
+    }
+    dn_sampler sp, sp0;
+    assert_int_equal(dn_sampler_init(&sp, &s, &c), 0);
+    assert_int_equal(dn_sampler_init(&sp0, &s, &plain), 0);
+    float x[NV], m[NV], nx[NV], x0[NV], e[NV], nx0[NV], e0[NV];
+    for (int j = 0; j < NV; j++) {
+        x[j] = 1.5f * ((float)k_of(j) / 384.0f - 1.0f);
+        m[j] = j % 2 ? -3.0f * x[j] : x[j]; /* odd j: x0 far outside [-1, 1] at mid t, even j inside */
+    }
+    int i = 4, t = sp.t_index[i], prev = sp.prev_t[i];
+    double a_t = s.alphas_cumprod[t], a_p = prev >= 0 ? (double)s.alphas_cumprod[prev] : 1.0;
+    dn_step_out o = {.prev_sample = nx, .pred_x0 = x0, .pred_eps = e};
+    dn_step_out o0 = {.prev_sample = nx0, .pred_eps = e0};
+    dn_sampler_step(&o, NULL, NULL, NULL, &sp, i, m, x, 1, NV);
+    dn_sampler_step(&o0, NULL, NULL, NULL, &sp0, i, m, x, 1, NV);
+    int clipped = 0, same = 0;
+    for (int j = 0; j < NV; j++) {
+        assert_true(x0[j] >= -1.0f && x0[j] <= 1.0f);
+        double X0 = x0[j], E = e[j];
+        double back = sqrt(a_t) * X0 + sqrt(1.0 - a_t) * E;
+        assert_true(fabs(back - (double)x[j]) < 1e-4);
+        double want = sqrt(a_p) * X0 + sqrt(1.0 - a_p) * E;
+        assert_true(fabs(want - (double)nx[j]) < 1e-4);
+        double x0_model = ((double)x[j] - sqrt(1.0 - a_t) * (double)m[j]) / sqrt(a_t);
+        if (fabs(x0_model) > 1.01) {
+            clipped++;
+            assert_true(fabsf(x0[j]) == 1.0f);
+            assert_true(fabsf(e[j] - m[j]) > 1e-3f); /* eps changed where x0 was clipped */
+        } else if (fabs(x0_model) < 0.99) {
+            same++;
+            assert_true(fabsf(e[j] - m[j]) < 1e-4f && fabsf(nx[j] - nx0[j]) < 1e-5f);
+        }
+        assert_true(e0[j] == m[j]); /* diffusers' default keeps the model's eps */
+    }
+    assert_true(clipped > NV / 4 && same > NV / 4);
+    dn_sampler_free(&sp);
+    dn_sampler_free(&sp0);
+    dn_sched_free(&s);
+}
+
 /* Image b's noise comes from rngs[b]: a batch of two gives the same bits as two runs of one. */
 static void batching_does_not_change_results(void **state) {
     (void)state;
@@ -697,6 +754,7 @@ int main(void) {
         cmocka_unit_test(drift_plus_random_is_the_move),
         cmocka_unit_test(x0_and_eps_rebuild_the_sample),
         cmocka_unit_test(clip_sample_bounds_x0),
+        cmocka_unit_test(ddim_clipped_model_output_rederives_eps),
         cmocka_unit_test(batching_does_not_change_results),
         cmocka_unit_test(dpm_orders_and_state),
         cmocka_unit_test(cfg_combines_predictions),

@@ -92,7 +92,7 @@ static void test_reference_sample(void **state) {
         load(&models[m], &net, &meta, &sched);
         int ids[2] = {0, models[m].classes - 1};
         dn_sampler_config sc;
-        dn_sampler_config_default(&sc, DN_DDIM, 10);
+        dn_sampler_config_recommended(&sc, DN_DDIM, 10);
         dn_gen g;
         assert_int_equal(dn_gen_init(&g, &net, &sched, &sc, 2, ids, cfg_of(&meta), 0), 0);
         while (g.i < g.sp.n) dn_gen_step(&g, NULL, NULL);
@@ -142,7 +142,7 @@ static void test_quality_smoke(void **state) {
         int *ids = malloc(sizeof(int) * (size_t)n);
         for (int i = 0; i < n; i++) ids[i] = i % K;
         dn_sampler_config sc;
-        dn_sampler_config_default(&sc, DN_DDIM, 20);
+        dn_sampler_config_recommended(&sc, DN_DDIM, 20);
         dn_gen g;
         assert_int_equal(dn_gen_init(&g, &net, &sched, &sc, n, ids, cfg_of(&meta), 7), 0);
         while (g.i < g.sp.n) dn_gen_step(&g, NULL, NULL);

@@ -176,7 +176,7 @@ static int start_run(dn_view *v, const dn_view_settings *s, int k) {
     c.mode = s->mode;
     c.net = v->has_net ? &v->net : NULL;
     c.sched = &v->sched;
-    dn_sampler_config_default(&c.sampler, s->sampler, s->steps);
+    dn_sampler_config_recommended(&c.sampler, s->sampler, s->steps);
     if (v->has_net) c.sampler.prediction_type = (dn_pred_type)v->net.cfg.prediction;
     c.channels = v->channels;
     c.height = v->height;
@@ -315,7 +315,7 @@ static int restart(dn_view *v, const dn_view_settings *s, int k) {
 static int step_near(const dn_view *v, dn_sampler_kind kind, int steps, float t) {
     dn_sampler sp;
     dn_sampler_config c;
-    dn_sampler_config_default(&c, kind, steps);
+    dn_sampler_config_recommended(&c, kind, steps);
     if (dn_sampler_init(&sp, &v->sched, &c) < 0) return 0;
     int best = 0;
     for (int i = 1; i < sp.n; i++)
