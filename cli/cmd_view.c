@@ -293,21 +293,50 @@ static int screen_show(screen *sc, const dn_view *v) {
     return 0;
 }
 
-static void do_export(screen *sc, dn_view *v, view_opts *o) {
+/* E: the export runs a file at a time between events, so the window stays live and shows its
+ * progress; keys wait until it is done, except Esc, which cancels it. */
+typedef struct {
+    dn_export *ex;
+} export_job;
+
+static void export_start(export_job *job, dn_view *v, view_opts *o) {
     v->export_requested = 0;
     make_command(o, v); /* the settings as they are now, after the keys pressed */
-    char keep[sizeof v->message];
-    memcpy(keep, v->message, sizeof keep);
-    snprintf(v->message, sizeof v->message, "exporting to %.200s/ \xe2\x80\xa6", o->out);
-    screen_show(sc, v);
-    memcpy(v->message, keep, sizeof keep); /* the slides show what the screen showed before E */
-    int n = dn_render_export(v, o->out, 1280, 720, o->command, 10);
-    if (n < 0) snprintf(v->message, sizeof v->message, "export failed: %.200s", dn_error());
-    else snprintf(v->message, sizeof v->message, "exported %d frames, contact.png and run.gif to %.150s/", n, o->out);
-    if (o->trace) {
-        printf("export=%d dir=%s\n", n, o->out);
-        fflush(stdout);
+    job->ex = dn_export_begin(v, o->out, 1280, 720, o->command, 10); /* slides show the message before E */
+    if (!job->ex) {
+        snprintf(v->message, sizeof v->message, "export failed: %.200s", dn_error());
+        if (o->trace) printf("export=-1 dir=%s\n", o->out), fflush(stdout);
     }
+}
+
+/* Write files for up to ~40 ms. Returns 1 while the export goes on. */
+static int export_continue(export_job *job, dn_view *v, view_opts *o) {
+    Uint64 t0 = SDL_GetPerformanceCounter(), f = SDL_GetPerformanceFrequency();
+    int rc;
+    do rc = dn_export_step(job->ex, v, 0);
+    while (rc == 1 && (SDL_GetPerformanceCounter() - t0) * 1000 < 40 * f);
+    int done, total;
+    dn_export_progress(job->ex, &done, &total);
+    if (rc > 0) {
+        snprintf(v->message, sizeof v->message, "exporting to %.200s/: frame %d of %d (Esc cancels)", o->out, done, total);
+        return 1;
+    }
+    if (rc < 0) snprintf(v->message, sizeof v->message, "export failed: %.200s", dn_error());
+    else snprintf(v->message, sizeof v->message, "exported %d frames, contact.png and run.gif to %.150s/", done, o->out);
+    if (o->trace) printf("export=%d dir=%s\n", rc < 0 ? -1 : done, o->out), fflush(stdout);
+    dn_export_free(job->ex);
+    job->ex = NULL;
+    return 0;
+}
+
+static void export_cancel(export_job *job, dn_view *v, view_opts *o) {
+    int done, total;
+    dn_export_progress(job->ex, &done, &total);
+    dn_export_free(job->ex);
+    job->ex = NULL;
+    snprintf(v->message, sizeof v->message, "export cancelled: %d of %d frames written to %.150s/ (no contact sheet, no GIF)",
+             done, total, o->out);
+    if (o->trace) printf("export=cancelled dir=%s\n", o->out), fflush(stdout);
 }
 
 static int headless_export(const char *cmd, dn_view *v, const view_opts *o) {
@@ -393,6 +422,7 @@ static int window_run(const char *cmd, dn_view *vp, view_opts *op, const dn_less
     int slide = 0;
     const char *disp = getenv("DISPLAY"), *way = getenv("WAYLAND_DISPLAY");
     int status = EXIT_FAIL;
+    export_job job = {0};
     screen sc;
     memset(&sc, 0, sizeof sc);
     /* SDL falls back to its invisible "offscreen" and "dummy" drivers when the display named in
@@ -438,9 +468,18 @@ static int window_run(const char *cmd, dn_view *vp, view_opts *op, const dn_less
     Uint32 frame_ms = 1000 / (Uint32)(o.fps ? o.fps : 60);
     while (!v->quit) {
         SDL_Event e;
-        int got = SDL_WaitEventTimeout(&e, (int)frame_ms);
+        int got = SDL_WaitEventTimeout(&e, job.ex ? 1 : (int)frame_ms); /* an export works between events */
         while (got) {
             dn_action a = DN_ACT(DN_ACT_NONE);
+            if (job.ex && (e.type == SDL_KEYDOWN || e.type == SDL_QUIT || e.type == SDL_MOUSEBUTTONDOWN)) {
+                /* exporting: Esc cancels, Q or closing the window cancels and quits, the rest waits */
+                int quit = e.type == SDL_QUIT || (e.type == SDL_KEYDOWN && e.key.keysym.sym == SDLK_q);
+                if (quit || (e.type == SDL_KEYDOWN && e.key.keysym.sym == SDLK_ESCAPE)) export_cancel(&job, v, &o);
+                if (quit) v->quit = 1;
+                dirty = 1;
+                got = SDL_PollEvent(&e);
+                continue;
+            }
             switch (e.type) {
             case SDL_QUIT: a = DN_ACT(DN_ACT_QUIT); break;
             case SDL_KEYDOWN: a = key_action(e.key.keysym.sym, e.key.keysym.mod); break;
@@ -507,10 +546,10 @@ static int window_run(const char *cmd, dn_view *vp, view_opts *op, const dn_less
             }
             if (o.trace) trace(&o, v, DN_ACT(DN_ACT_NONE), 1);
         }
-        if (v->export_requested) {
-            do_export(&sc, v, &o);
+        if (v->export_requested && !job.ex) export_start(&job, v, &o), dirty = 1;
+        if (job.ex) {
+            export_continue(&job, v, &o);
             dirty = 1;
-            last = SDL_GetPerformanceCounter();
         }
         /* redraw when the frame on screen would differ: a new computed frame, a new run */
         int shown = -1;
@@ -527,6 +566,7 @@ static int window_run(const char *cmd, dn_view *vp, view_opts *op, const dn_less
     }
     status = EXIT_OK;
 done:
+    dn_export_free(job.ex);
     dn_view_free(v);
     dn_render_fonts_close(&sc.fonts);
     dn_canvas_free(&sc.cv);

@@ -437,6 +437,14 @@ const dn_run_frame *dn_run_frame_wait(dn_run *r, int k) {
     return ok ? &r->frames[k] : NULL;
 }
 
+int dn_run_failed(dn_run *r) {
+    pthread_mutex_lock(&r->mu);
+    int failed = r->failed;
+    if (failed) dn_fail("%s", r->err);
+    pthread_mutex_unlock(&r->mu);
+    return failed;
+}
+
 int dn_run_ready(dn_run *r) {
     pthread_mutex_lock(&r->mu);
     int n = r->ready;

@@ -106,5 +106,7 @@ const dn_run_frame *dn_run_frame_get(dn_run *r, int k);
 const dn_run_frame *dn_run_frame_wait(dn_run *r, int k);
 /* Frames computed so far (0 .. K + 1). */
 int dn_run_ready(dn_run *r);
+/* 1 if the worker failed (dn_error then holds its message), else 0. */
+int dn_run_failed(dn_run *r);
 
 #endif

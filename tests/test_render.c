@@ -304,6 +304,77 @@ static void long_runs_are_thinned(void **state) {
     dn_view_free(&v);
 }
 
+static int same_file(const char *a, const char *b) {
+    unsigned char *da, *db;
+    size_t la, lb;
+    if (dn_read_file(a, &da, &la, 1 << 26) < 0) fail_msg("%s", dn_error());
+    if (dn_read_file(b, &db, &lb, 1 << 26) < 0) fail_msg("%s", dn_error());
+    int same = la == lb && !memcmp(da, db, la);
+    free(da);
+    free(db);
+    return same;
+}
+
+/* The viewer's E exports a file at a time (dn_export_step without waiting) so the window stays
+ * live: the files are byte for byte those of one dn_render_export call, the view is as it was
+ * between the steps (its message too), and freeing early keeps the frames written but writes
+ * no contact sheet and no GIF. */
+static void export_step_by_step(void **state) {
+    (void)state;
+    dn_view v;
+    open_view(&v, 1, DN_RUN_REVERSE, 10);
+    dn_view_act(&v, (dn_action){DN_ACT_SCRUB_TO, 2});
+    snprintf(v.message, sizeof v.message, "the message before E");
+    char whole[600], steps[600], cut[600], a[700], b[700];
+    snprintf(whole, sizeof whole, "%s/whole", tu_tmpdir());
+    snprintf(steps, sizeof steps, "%s/steps", tu_tmpdir());
+    snprintf(cut, sizeof cut, "%s/cut", tu_tmpdir());
+    assert_int_equal(dn_render_export(&v, whole, 320, 180, "cmd", 10), 11);
+    dn_export *ex = dn_export_begin(&v, steps, 320, 180, "cmd", 10);
+    assert_non_null(ex);
+    snprintf(v.message, sizeof v.message, "exporting: progress");
+    int rc, calls = 0, done, total;
+    while ((rc = dn_export_step(ex, &v, 0)) > 0) {
+        calls++;
+        assert_int_equal(v.k, 2);
+        assert_string_equal(v.message, "exporting: progress");
+        dn_export_progress(ex, &done, &total);
+        assert_int_equal(total, 11);
+        assert_true(done <= total);
+    }
+    assert_int_equal(rc, 0);
+    assert_true(calls >= 10);
+    dn_export_progress(ex, &done, &total);
+    assert_int_equal(done, 11);
+    dn_export_free(ex);
+    for (int k = 0; k < 11; k++) {
+        snprintf(a, sizeof a, "%s/frame_%03d.png", whole, k);
+        snprintf(b, sizeof b, "%s/frame_%03d.png", steps, k);
+        assert_true(same_file(a, b));
+    }
+    const char *ends[] = {"contact.png", "run.gif"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(a, sizeof a, "%s/%s", whole, ends[i]);
+        snprintf(b, sizeof b, "%s/%s", steps, ends[i]);
+        assert_true(same_file(a, b));
+    }
+    /* cancelled after three frames */
+    ex = dn_export_begin(&v, cut, 320, 180, "cmd", 10);
+    assert_non_null(ex);
+    for (int i = 0; i < 3; i++) assert_int_equal(dn_export_step(ex, &v, 1), 1);
+    dn_export_free(ex);
+    for (int k = 0; k < 4; k++) {
+        snprintf(a, sizeof a, "%s/frame_%03d.png", cut, k);
+        assert_int_equal(access(a, R_OK) == 0, k < 3);
+    }
+    for (int i = 0; i < 2; i++) {
+        snprintf(a, sizeof a, "%s/%s", cut, ends[i]);
+        assert_int_not_equal(access(a, R_OK), 0);
+    }
+    assert_null(dn_export_begin(&v, "/proc/no/such/dir", 320, 180, NULL, 10));
+    dn_view_free(&v);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(big_panel_exact_at_both_sizes),
@@ -311,6 +382,7 @@ int main(void) {
         cmocka_unit_test(every_mode_draws),
         cmocka_unit_test(timeline_picks_frames),
         cmocka_unit_test(export_is_the_screen),
+        cmocka_unit_test(export_step_by_step),
         cmocka_unit_test(long_runs_are_thinned),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

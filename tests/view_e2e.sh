@@ -158,11 +158,35 @@ if wait_for "PLAY_TOGGLE .* playing=1" && wait_for "action=NONE arg=0 rc=1 k=[1-
   else bad "Space stops" "$(tail -1 "$T/trace")"; fi
 else bad "Space plays" "$(tail -2 "$T/trace")"; fi
 
+# E on a long run: the window stays live while it exports (the progress on screen moves), other
+# keys wait, Esc cancels (no contact sheet, no GIF). N until 1000 steps: the run is computed as it goes.
+i=0
+while ! tail -1 "$T/trace" | grep -q " steps=1000 " && [ $i -lt 8 ]; do key n; sleep 0.3; i=$((i + 1)); done
+key e
+sleep 0.4; xwd -root -silent >"$T/exp1.xwd"
+sleep 0.6; xwd -root -silent >"$T/exp2.xwd"
+lines=$(wc -l <"$T/trace")
+key Right
+sleep 0.3
+key Escape
+if wait_for "^export=cancelled"; then
+  d=$(diffpx exp1 exp2)
+  if [ "${d:-0}" -gt 0 ] && [ "$(sed -n "$((lines + 1)),\$p" "$T/trace" | grep -c "^action=STEP_NEXT")" -eq 0 ] &&
+     [ ! -e "$T/slides/contact.png" ] && [ ! -e "$T/slides/run.gif" ] && kill -0 "$VPID" 2>/dev/null; then
+    ok "E on 1000 steps: screen live while exporting ($d bytes changed in 0.6 s), Right waited, Esc cancelled ($(ls "$T/slides" | wc -l) frames kept)"
+  else bad "export cancel" "changed $d" "$(tail -3 "$T/trace")" "$(ls "$T/slides")"; fi
+else bad "export cancel" "$(tail -3 "$T/trace")"; fi
+key n   # back to 10 steps
+wait_for "STEPS_NEXT .* steps=10 " || bad "N after cancel" "$(tail -1 "$T/trace")"
+key End
+wait_for "LAST .* steps=10 "
+rm -f "$T"/slides/*
+
 shot before_e
 k_e=$(last_k)
 key e
 i=0
-while ! grep -q "^export=" "$T/trace" && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+while ! grep -q "^export=[0-9-]" "$T/trace" && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
 if grep -q "^export=[1-9]" "$T/trace" && [ -f "$T/slides/frame_000.png" ] && [ -f "$T/slides/contact.png" ] &&
    [ -f "$T/slides/run.gif" ]; then ok "E: exported $(ls "$T/slides" | wc -l) files"
 else bad "E: export" "$(grep export "$T/trace")" "$(ls "$T/slides" 2>&1)"; fi

@@ -810,61 +810,85 @@ int dn_render_timeline_pick(const dn_view *v, int w, int h, int x, int y) {
 #define EXPORT_MAX_FRAMES 101 /* longer runs are exported every few steps (always with the last) */
 #define SHEET_MAX 10
 
-int dn_render_export(dn_view *v, const char *dir, int w, int h, const char *command, int delay_cs) {
-    int n = dn_view_frames(v), keep_k = v->k, keep_help = v->help, keep_play = v->playing;
-    int stride = (n + EXPORT_MAX_FRAMES - 2) / (EXPORT_MAX_FRAMES - 1);
-    if (stride < 1) stride = 1;
-    dn_render_fonts fonts = {0};
-    dn_canvas cv = {0};
+struct dn_export {
+    char dir[4096], command[2048], settings[1024], message[sizeof((dn_view *)0)->message];
+    int w, h, delay_cs, has_command;
+    int n, stride, next_k, count, total; /* run frames, frame stride, next frame to write */
+    int finished;
+    dn_render_fonts fonts;
+    dn_canvas cv;
     dn_gif gif;
-    int gif_open = 0, written = -1;
-    unsigned char *rgb = NULL;
-    float *sheet = NULL;
-    char path[4200], settings[1024], title[300];
-    long plane = (long)v->channels * v->height * v->width;
-    if (dn_make_dir(dir) < 0 || dn_canvas_init(&cv, w, h, BG) < 0 || dn_render_fonts_fit(&fonts, w, h) < 0) goto done;
-    rgb = malloc((size_t)w * (size_t)h * 3);
-    sheet = malloc(sizeof(float) * (size_t)plane * SHEET_MAX);
-    if (!rgb || !sheet) {
-        dn_fail("out of memory exporting %dx%d frames", w, h);
-        goto done;
-    }
-    if (dn_gif_begin(&gif, w, h, NULL) < 0) goto done;
-    gif_open = 1;
-    v->help = 0, v->playing = 0; /* nothing else differs: a slide is the screen, pixel for pixel */
-    dn_view_describe(v, settings, sizeof settings);
-    int count = 0;
-    for (int k = 0;; k = k + stride < n - 1 ? k + stride : n - 1) { /* every stride-th, then the last */
-        v->k = k;
-        const dn_run_frame *f = dn_run_frame_wait(v->run, k);
-        if (!f) {
-            dn_fail("frame %d of the run could not be computed", k);
-            goto done;
-        }
-        if (dn_render(&cv, v, &fonts) < 0) goto done;
-        char tval[32], kval[16];
-        snprintf(tval, sizeof tval, "%g", (double)f->t);
-        snprintf(kval, sizeof kval, "%d", k);
-        snprintf(title, sizeof title, "diffuse view: step %d of %d, t = %s", k, n - 1, tval);
-        dn_png_text txt[] = {{"Software", "diffuse " DN_VERSION}, {"Title", title}, {"diffuse-settings", settings},
-                             {"diffuse-step", kval}, {"diffuse-t", tval}, {"diffuse-command", command ? command : ""}};
-        dn_canvas_to_rgb(&cv, rgb);
-        snprintf(path, sizeof path, "%s/frame_%03d.png", dir, count);
-        if (dn_png_write(path, rgb, w, h, 3, txt, command ? 6 : 5) < 0) goto done;
-        if (dn_gif_add(&gif, &cv, k == n - 1 ? 200 : delay_cs) < 0) goto done;
-        count++;
+    int gif_open;
+    unsigned char *rgb;
+};
+
+static int export_total(int n, int stride) {
+    int c = 0;
+    for (int k = 0;; k = k + stride < n - 1 ? k + stride : n - 1) {
+        c++;
         if (k == n - 1) break;
     }
-    /* contact sheet: up to SHEET_MAX x_t's spread evenly over the run */
-    int ns = n < SHEET_MAX ? n : SHEET_MAX;
-    char caps[SHEET_MAX][48];
+    return c;
+}
+
+dn_export *dn_export_begin(dn_view *v, const char *dir, int w, int h, const char *command, int delay_cs) {
+    dn_export *ex = calloc(1, sizeof *ex);
+    if (!ex) {
+        dn_fail("out of memory starting an export");
+        return NULL;
+    }
+    if (strlen(dir) >= sizeof ex->dir || (command && strlen(command) >= sizeof ex->command)) {
+        free(ex);
+        dn_fail("export: directory name or command too long");
+        return NULL;
+    }
+    strcpy(ex->dir, dir);
+    if (command) strcpy(ex->command, command), ex->has_command = 1;
+    memcpy(ex->message, v->message, sizeof ex->message); /* the slides show what the screen showed */
+    ex->w = w, ex->h = h, ex->delay_cs = delay_cs;
+    ex->n = dn_view_frames(v);
+    ex->stride = (ex->n + EXPORT_MAX_FRAMES - 2) / (EXPORT_MAX_FRAMES - 1);
+    if (ex->stride < 1) ex->stride = 1;
+    ex->total = export_total(ex->n, ex->stride);
+    int keep_help = v->help, keep_play = v->playing;
+    v->help = 0, v->playing = 0;
+    dn_view_describe(v, ex->settings, sizeof ex->settings);
+    v->help = keep_help, v->playing = keep_play;
+    if (dn_make_dir(dir) < 0 || dn_canvas_init(&ex->cv, w, h, BG) < 0 || dn_render_fonts_fit(&ex->fonts, w, h) < 0)
+        goto fail;
+    ex->rgb = malloc((size_t)w * (size_t)h * 3);
+    if (!ex->rgb) {
+        dn_fail("out of memory exporting %dx%d frames", w, h);
+        goto fail;
+    }
+    if (dn_gif_begin(&ex->gif, w, h, NULL) < 0) goto fail;
+    ex->gif_open = 1;
+    return ex;
+fail:
+    dn_fail_context("export to %s", dir);
+    dn_export_free(ex);
+    return NULL;
+}
+
+void dn_export_progress(const dn_export *ex, int *done, int *total) {
+    *done = ex->count;
+    *total = ex->total;
+}
+
+/* The contact sheet (up to SHEET_MAX x_t's spread evenly over the run) and the GIF. */
+static int export_finish(dn_export *ex, dn_view *v) {
+    long plane = (long)v->channels * v->height * v->width;
+    int n = ex->n, ns = n < SHEET_MAX ? n : SHEET_MAX;
+    float *sheet = malloc(sizeof(float) * (size_t)plane * SHEET_MAX);
+    if (!sheet) return dn_fail("out of memory making the contact sheet");
+    char caps[SHEET_MAX][48], path[4200], title[300];
     const char *cp[SHEET_MAX];
     for (int i = 0; i < ns; i++) {
         int k = ns > 1 ? (int)lround((double)i * (n - 1) / (ns - 1)) : 0;
         const dn_run_frame *f = dn_run_frame_wait(v->run, k);
         if (!f) {
-            dn_fail("frame %d of the run could not be computed", k);
-            goto done;
+            free(sheet);
+            return dn_fail("frame %d of the run could not be computed", k);
         }
         memcpy(sheet + (long)i * plane, f->x, sizeof(float) * (size_t)plane);
         snprintf(caps[i], sizeof caps[i], "step %d\nt = %g", k, (double)f->t);
@@ -878,21 +902,72 @@ int dn_render_export(dn_view *v, const char *dir, int w, int h, const char *comm
     else snprintf(what, sizeof what, "reverse: unconditional");
     snprintf(title, sizeof title, "%s, %s %d steps, seed %llu", what, dn_sampler_kind_name(v->set.sampler), v->set.steps,
              (unsigned long long)v->set.seed);
-    dn_png_text stxt[] = {{"Software", "diffuse " DN_VERSION}, {"Title", title}, {"diffuse-settings", settings},
-                          {"diffuse-command", command ? command : ""}};
-    snprintf(path, sizeof path, "%s/contact.png", dir);
-    if (dn_sheet_save(path, sheet, ns, v->channels, v->height, v->width, cp, title, 0, 0, stxt, command ? 4 : 3) < 0)
-        goto done;
-    snprintf(path, sizeof path, "%s/run.gif", dir);
-    gif_open = 0;
-    if (dn_gif_end(&gif, path) < 0) goto done;
-    written = count;
-done:
-    if (gif_open) dn_gif_free(&gif);
-    v->k = keep_k, v->help = keep_help, v->playing = keep_play;
-    dn_render_fonts_close(&fonts);
-    dn_canvas_free(&cv);
-    free(rgb);
+    dn_png_text stxt[] = {{"Software", "diffuse " DN_VERSION}, {"Title", title}, {"diffuse-settings", ex->settings},
+                          {"diffuse-command", ex->command}};
+    snprintf(path, sizeof path, "%s/contact.png", ex->dir);
+    int rc = dn_sheet_save(path, sheet, ns, v->channels, v->height, v->width, cp, title, 0, 0, stxt,
+                           ex->has_command ? 4 : 3);
     free(sheet);
+    if (rc < 0) return -1;
+    snprintf(path, sizeof path, "%s/run.gif", ex->dir);
+    ex->gif_open = 0;
+    return dn_gif_end(&ex->gif, path);
+}
+
+int dn_export_step(dn_export *ex, dn_view *v, int wait) {
+    if (ex->finished) return 0;
+    int k = ex->next_k, n = ex->n;
+    const dn_run_frame *f = wait ? dn_run_frame_wait(v->run, k) : dn_run_frame_get(v->run, k);
+    if (!f) {
+        if (!wait && !dn_run_failed(v->run)) return 2; /* not computed yet */
+        dn_fail_context("frame %d of the run could not be computed", k);
+        return -1;
+    }
+    /* render the frame as the screen would show it at cursor k, then put the view back */
+    int keep_k = v->k, keep_help = v->help, keep_play = v->playing;
+    char keep_msg[sizeof v->message];
+    memcpy(keep_msg, v->message, sizeof keep_msg);
+    memcpy(v->message, ex->message, sizeof v->message);
+    v->k = k, v->help = 0, v->playing = 0; /* nothing else differs: a slide is the screen, pixel for pixel */
+    int rc = dn_render(&ex->cv, v, &ex->fonts);
+    v->k = keep_k, v->help = keep_help, v->playing = keep_play;
+    memcpy(v->message, keep_msg, sizeof keep_msg);
+    if (rc < 0) return -1;
+    char tval[32], kval[16], title[300], path[4200];
+    snprintf(tval, sizeof tval, "%g", (double)f->t);
+    snprintf(kval, sizeof kval, "%d", k);
+    snprintf(title, sizeof title, "diffuse view: step %d of %d, t = %s", k, n - 1, tval);
+    dn_png_text txt[] = {{"Software", "diffuse " DN_VERSION}, {"Title", title}, {"diffuse-settings", ex->settings},
+                         {"diffuse-step", kval}, {"diffuse-t", tval}, {"diffuse-command", ex->command}};
+    dn_canvas_to_rgb(&ex->cv, ex->rgb);
+    snprintf(path, sizeof path, "%s/frame_%03d.png", ex->dir, ex->count);
+    if (dn_png_write(path, ex->rgb, ex->w, ex->h, 3, txt, ex->has_command ? 6 : 5) < 0) return -1;
+    if (dn_gif_add(&ex->gif, &ex->cv, k == n - 1 ? 200 : ex->delay_cs) < 0) return -1;
+    ex->count++;
+    if (k < n - 1) {
+        ex->next_k = k + ex->stride < n - 1 ? k + ex->stride : n - 1; /* every stride-th, then the last */
+        return 1;
+    }
+    if (export_finish(ex, v) < 0) return -1;
+    ex->finished = 1;
+    return 0;
+}
+
+void dn_export_free(dn_export *ex) {
+    if (!ex) return;
+    if (ex->gif_open) dn_gif_free(&ex->gif);
+    dn_render_fonts_close(&ex->fonts);
+    dn_canvas_free(&ex->cv);
+    free(ex->rgb);
+    free(ex);
+}
+
+int dn_render_export(dn_view *v, const char *dir, int w, int h, const char *command, int delay_cs) {
+    dn_export *ex = dn_export_begin(v, dir, w, h, command, delay_cs);
+    if (!ex) return -1;
+    int rc;
+    while ((rc = dn_export_step(ex, v, 1)) == 1) {}
+    int written = rc == 0 ? ex->count : -1;
+    dn_export_free(ex);
     return written;
 }

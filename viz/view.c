@@ -34,7 +34,7 @@ const dn_view_key_help dn_view_help[] = {
     {"N", "number of steps"},
     {"R", "new seed"},
     {"O", "noise as overlay on x_t"},
-    {"E", "export frames, contact sheet, GIF"},
+    {"E", "export frames, contact sheet, GIF (Esc cancels)"},
     {"F", "fullscreen"},
     {"H / F1", "this help"},
     {"Q / Escape", "quit"},
