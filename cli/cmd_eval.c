@@ -24,7 +24,7 @@
 
 static const char usage[] =
     "usage: diffuse eval --model MODEL.dfm [--classifier C.dfc] [--n N] [--steps S] [--cfg-scale W]\n"
-    "                    [--seed S] [--threads T] [--md OUT.md] [--quick]\n"
+    "                    [--seed S] [--threads T] [--md OUT.md] [--quick] [--sweep W,W,...]\n"
     "       diffuse eval --train-classifier --data fashion|pets -o C.dfc [--epochs E] [--max-images N]\n"
     "                    [--seed S] [--threads T] [--float32]\n"
     "\n"
@@ -45,6 +45,8 @@ static const char usage[] =
     "  --seed S            seed of the starting noise (default 0)\n"
     "  --threads T         threads (default: all cores; the numbers do not depend on it)\n"
     "  --md OUT.md         also write the tables as Markdown\n"
+    "  --sweep W,W,...     instead: accuracy, decisiveness and FD at each guidance scale listed (up\n"
+    "                      to 12), to see guidance trade variety for typical pictures\n"
     "\n"
     "  --train-classifier  train the classifier instead; needs --data and -o\n"
     "  --data NAME         fashion or pets\n"
@@ -237,9 +239,74 @@ static const char *data_name(const char *dataset) {
     return dataset;
 }
 
+#define SWEEP_MAX 12
+
+/* "1,1.5,3" -> up to SWEEP_MAX scales in 0..100; -1 if malformed. */
+static int parse_sweep(const char *arg, float *w) {
+    int n = 0;
+    const char *p = arg;
+    while (*p) {
+        char *end;
+        double v = strtod(p, &end);
+        if (end == p || !(v >= 0 && v <= 100) || n == SWEEP_MAX) return -1;
+        w[n++] = (float)v;
+        if (*end == ',') end++;
+        else if (*end) return -1;
+        p = end;
+    }
+    return n ? n : -1;
+}
+
+/* --sweep: one guided set per scale; a row each: accuracy, decisiveness, FD and FD / floor. */
+static int run_sweep(const char *cmd, const dn_unet *net, const dn_sched *sched, const dn_classifier *cls, int steps,
+                     int n, const int *ids, uint64_t seed, float *x, float *fb, float *pa, const float *test_feat,
+                     long nt, int F, int Kc, double floor_n, const float *w, int nw, const char *md, const char *model,
+                     const char *cls_path, long real_opt) {
+    table t = {0};
+    char a[48], b[48], c[48], d[48], e[48], what[64];
+    row(&t, "guidance w", "accuracy", "decisive (p > 0.9)", "FD to test set", "FD / floor");
+    for (int i = 0; i < nw; i++) {
+        set_stats s = {0};
+        snprintf(what, sizeof what, "per class, w = %g", (double)w[i]);
+        if (sample(net, sched, steps, n, ids, w[i], seed, x, what) || dn_cls_apply(cls, fb, pa, x, n))
+            return cli_error(cmd, EXIT_FAIL, "%s", dn_error());
+        classify_stats(&s, pa, ids, n, Kc);
+        if (dn_frechet_features(&s.fd, fb, n, test_feat, nt, F)) return cli_error(cmd, EXIT_FAIL, "%s", dn_error());
+        snprintf(a, sizeof a, "%g", (double)w[i]);
+        pct(b, s.accuracy), pct(c, s.decisive);
+        snprintf(d, sizeof d, "%.3f", s.fd);
+        snprintf(e, sizeof e, "%.2fx", s.fd / floor_n);
+        row(&t, a, b, c, d, e);
+    }
+    printf("\n");
+    print_table(stdout, &t, 0);
+    printf("\nfloor: FD of %d real training images to the test set = %.3f\n", n, floor_n);
+    if (!md) return EXIT_OK;
+    char tmpname[1300], ws[SWEEP_MAX * 12] = "", realo[32] = "";
+    snprintf(tmpname, sizeof tmpname, "%s.tmp.%ld", md, (long)getpid());
+    for (int i = 0; i < nw; i++) snprintf(ws + strlen(ws), sizeof ws - strlen(ws), "%s%g", i ? "," : "", (double)w[i]);
+    if (real_opt) snprintf(realo, sizeof realo, " --real %ld", real_opt);
+    FILE *mf = fopen(tmpname, "w");
+    if (!mf) return cli_error(cmd, EXIT_FAIL, "cannot write '%s' (is the folder there and writable?)", md);
+    fprintf(mf, "# diffuse eval --sweep: %s\n\nDDIM %d steps, seed %llu, %d samples per scale, classifier `%s`. "
+                "Floor: FD of %d real training images to the test set = %.3f.\n\n",
+            model, steps, (unsigned long long)seed, n, cls_path, n, floor_n);
+    print_table(mf, &t, 1);
+    fprintf(mf, "\nCommand: `diffuse eval --model %s --classifier %s --n %d --steps %d --seed %llu%s --sweep %s`\n", model,
+            cls_path, n, steps, (unsigned long long)seed, realo, ws);
+    int bad = ferror(mf);
+    bad |= fclose(mf);
+    if (bad || rename(tmpname, md)) {
+        remove(tmpname);
+        return cli_error(cmd, EXIT_FAIL, "cannot write '%s' (disk full?)", md);
+    }
+    printf("wrote %s\n", md);
+    return EXIT_OK;
+}
+
 int cmd_eval(int argc, char **argv) {
     const char *cmd = argv[0];
-    const char *model = NULL, *cls_path = NULL, *md = NULL, *data = NULL, *out = NULL;
+    const char *model = NULL, *cls_path = NULL, *md = NULL, *data = NULL, *out = NULL, *sweep_arg = NULL;
     int n = 1000, steps = 50, seed = 0, threads = 0, quick = 0, train = 0, epochs = 6, max_images = 0, f32 = 0, real_n = 0;
     float cfg_scale = -1;
     const cli_opt opts[] = {
@@ -253,6 +320,7 @@ int cmd_eval(int argc, char **argv) {
         {"--seed", NULL, OPT_INT, &seed, 0, 2147483647},
         {"--threads", NULL, OPT_INT, &threads, 0, DN_MAX_THREADS},
         {"--md", NULL, OPT_STR, &md, 0, 0},
+        {"--sweep", NULL, OPT_STR, &sweep_arg, 0, 0},
         {"--train-classifier", NULL, OPT_FLAG, &train, 0, 0},
         {"--data", NULL, OPT_STR, &data, 0, 0},
         {"--out", "-o", OPT_STR, &out, 0, 0},
@@ -268,6 +336,14 @@ int cmd_eval(int argc, char **argv) {
     if (train) return train_classifier(cmd, data, out, epochs, max_images, seed, f32);
     if (!model) return cli_error(cmd, EXIT_USAGE, "which model? give --model MODEL.dfm (or --train-classifier)");
     if (quick) n = 100;
+    float sweep[SWEEP_MAX];
+    int n_sweep = 0;
+    if (sweep_arg) {
+        n_sweep = parse_sweep(sweep_arg, sweep);
+        if (n_sweep < 0)
+            return cli_error(cmd, EXIT_USAGE, "--sweep '%s': give up to %d guidance scales 0..100 separated by commas, "
+                             "e.g. 1,2,3", sweep_arg, SWEEP_MAX);
+    }
 
     int status = EXIT_FAIL;
     dn_unet net = {0};
@@ -354,7 +430,8 @@ int cmd_eval(int argc, char **argv) {
     }
     printf("diffuse eval: %s (%s, %d classes, %ld training steps), classifier %s (test accuracy %.2f%%)\n", model,
            dname, K, meta.train_steps, cls_path, 100 * (double)cls.test_accuracy);
-    printf("DDIM %d steps, seed %d, %d samples per setting, guidance w = %g and 1\n", steps, seed, n, (double)cfg_scale);
+    if (n_sweep) printf("DDIM %d steps, seed %d, %d samples per setting, guidance sweep %s\n", steps, seed, n, sweep_arg);
+    else printf("DDIM %d steps, seed %d, %d samples per setting, guidance w = %g and 1\n", steps, seed, n, (double)cfg_scale);
 
     /* real data: the test split through the classifier, in chunks (pets are drawn on the fly) */
     fprintf(stderr, "  classifying the %ld test images\n", nt);
@@ -390,8 +467,18 @@ int cmd_eval(int argc, char **argv) {
         }
     }
 
-    /* the three sample sets: guided at w, conditional at w = 1, unconditional */
     for (int i = 0; i < n; i++) ids[i] = K ? i % K : 0;
+    if (n_sweep) {
+        if (!K) {
+            cli_error(cmd, EXIT_FAIL, "--sweep: the model '%s' has no classes to guide toward", model);
+            goto done;
+        }
+        status = run_sweep(cmd, &net, &sched, &cls, steps, n, ids, (uint64_t)seed, x, fb, pa, test_feat, nt, F, Kc,
+                           floor_n, sweep, n_sweep, md, model, cls_path, real_n ? nt : 0);
+        goto done;
+    }
+
+    /* the three sample sets: guided at w, conditional at w = 1, unconditional */
     set_stats guided = {0}, plain = {0}, uncond = {0};
     char what[64];
     int n_sets = 0;

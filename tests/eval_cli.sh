@@ -10,12 +10,19 @@ one_line() { [ "$(grep -vc '^  ' "$T/err")" -eq 1 ] && grep -q "^diffuse $1: " "
 
 "$BIN" train --data pets -o "$T/tiny.dfm" --steps 3 --batch 2 --width 8 --mults 1,2 --sample-every 0 \
   --run-dir "$T/run" --threads 1 > /dev/null 2>&1 || notok "tiny model"
-check "eval a tiny model" run 0 eval --model "$T/tiny.dfm" --classifier assets/models/pets-classifier.dfc --n 4 --steps 2 --real 300 --threads 2 --md "$T/e.md"
+check "eval a tiny model" run 0 eval --model "$T/tiny.dfm" --classifier assets/models/pets-classifier.dfc --n 4 --steps 2 --real 300 --threads 2 --cfg-scale 3 --md "$T/e.md"
 check "table printed" grep -q "conditional accuracy" "$T/out"
 check "FD and its floor printed" grep -q "FD to test set" "$T/out"
 check "Markdown written" grep -q "conditional accuracy" "$T/e.md"
+cp "$T/out" "$T/main.out"
 check "Markdown says how to reproduce" grep -q "diffuse eval --model .* --real 300" "$T/e.md"
 check "the same seed, the same table (1 thread)" sh -c "'$BIN' eval --model '$T/tiny.dfm' --classifier assets/models/pets-classifier.dfc --n 4 --steps 2 --real 300 --threads 1 2>/dev/null | grep '^  ' > '$T/o1'; grep '^  ' '$T/out' > '$T/o2'; [ -s '$T/o1' ] && cmp -s '$T/o1' '$T/o2'"
+# --sweep: one row per scale; its w = 1 row is the main table's w = 1 column (same seed, same samples)
+check "guidance sweep" run 0 eval --model "$T/tiny.dfm" --classifier assets/models/pets-classifier.dfc --n 4 --steps 2 --real 300 --threads 2 --sweep 1,3 --md "$T/s.md"
+check "sweep: a row per scale, and Markdown" sh -c "grep -q '^  1  ' '$T/out' && grep -q '^  3  ' '$T/out' && grep -q -- '--sweep 1,3' '$T/s.md'"
+check "sweep rows are the main table's columns (w = 3 guided, w = 1)" sh -c "fd=\$(grep 'FD to test set' '$T/main.out' | awk '{print \$5, \$6}'); sw=\$(awk '/^  3  /{a=\$4} /^  1  /{b=\$4} END{print a, b}' '$T/out'); [ -n \"\$sw\" ] && [ \"\$fd\" = \"\$sw\" ]"
+check "sweep of junk refused" run 2 eval --model "$T/tiny.dfm" --sweep 1,,x
+check "sweep refusal: one line" one_line eval
 check "train a classifier" run 0 eval --train-classifier --data pets -o "$T/c.dfc" --epochs 1 --max-images 64 --threads 2
 check "trained classifier usable" run 0 eval --model "$T/tiny.dfm" --classifier "$T/c.dfc" --n 2 --steps 1 --real 100
 check "model info" run 0 model "$T/tiny.dfm"
