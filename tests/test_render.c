@@ -121,6 +121,36 @@ static void big_panel_exact_at_both_sizes(void **state) {
     dn_view_free(&v);
 }
 
+/* Euler's samples live at scale sqrt(sigma^2 + 1); the big panel shows them at the
+ * variance-preserving scale, x sqrt(abar), like every other sampler's (and DDIM's is unscaled). */
+static void euler_x_shown_at_unit_scale(void **state) {
+    (void)state;
+    dn_view_settings s;
+    dn_view_settings_default(&s);
+    s.mode = DN_RUN_REVERSE;
+    s.steps = 10;
+    snprintf(s.model, sizeof s.model, "%s", tiny_model());
+    for (int k = 0; k < 2; k++) {
+        s.sampler = k ? DN_EULER : DN_DDIM;
+        dn_view v;
+        if (dn_view_init(&v, &s) < 0) fail_msg("dn_view_init: %s", dn_error());
+        dn_canvas cv = {0};
+        dn_render_fonts f = {0};
+        render_at(&cv, &f, &v, 2, 1280, 720);
+        const dn_run_frame *fr = dn_run_frame_wait(v.run, 2);
+        long n = (long)v.channels * v.height * v.width;
+        float *want = malloc(sizeof(float) * (size_t)n);
+        float sc = k ? sqrtf(fr->alpha_bar) : 1.0f, big = 0;
+        for (long i = 0; i < n; i++) want[i] = fr->x[i] * sc, big = fmaxf(big, fabsf(fr->x[i]));
+        if (k) assert_true(sc < 0.5f && big > 2.0f); /* Euler's x is large early on: the scaling matters */
+        check_big_panel(&cv, &v, want);
+        free(want);
+        dn_render_fonts_close(&f);
+        dn_canvas_free(&cv);
+        dn_view_free(&v);
+    }
+}
+
 static void deterministic_and_changes_with_step(void **state) {
     (void)state;
     dn_view v;
@@ -378,6 +408,7 @@ static void export_step_by_step(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(big_panel_exact_at_both_sizes),
+        cmocka_unit_test(euler_x_shown_at_unit_scale),
         cmocka_unit_test(deterministic_and_changes_with_step),
         cmocka_unit_test(every_mode_draws),
         cmocka_unit_test(timeline_picks_frames),

@@ -304,6 +304,24 @@ static void draw_header(ctx *c, const dn_run_frame *f, int shown) {
              "Space plays (%g steps/s)   H: keys", (double)dn_view_speeds[v->speed]);
 }
 
+/* Euler's samples live at scale sqrt(sigma^2 + 1) (about 157 at t = 999), the others at 1. The
+ * panels show every sampler's x at the variance-preserving scale, x sqrt(abar) for Euler (what the
+ * network is fed), so x_t, its histogram and the next x_t read the same for all samplers.
+ * `next`: the scale of the frame after f (Euler's next sigma). */
+static float shown_scale(const dn_view *v, const dn_run_frame *f, int next) {
+    if (v->set.mode != DN_RUN_REVERSE || v->set.sampler != DN_EULER) return 1.0f;
+    return sqrtf(next ? f->info.alpha_prod_prev : f->alpha_bar);
+}
+
+/* f->x at the shown scale: f->x itself, or a scaled copy in out (n values). */
+static const float *shown_x(const dn_view *v, const dn_run_frame *f, float *out) {
+    float s = shown_scale(v, f, 0);
+    if (s == 1.0f) return f->x;
+    long n = (long)v->channels * v->height * v->width;
+    for (long i = 0; i < n; i++) out[i] = f->x[i] * s;
+    return out;
+}
+
 static void draw_big(ctx *c, const dn_run_frame *f) {
     const dn_view *v = c->v;
     dn_rect b = c->L.big;
@@ -312,12 +330,15 @@ static void draw_big(ctx *c, const dn_run_frame *f) {
     fmt_num(tb, sizeof tb, f->alpha_bar);
     if (f->k == 0 && v->set.mode == DN_RUN_FORWARD)
         text(c, &c->f->body, b.x + S(c, 56), b.y + S(c, 3), DN_ALIGN_LEFT, MUTED, "clean image x_0, before any step");
+    else if (shown_scale(v, f, 0) != 1.0f)
+        text(c, &c->f->body, b.x + S(c, 56), b.y + S(c, 3), DN_ALIGN_LEFT, MUTED,
+             "t = %g   x / \xe2\x88\x9a(\xcf\x83\xc2\xb2+1)", (double)f->t);
     else
         text(c, &c->f->body, b.x + S(c, 56), b.y + S(c, 3), DN_ALIGN_LEFT, MUTED, "t = %g", (double)f->t);
     dn_rect r = c->L.big_img;
     int bw = S(c, 2) < 1 ? 1 : S(c, 2);
     dn_canvas_rect(c->cv, r.x - bw, r.y - bw, r.w + 2 * bw, r.h + 2 * bw, bw, GRID);
-    dn_canvas_blit_float(c->cv, r.x, r.y, r.w, r.h, f->x, v->channels, v->height, v->width);
+    dn_canvas_blit_float(c->cv, r.x, r.y, r.w, r.h, shown_x(v, f, c->tmp), v->channels, v->height, v->width);
     const float *noise = v->set.mode == DN_RUN_FORWARD ? (f->has_true ? f->eps_true : NULL)
                                                        : (f->has_pred ? f->eps_pred : NULL);
     if (v->set.overlay && noise) {
@@ -483,7 +504,8 @@ static void draw_cells(ctx *c, const dn_run_frame *f) {
         int K = dn_view_frames(v) - 1;
         long n = (long)v->channels * v->height * v->width;
         if (f->k < K) {
-            for (long i = 0; i < n; i++) c->tmp[i] = f->x[i] + f->drift[i] + f->random[i];
+            float sn = shown_scale(v, f, 1);
+            for (long i = 0; i < n; i++) c->tmp[i] = (f->x[i] + f->drift[i] + f->random[i]) * sn;
             dn_rect r = fit_zoom(b, v->width, v->height, NULL);
             dn_canvas_blit_float(c->cv, r.x, r.y, r.w, r.h, c->tmp, v->channels, v->height, v->width);
             cell_note(c, 2, MUTED, "x + drift + random");
@@ -560,8 +582,9 @@ static void draw_hist(ctx *c, const dn_run_frame *f) {
     const float lo = -4, hi = 4, bw = (hi - lo) / NB;
     long cnt[NB] = {0};
     long n = (long)v->channels * v->height * v->width;
+    const float *xs = shown_x(v, f, c->tmp);
     for (long i = 0; i < n; i++) {
-        float x = f->x[i];
+        float x = xs[i];
         if (!(x >= lo && x < hi)) continue;
         int b = (int)((x - lo) / bw);
         if (b >= 0 && b < NB) cnt[b]++;
