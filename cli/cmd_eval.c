@@ -12,6 +12,7 @@
 #include "commands.h"
 #include "data.h"
 #include "err.h"
+#include "fileio.h"
 #include "frechet.h"
 #include "generate.h"
 #include "model.h"
@@ -239,6 +240,33 @@ static const char *data_name(const char *dataset) {
     return dataset;
 }
 
+/* A Markdown report, built in memory and then written in one go by dn_write_file_atomic, so a
+ * failed or interrupted run never leaves half a report. */
+typedef struct {
+    FILE *f;
+    char *buf;
+    size_t len;
+} report;
+
+static int report_begin(report *r) {
+    r->buf = NULL, r->len = 0;
+    r->f = open_memstream(&r->buf, &r->len);
+    return r->f ? 0 : dn_fail("out of memory for the report");
+}
+
+/* Write the report to path; frees it either way. EXIT_OK, or EXIT_FAIL with one line. */
+static int report_save(const char *cmd, report *r, const char *path) {
+    int bad = ferror(r->f);
+    bad |= fclose(r->f);
+    r->f = NULL;
+    int rc = bad ? dn_fail("out of memory for the report") : dn_write_file_atomic(path, r->buf, r->len);
+    free(r->buf);
+    r->buf = NULL;
+    if (rc < 0) return cli_error(cmd, EXIT_FAIL, "%s", dn_error());
+    printf("wrote %s\n", path);
+    return EXIT_OK;
+}
+
 #define SWEEP_MAX 12
 
 /* "1,1.5,3" -> up to SWEEP_MAX scales in 0..100; -1 if malformed. */
@@ -282,26 +310,19 @@ static int run_sweep(const char *cmd, const dn_unet *net, const dn_sched *sched,
     print_table(stdout, &t, 0);
     printf("\nfloor: FD of %d real training images to the test set = %.3f\n", n, floor_n);
     if (!md) return EXIT_OK;
-    char tmpname[1300], ws[SWEEP_MAX * 12] = "", realo[32] = "";
-    snprintf(tmpname, sizeof tmpname, "%s.tmp.%ld", md, (long)getpid());
+    char ws[SWEEP_MAX * 12] = "", realo[32] = "";
     for (int i = 0; i < nw; i++) snprintf(ws + strlen(ws), sizeof ws - strlen(ws), "%s%g", i ? "," : "", (double)w[i]);
     if (real_opt) snprintf(realo, sizeof realo, " --real %ld", real_opt);
-    FILE *mf = fopen(tmpname, "w");
-    if (!mf) return cli_error(cmd, EXIT_FAIL, "cannot write '%s' (is the folder there and writable?)", md);
+    report r;
+    if (report_begin(&r) < 0) return cli_error(cmd, EXIT_FAIL, "%s", dn_error());
+    FILE *mf = r.f;
     fprintf(mf, "# diffuse eval --sweep: %s\n\nDDIM %d steps, seed %llu, %d samples per scale, classifier `%s`. "
                 "Floor: FD of %d real training images to the test set = %.3f.\n\n",
             model, steps, (unsigned long long)seed, n, cls_path, n, floor_n);
     print_table(mf, &t, 1);
     fprintf(mf, "\nCommand: `diffuse eval --model %s --classifier %s --n %d --steps %d --seed %llu%s --sweep %s`\n", model,
             cls_path, n, steps, (unsigned long long)seed, realo, ws);
-    int bad = ferror(mf);
-    bad |= fclose(mf);
-    if (bad || rename(tmpname, md)) {
-        remove(tmpname);
-        return cli_error(cmd, EXIT_FAIL, "cannot write '%s' (disk full?)", md);
-    }
-    printf("wrote %s\n", md);
-    return EXIT_OK;
+    return report_save(cmd, &r, md);
 }
 
 int cmd_eval(int argc, char **argv) {
@@ -354,7 +375,6 @@ int cmd_eval(int argc, char **argv) {
     float *x = NULL, *fa = NULL, *fb = NULL, *pa = NULL, *test_feat = NULL, *test_prob = NULL, *tmp = NULL;
     int *ids = NULL, *test_y = NULL;
     long *idx = NULL;
-    FILE *mf = NULL;
     double t_start = now();
     if (dn_model_load(model, &net, &meta)) return cli_error(cmd, EXIT_FAIL, "%s", dn_error());
     const dn_unet_config *uc = &net.cfg;
@@ -481,7 +501,6 @@ int cmd_eval(int argc, char **argv) {
     /* the three sample sets: guided at w, conditional at w = 1, unconditional */
     set_stats guided = {0}, plain = {0}, uncond = {0};
     char what[64];
-    int n_sets = 0;
     for (int set = 0; set < 3; set++) {
         set_stats *s = set == 0 ? &guided : set == 1 ? &plain : &uncond;
         if (set < 2 && K == 0) continue;
@@ -499,7 +518,6 @@ int cmd_eval(int argc, char **argv) {
             cli_error(cmd, EXIT_FAIL, "%s", dn_error());
             goto done;
         }
-        n_sets++;
     }
     if (K && cfg_scale == 1.0f) plain = guided;
 
@@ -543,14 +561,12 @@ int cmd_eval(int argc, char **argv) {
     printf("\nFD: Fréchet distance between Gaussians fitted to the classifier's %d features of %d samples and of "
            "the %ld test images; floor: %d training images instead of samples. (%.0fs)\n", F, n, nt, n, now() - t_start);
     if (md) {
-        /* written whole, then renamed: never a half-written report */
-        char tmpname[1300];
-        snprintf(tmpname, sizeof tmpname, "%s.tmp.%ld", md, (long)getpid());
-        mf = fopen(tmpname, "w");
-        if (!mf) {
-            cli_error(cmd, EXIT_FAIL, "cannot write '%s' (is the folder there and writable?)", md);
+        report r;
+        if (report_begin(&r) < 0) {
+            cli_error(cmd, EXIT_FAIL, "%s", dn_error());
             goto done;
         }
+        FILE *mf = r.f;
         char real_opt[32] = "";
         if (nt < test.n) snprintf(real_opt, sizeof real_opt, " --real %ld", nt);
         fprintf(mf, "# diffuse eval: %s\n\n", model);
@@ -559,28 +575,16 @@ int cmd_eval(int argc, char **argv) {
                 dname, K, meta.train_steps, cls_path, 100 * (double)cls.test_accuracy, steps, seed, n, (double)cfg_scale);
         print_table(mf, &t, 1);
         fprintf(mf, "\n");
-        {
-            print_table(mf, &pc, 1);
-            fprintf(mf, "\n");
-        }
+        print_table(mf, &pc, 1);
+        fprintf(mf, "\n");
         fprintf(mf, "FD: Fréchet distance between Gaussians fitted to the classifier's %d pooled features of the %d "
                     "samples and of the %ld test images. Floor: the same distance for %d real training images.\n\n"
                     "Command: `diffuse eval --model %s --classifier %s --n %d --steps %d --cfg-scale %g --seed %d%s`\n",
                 F, n, nt, n, model, cls_path, n, steps, (double)cfg_scale, seed, real_opt);
-        int bad = ferror(mf);
-        bad |= fclose(mf);
-        mf = NULL;
-        if (bad || rename(tmpname, md)) {
-            remove(tmpname);
-            cli_error(cmd, EXIT_FAIL, "cannot write '%s' (disk full?)", md);
-            goto done;
-        }
-        printf("wrote %s\n", md);
+        if (report_save(cmd, &r, md) != EXIT_OK) goto done;
     }
-    (void)n_sets;
     status = EXIT_OK;
 done:
-    if (mf) fclose(mf);
     free(x), free(fa), free(fb), free(pa), free(test_feat), free(test_prob), free(tmp), free(ids), free(test_y), free(idx);
     dn_sched_free(&sched);
     dn_data_close(&test);

@@ -294,46 +294,41 @@ static int screen_show(screen *sc, const dn_view *v) {
 }
 
 /* E: the export runs a file at a time between events, so the window stays live and shows its
- * progress; keys wait until it is done, except Esc, which cancels it. */
-typedef struct {
-    dn_export *ex;
-} export_job;
-
-static void export_start(export_job *job, dn_view *v, view_opts *o) {
+ * progress; keys wait until it is done, except Esc, which cancels it. *ex is the export going on. */
+static void export_start(dn_export **ex, dn_view *v, view_opts *o) {
     v->export_requested = 0;
     make_command(o, v); /* the settings as they are now, after the keys pressed */
-    job->ex = dn_export_begin(v, o->out, 1280, 720, o->command, 10); /* slides show the message before E */
-    if (!job->ex) {
+    *ex = dn_export_begin(v, o->out, 1280, 720, o->command, 10); /* slides show the message before E */
+    if (!*ex) {
         snprintf(v->message, sizeof v->message, "export failed: %.200s", dn_error());
         if (o->trace) printf("export=-1 dir=%s\n", o->out), fflush(stdout);
     }
 }
 
-/* Write files for up to ~40 ms. Returns 1 while the export goes on. */
-static int export_continue(export_job *job, dn_view *v, view_opts *o) {
+/* Write files for up to ~40 ms; *ex becomes NULL when the export has ended. */
+static void export_continue(dn_export **ex, dn_view *v, view_opts *o) {
     Uint64 t0 = SDL_GetPerformanceCounter(), f = SDL_GetPerformanceFrequency();
     int rc;
-    do rc = dn_export_step(job->ex, v, 0);
+    do rc = dn_export_step(*ex, v, 0);
     while (rc == 1 && (SDL_GetPerformanceCounter() - t0) * 1000 < 40 * f);
     int done, total;
-    dn_export_progress(job->ex, &done, &total);
+    dn_export_progress(*ex, &done, &total);
     if (rc > 0) {
         snprintf(v->message, sizeof v->message, "exporting to %.200s/: frame %d of %d (Esc cancels)", o->out, done, total);
-        return 1;
+        return;
     }
     if (rc < 0) snprintf(v->message, sizeof v->message, "export failed: %.200s", dn_error());
     else snprintf(v->message, sizeof v->message, "exported %d frames, contact.png and run.gif to %.150s/", done, o->out);
     if (o->trace) printf("export=%d dir=%s\n", rc < 0 ? -1 : done, o->out), fflush(stdout);
-    dn_export_free(job->ex);
-    job->ex = NULL;
-    return 0;
+    dn_export_free(*ex);
+    *ex = NULL;
 }
 
-static void export_cancel(export_job *job, dn_view *v, view_opts *o) {
+static void export_cancel(dn_export **ex, dn_view *v, view_opts *o) {
     int done, total;
-    dn_export_progress(job->ex, &done, &total);
-    dn_export_free(job->ex);
-    job->ex = NULL;
+    dn_export_progress(*ex, &done, &total);
+    dn_export_free(*ex);
+    *ex = NULL;
     snprintf(v->message, sizeof v->message, "export cancelled: %d of %d frames written to %.150s/ (no contact sheet, no GIF)",
              done, total, o->out);
     if (o->trace) printf("export=cancelled dir=%s\n", o->out), fflush(stdout);
@@ -422,7 +417,7 @@ static int window_run(const char *cmd, dn_view *vp, view_opts *op, const dn_less
     int slide = 0;
     const char *disp = getenv("DISPLAY"), *way = getenv("WAYLAND_DISPLAY");
     int status = EXIT_FAIL;
-    export_job job = {0};
+    dn_export *ex = NULL; /* an export going on (E) */
     screen sc;
     memset(&sc, 0, sizeof sc);
     /* SDL falls back to its invisible "offscreen" and "dummy" drivers when the display named in
@@ -468,13 +463,13 @@ static int window_run(const char *cmd, dn_view *vp, view_opts *op, const dn_less
     Uint32 frame_ms = 1000 / (Uint32)(o.fps ? o.fps : 60);
     while (!v->quit) {
         SDL_Event e;
-        int got = SDL_WaitEventTimeout(&e, job.ex ? 1 : (int)frame_ms); /* an export works between events */
+        int got = SDL_WaitEventTimeout(&e, ex ? 1 : (int)frame_ms); /* an export works between events */
         while (got) {
             dn_action a = DN_ACT(DN_ACT_NONE);
-            if (job.ex && (e.type == SDL_KEYDOWN || e.type == SDL_QUIT || e.type == SDL_MOUSEBUTTONDOWN)) {
+            if (ex && (e.type == SDL_KEYDOWN || e.type == SDL_QUIT || e.type == SDL_MOUSEBUTTONDOWN)) {
                 /* exporting: Esc cancels, Q or closing the window cancels and quits, the rest waits */
                 int quit = e.type == SDL_QUIT || (e.type == SDL_KEYDOWN && e.key.keysym.sym == SDLK_q);
-                if (quit || (e.type == SDL_KEYDOWN && e.key.keysym.sym == SDLK_ESCAPE)) export_cancel(&job, v, &o);
+                if (quit || (e.type == SDL_KEYDOWN && e.key.keysym.sym == SDLK_ESCAPE)) export_cancel(&ex, v, &o);
                 if (quit) v->quit = 1;
                 dirty = 1;
                 got = SDL_PollEvent(&e);
@@ -546,9 +541,9 @@ static int window_run(const char *cmd, dn_view *vp, view_opts *op, const dn_less
             }
             if (o.trace) trace(&o, v, DN_ACT(DN_ACT_NONE), 1);
         }
-        if (v->export_requested && !job.ex) export_start(&job, v, &o), dirty = 1;
-        if (job.ex) {
-            export_continue(&job, v, &o);
+        if (v->export_requested && !ex) export_start(&ex, v, &o), dirty = 1;
+        if (ex) {
+            export_continue(&ex, v, &o);
             dirty = 1;
         }
         /* redraw when the frame on screen would differ: a new computed frame, a new run */
@@ -566,7 +561,7 @@ static int window_run(const char *cmd, dn_view *vp, view_opts *op, const dn_less
     }
     status = EXIT_OK;
 done:
-    dn_export_free(job.ex);
+    dn_export_free(ex);
     dn_view_free(v);
     dn_render_fonts_close(&sc.fonts);
     dn_canvas_free(&sc.cv);

@@ -845,14 +845,9 @@ struct dn_export {
     unsigned char *rgb;
 };
 
-static int export_total(int n, int stride) {
-    int c = 0;
-    for (int k = 0;; k = k + stride < n - 1 ? k + stride : n - 1) {
-        c++;
-        if (k == n - 1) break;
-    }
-    return c;
-}
+/* The frames exported from a run of n: 0, stride, 2 stride, ... and always the last, n - 1. */
+static int export_next(int k, int n, int stride) { return k + stride < n - 1 ? k + stride : n - 1; }
+static int export_total(int n, int stride) { return n <= 1 ? 1 : (n - 2) / stride + 2; }
 
 dn_export *dn_export_begin(dn_view *v, const char *dir, int w, int h, const char *command, int delay_cs) {
     dn_export *ex = calloc(1, sizeof *ex);
@@ -968,7 +963,7 @@ int dn_export_step(dn_export *ex, dn_view *v, int wait) {
     if (dn_gif_add(&ex->gif, &ex->cv, k == n - 1 ? 200 : ex->delay_cs) < 0) return -1;
     ex->count++;
     if (k < n - 1) {
-        ex->next_k = k + ex->stride < n - 1 ? k + ex->stride : n - 1; /* every stride-th, then the last */
+        ex->next_k = export_next(k, n, ex->stride);
         return 1;
     }
     if (export_finish(ex, v) < 0) return -1;
