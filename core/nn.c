@@ -1,6 +1,7 @@
-/* nn.c — the layers of nn.h: GroupNorm, SiLU, linear, embedding, upsampling, concatenation,
- * per-channel add, self-attention, timestep embedding, MSE loss (conv2d: nn_conv.c, nn_naive.c).
- * Each kernel cites its formula; backward passes add into the gradients they are given. */
+/* nn.c — the fast layers of nn.h: GroupNorm, SiLU, upsampling, concatenation, per-channel add,
+ * self-attention (conv2d: nn_conv.c; linear, embedding, timestep embedding, MSE: nn_small.c;
+ * the plain loops: nn_naive.c). Each kernel cites its formula; backward passes add into the
+ * gradients they are given. A kernel file (isa.h): compiled once per instruction set. */
 #include "nn.h"
 #include "gemm.h"
 #include "parallel.h"
@@ -11,9 +12,10 @@
 
 /* ---- vector helpers ---------------------------------------------------------------------------------
  * The elementwise kernels work on 16 floats at a time with GCC vector extensions (one AVX-512
- * register; narrower machines split them), and the tail with the same operations on scalars, so
- * each element gets the same bits wherever it falls. nn.c is built without -ffp-contract=fast:
- * no fused multiply-adds, so these results are the same on every x86-64 / ARM machine. */
+ * register; AVX2, NEON and SSE split it into 2 or 4), and the tail with the same operations on
+ * scalars, so each element gets the same bits wherever it falls. Sums run in 16 or 64 lanes
+ * whatever the hardware, so their order is the same on every CPU too. Built with
+ * -ffp-contract=off: no fused multiply-adds here, so every CPU rounds each step the same way. */
 typedef float v16 __attribute__((vector_size(64)));
 typedef int v16i __attribute__((vector_size(64)));
 
@@ -227,47 +229,6 @@ void dn_silu_backward(float *dx, const float *dout, const float *x, long n) {
     dn_parallel_for((int)((n + CHUNK - 1) / CHUNK), silu_bwd_task, &j);
 }
 
-/* ---- linear: out = x w^T + b; dx += dout w, dw += dout^T x, db += sum_n dout ---------------------- */
-
-void dn_linear_forward(float *out, const float *x, const float *w, const float *b,
-                       int N, int IN, int OUT) {
-    for (int n = 0; n < N; n++)
-        for (int o = 0; o < OUT; o++) {
-            float s = b ? b[o] : 0.0f;
-            for (int i = 0; i < IN; i++) s += x[(long)n * IN + i] * w[(long)o * IN + i];
-            out[(long)n * OUT + o] = s;
-        }
-}
-
-void dn_linear_backward(float *dx, float *dw, float *db, const float *dout, const float *x,
-                        const float *w, int N, int IN, int OUT) {
-    for (int n = 0; n < N; n++)
-        for (int o = 0; o < OUT; o++) {
-            float g = dout[(long)n * OUT + o];
-            if (db) db[o] += g;
-            for (int i = 0; i < IN; i++) {
-                if (dw) dw[(long)o * IN + i] += g * x[(long)n * IN + i];
-                if (dx) dx[(long)n * IN + i] += g * w[(long)o * IN + i];
-            }
-        }
-}
-
-/* ---- embedding: a row lookup; its gradient adds each output row back into its table row -------- */
-
-void dn_embedding_forward(float *out, const int *ids, const float *table, int N, int V, int D) {
-    for (int n = 0; n < N; n++) {
-        assert(ids[n] >= 0 && ids[n] < V);
-        memcpy(out + (long)n * D, table + (long)ids[n] * D, (size_t)D * sizeof(float));
-    }
-}
-
-void dn_embedding_backward(float *dtable, const float *dout, const int *ids, int N, int V, int D) {
-    for (int n = 0; n < N; n++) {
-        assert(ids[n] >= 0 && ids[n] < V);
-        for (int d = 0; d < D; d++) dtable[(long)ids[n] * D + d] += dout[(long)n * D + d];
-    }
-}
-
 /* The copy-like layers below run one task per image. */
 typedef struct {
     float *o1, *o2;
@@ -469,36 +430,4 @@ void dn_attention_backward(float *dqkv, const float *dout, const float *qkv, con
     assert(C % NH == 0);
     att_job g = {NULL, NULL, dqkv, qkv, dout, att, C, HW, NH, C / NH};
     dn_parallel_for(N * NH, att_bwd_task, &g);
-}
-
-/* ---- sinusoidal timestep embedding ------------------------------------------------------------------
- * Computed in float32 in the same order as diffusers' get_timestep_embedding, so the angles (and so
- * the values) match PyTorch to rounding even for t near 1000. */
-void dn_timestep_embedding(float *out, const float *t, int N, int D) {
-    assert(D % 2 == 0);
-    int half = D / 2;
-    const float lnmax = -9.21034037197618f; /* -ln(10000) */
-    for (int n = 0; n < N; n++)
-        for (int i = 0; i < half; i++) {
-            float f = expf(lnmax * (float)i / (float)half);
-            float arg = t[n] * f;
-            out[(long)n * D + i] = cosf(arg);
-            out[(long)n * D + half + i] = sinf(arg);
-        }
-}
-
-/* ---- MSE: L = mean (pred - target)^2; dL/dpred = 2 (pred - target) / n ---------------------------- */
-
-float dn_mse_forward(const float *pred, const float *target, long n) {
-    double s = 0.0;
-    for (long i = 0; i < n; i++) {
-        double d = (double)pred[i] - (double)target[i];
-        s += d * d;
-    }
-    return (float)(s / (double)n);
-}
-
-void dn_mse_backward(float *dpred, const float *pred, const float *target, long n, float dloss) {
-    float k = 2.0f * dloss / (float)n;
-    for (long i = 0; i < n; i++) dpred[i] += k * (pred[i] - target[i]);
 }

@@ -9,10 +9,13 @@
  * attention through SGEMM, vectorised GroupNorm / SiLU) use the thread pool of parallel.h and
  * give the same bits for any thread count: each output element is computed by one task in a
  * fixed order, and sums over the batch (weight gradients) run in batch order inside one task.
+ * They exist once per instruction set (kernels.h picks one) and give the same bits on every CPU;
+ * linear, embedding, timestep embedding and MSE are plain loops (nn_small.c).
  * Scratch memory comes from parallel.h's per-thread workspace (allocated once, reused; out of
  * memory is an assert, since kernels cannot fail). tests/test_nn.c checks every layer. */
 #ifndef DN_NN_H
 #define DN_NN_H
+#include "kernel_names.h"
 
 /* ---- conv2d (3x3 and 1x1, stride 1 or 2, zero padding K/2) ------------------------------------
  * x: (N,C,H,W); w: (OC,C,K,K); b: (OC) or NULL; out: (N,OC,Ho,Wo) with

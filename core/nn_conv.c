@@ -11,17 +11,19 @@
  * planes of a channel are the padded image shifted by kx - p; they cost 3x the input to build,
  * against 9*OC multiply-adds per input value.)
  *  forward:  per (image, stripe of output rows): build the stripe's planes, then for each block
- *            of NR = 32 pixels and MR = 8 output channels, the kernel over k = (c,ky,kx).
+ *            of NR pixels and MR output channels (the tile of isa.h), the kernel over k = (c,ky,kx).
  *  dx:       stride 1: a forward conv of dout with the weights transposed (C <-> OC) and flipped
  *            (ky,kx -> K-1-ky, K-1-kx), added into dx; stride 2: dcols = W^T dout_n by SGEMM,
  *            then col2im adds each entry back to the pixel it came from.
  *  dw, db:   dw[o, (c,ky,kx)] = sum_{n,q} dout[n,o,q] cols_n[(c,ky,kx), q]: the planes give the
- *            8 cols values of a row panel (broadcast) and dout, copied channels-last, a row of 32
+ *            MR cols values of a row panel (broadcast) and dout, copied channels-last, a row of NR
  *            output channels per q (vector), so it is the same kernel with k running over q.
  * Work is split over (image, stripe) for the forward and dx, over rows of dw for dw; every output
  * element is computed by one task in a fixed order (weight gradients sum the batch in order
- * inside one task): the same bits for any thread count. */
+ * inside one task): the same bits for any thread count. A kernel file (isa.h): compiled once per
+ * instruction set; the tile changes which outputs are computed together, not their bits. */
 #include "gemm.h"
+#include "isa.h"
 #include "nn.h"
 #include "parallel.h"
 #include <assert.h>

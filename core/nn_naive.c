@@ -1,7 +1,10 @@
-/* nn_naive.c — the oracle kernels: conv2d and attention as the plain loops of their definitions.
+/* nn_naive.c — the oracle kernels: conv2d, attention and SGEMM as the plain loops of their
+ * definitions.
  * out[n,o,y,x] = b[o] + sum_{c,ky,kx} w[o,c,ky,kx] * x[n,c, y*s+ky-p, x*s+kx-p], p = K/2,
  * with x read as zero outside the image. Slow on purpose: every term is written out, so the fast
- * GEMM-based kernels in nn.c can be checked against it (tests/test_nn.c). */
+ * GEMM-based kernels (nn_conv.c, nn.c, gemm.c) can be checked against it (tests/test_nn.c,
+ * tests/test_gemm.c). Compiled once, not per instruction set. */
+#include "gemm.h"
 #include "nn.h"
 #include <assert.h>
 #include <math.h>
@@ -134,4 +137,38 @@ void dn_attention_backward_naive(float *dqkv, const float *dout, const float *qk
             }
         }
     free(ds);
+}
+
+/* ---- SGEMM: the oracle (double accumulation) and the definition of dn_sgemm's bits ---------- */
+
+void dn_sgemm_naive(int ta, int tb, int M, int N, int K, const float *A, int lda, const float *B,
+                    int ldb, float beta, float *C, int ldc) {
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < N; j++) {
+            double s = 0.0;
+            for (int k = 0; k < K; k++) {
+                float a = ta ? A[(long)k * lda + i] : A[(long)i * lda + k];
+                float b = tb ? B[(long)j * ldb + k] : B[(long)k * ldb + j];
+                s += (double)a * (double)b;
+            }
+            float *c = &C[(long)i * ldc + j];
+            *c = (float)(beta == 0.0f ? s : (double)beta * (double)*c + s);
+        }
+}
+
+/* One rounding per term, in k order, starting from beta c: what every copy of dn_sgemm computes
+ * (blocked, packed, vectorised and threaded, but element by element this very chain). */
+void dn_sgemm_chain(int ta, int tb, int M, int N, int K, const float *A, int lda, const float *B,
+                    int ldb, float beta, float *C, int ldc) {
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < N; j++) {
+            float *c = &C[(long)i * ldc + j];
+            float s = beta == 0.0f ? 0.0f : beta == 1.0f ? *c : beta * *c;
+            for (int k = 0; k < K; k++) {
+                float a = ta ? A[(long)k * lda + i] : A[(long)i * lda + k];
+                float b = tb ? B[(long)j * ldb + k] : B[(long)k * ldb + j];
+                s = fmaf(a, b, s);
+            }
+            *c = s;
+        }
 }

@@ -1,11 +1,12 @@
 #!/bin/sh
 # Install the Debian packages diffuse needs, only those that are missing.
+# usage: deps.sh [EXTRA_PACKAGE...]   (e.g. `deps.sh clang` for make clang-check)
 # As root: apt-get installs them. Otherwise: prints the one command to run.
 # Each package and why: see README.md, "Dependencies".
 set -eu
 PKGS="build-essential pkg-config zlib1g-dev libstb-dev libsdl2-dev libsdl2-ttf-dev
       libfontconfig-dev fonts-dejavu-core libgif-dev libcmocka-dev dataset-fashion-mnist
-      xvfb xdotool x11-apps"
+      xvfb xdotool x11-apps $*"
 missing=""
 for p in $PKGS; do
   st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)

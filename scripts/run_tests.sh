@@ -5,7 +5,9 @@ BUILD=$1; shift
 export DN_BUILD="$BUILD" DN_BIN="$BUILD/diffuse"
 passed=0; failed=0; bad=""
 log="$BUILD/test-logs"; mkdir -p "$log"
-for t in "$@" tests/*.sh; do
+shell_tests=tests/*.sh
+[ -n "${DN_NO_SHELL_TESTS:-}" ] && shell_tests=""
+for t in "$@" $shell_tests; do
   [ -e "$t" ] || continue
   name=$(basename "$t")
   start=$(date +%s)
