@@ -45,6 +45,7 @@
 #define DN_VL 16 /* floats per vector */
 #define DN_GEMM_MR 8
 #define DN_GEMM_NR 32
+#define DN_GEMM_ALIAS_STRIDE 0 /* floats; see dn_sgemm's in-place rule (gemm.c) */
 typedef __m512 dn_vf;
 static inline dn_vf vf_load(const float *p) { return _mm512_loadu_ps(p); }
 static inline void vf_store(float *p, dn_vf v) { _mm512_storeu_ps(p, v); }
@@ -60,6 +61,7 @@ static inline dn_vf vf_fma(dn_vf a, dn_vf b, dn_vf c) { return _mm512_fmadd_ps(a
 #define DN_VL 8
 #define DN_GEMM_MR 6
 #define DN_GEMM_NR 16
+#define DN_GEMM_ALIAS_STRIDE 1024
 typedef __m256 dn_vf;
 static inline dn_vf vf_load(const float *p) { return _mm256_loadu_ps(p); }
 static inline void vf_store(float *p, dn_vf v) { _mm256_storeu_ps(p, v); }
@@ -75,6 +77,7 @@ static inline dn_vf vf_fma(dn_vf a, dn_vf b, dn_vf c) { return _mm256_fmadd_ps(a
 #define DN_VL 4
 #define DN_GEMM_MR 8
 #define DN_GEMM_NR 8
+#define DN_GEMM_ALIAS_STRIDE 1024
 typedef float32x4_t dn_vf;
 static inline dn_vf vf_load(const float *p) { return vld1q_f32(p); }
 static inline void vf_store(float *p, dn_vf v) { vst1q_f32(p, v); }
@@ -87,6 +90,7 @@ static inline dn_vf vf_fma(dn_vf a, dn_vf b, dn_vf c) { return vfmaq_f32(c, a, b
 #define DN_VL 1
 #define DN_GEMM_MR 4
 #define DN_GEMM_NR 4
+#define DN_GEMM_ALIAS_STRIDE 1024
 typedef float dn_vf;
 static inline dn_vf vf_load(const float *p) { return *p; }
 static inline void vf_store(float *p, dn_vf v) { *p = v; }

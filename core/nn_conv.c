@@ -143,19 +143,11 @@ static void conv_block(const conv_job *j, int n, long q, int nq, const float *bs
             for (int i = 0; i < NR; i++) out[(long)o * HW + i] = v;
         }
     }
-    for (int o0 = 0; o0 < j->OC; o0 += MR) {
+    for (int o0 = 0; o0 < j->OC; o0 += MR) { /* MR output channels at a time, fewer at the end */
         const float *a[MR];
-        for (int i = 0; i < MR; i++) a[i] = j->w + (long)(o0 + (o0 + i < j->OC ? i : 0)) * j->CKK;
-        if (o0 + MR <= j->OC || t) {
-            dn_gemm_kernel_gen(j->CKK, a, 1, b, offs, C + o0 * ldc, ldc, 1);
-        } else { /* the last rows when OC is not a multiple of MR: through a small tile */
-            float tt[MR * NR];
-            int m = j->OC - o0;
-            for (int i = 0; i < MR; i++)
-                for (int k = 0; k < NR; k++) tt[i * NR + k] = i < m ? out[(long)(o0 + i) * HW + k] : 0.0f;
-            dn_gemm_kernel_gen(j->CKK, a, 1, b, offs, tt, NR, 1);
-            for (int i = 0; i < m; i++) memcpy(out + (long)(o0 + i) * HW, tt + i * NR, NR * sizeof(float));
-        }
+        int m = imin(MR, j->OC - o0);
+        for (int i = 0; i < m; i++) a[i] = j->w + (long)(o0 + i) * j->CKK;
+        dn_gemm_kernel_gen(j->CKK, a, 1, b, offs, C + o0 * ldc, ldc, m, 1);
     }
     if (t)
         for (int o = 0; o < j->OC; o++) memcpy(out + (long)o * HW, t + o * NR, (size_t)nq * sizeof(float));
@@ -285,7 +277,7 @@ static void dw_task(void *vctx, int task) {
                 const float *a[MR];
                 for (int i = 0; i < MR; i++) a[i] = j->xq + n * j->xs + j->offs[p * MR + i] + q0;
                 for (int o = 0; o < j->OCs; o += NR)
-                    dn_gemm_kernel_gen(kc, a, 1, yb + o, j->boffs, j->dwt + ((long)p * MR) * j->OCs + o, j->OCs, 1);
+                    dn_gemm_kernel_gen(kc, a, 1, yb + o, j->boffs, j->dwt + ((long)p * MR) * j->OCs + o, j->OCs, MR, 1);
             }
         }
     for (int r = p0 * MR; r < p1 * MR && r < j->CKK; r++)

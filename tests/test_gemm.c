@@ -163,8 +163,16 @@ static void kernel_gen_same_bits(void **state) {
             memcpy(c2, c1, sizeof(float) * (size_t)(MR * NR));
             memcpy(c3, c1, sizeof(float) * (size_t)(MR * NR));
             K->gemm_kernel(kc, ap, bp, c1, NR, MR, NR, load);
-            K->gemm_kernel_gen(kc, a, lda, bbuf, boffs, c2, NR, load);
+            K->gemm_kernel_gen(kc, a, lda, bbuf, boffs, c2, NR, MR, load);
             assert_memory_equal(c1, c2, sizeof(float) * (size_t)(MR * NR));
+            for (int m = 1; m < MR; m++) { /* fewer rows: the same bits in those, the rest untouched */
+                float *c4 = falign(MR * NR);
+                memcpy(c4, c3, sizeof(float) * (size_t)(MR * NR));
+                K->gemm_kernel_gen(kc, a, lda, bbuf, boffs, c4, NR, m, load);
+                assert_memory_equal(c4, c1, sizeof(float) * (size_t)(m * NR));
+                assert_memory_equal(c4 + m * NR, c3 + m * NR, sizeof(float) * (size_t)((MR - m) * NR));
+                free(c4);
+            }
             for (int i = 0; i < MR; i++)
                 for (int j = 0; j < NR; j++) {
                     float s = load ? c3[i * NR + j] : 0.0f; /* the chain */
