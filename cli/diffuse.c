@@ -1,6 +1,9 @@
 /* diffuse.c — the `diffuse` program: finds the subcommand and hands it argv. Nothing else. */
 #include "cli.h"
+#include "err.h"
+#include "kernels.h"
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "commands.h"
@@ -27,7 +30,20 @@ static void usage(FILE *f) {
                "commands:\n", DN_VERSION);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].what);
-    fprintf(f, "\n  --version  print the version\n  --help     this text\n");
+    fprintf(f, "\n  --version  print the version and the kernels chosen for this CPU\n  --help     this text\n"
+               "\nenvironment: DN_KERNELS=avx2 (say) runs that copy of the kernels instead of the fastest\n"
+               "one this CPU runs; every copy gives the same pixels (see 'diffuse --version')\n");
+}
+
+/* --version: the kernels this binary holds and the one in use. */
+static void version(void) {
+    const dn_kernels *k = dn_kernels_get();
+    int n;
+    const dn_kernels *const *all = dn_kernels_all(&n);
+    printf("diffuse %s\nkernels: %s (%s, %d x %d SGEMM tile)\n", DN_VERSION, k->name, k->description, k->mr, k->nr);
+    printf("this binary holds:");
+    for (int i = 0; i < n; i++) printf(" %s%s", all[i]->name, dn_kernels_supported(all[i]) ? "" : " (not on this CPU)");
+    printf("; %s\n", getenv("DN_KERNELS") ? "chosen by DN_KERNELS" : "the fastest this CPU runs is used");
 }
 
 int main(int argc, char **argv) {
@@ -39,8 +55,13 @@ int main(int argc, char **argv) {
         usage(stdout);
         return EXIT_OK;
     }
+    const char *want = getenv("DN_KERNELS");
+    if (want && dn_kernels_use(want) < 0) {
+        fprintf(stderr, "diffuse: DN_KERNELS: %s\n", dn_error());
+        return EXIT_USAGE;
+    }
     if (!strcmp(argv[1], "--version")) {
-        printf("diffuse %s\n", DN_VERSION);
+        version();
         return EXIT_OK;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)

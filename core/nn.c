@@ -17,16 +17,19 @@
  * whatever the hardware, so their order is the same on every CPU too. Built with
  * -ffp-contract=off: no fused multiply-adds here, so every CPU rounds each step the same way. */
 typedef float v16 __attribute__((vector_size(64)));
+/* Always inlined: a 16-float vector passed to or returned from a real call goes through memory
+ * where the registers are narrower than 64 bytes (AVX2, NEON, SSE). */
+#define VINLINE static inline __attribute__((always_inline))
 typedef int v16i __attribute__((vector_size(64)));
 
-static inline v16 ld16(const float *p) {
+VINLINE v16 ld16(const float *p) {
     v16 v;
     memcpy(&v, p, sizeof v);
     return v;
 }
-static inline void st16(float *p, v16 v) { memcpy(p, &v, sizeof v); }
-static inline v16 splat(float a) { return (v16){0} + a; }
-static inline float hsum16(v16 v) { /* fixed order: pairwise halves */
+VINLINE void st16(float *p, v16 v) { memcpy(p, &v, sizeof v); }
+VINLINE v16 splat(float a) { return (v16){0} + a; }
+VINLINE float hsum16(v16 v) { /* fixed order: pairwise halves */
     float t[16];
     memcpy(t, &v, sizeof t);
     for (int w = 8; w >= 1; w /= 2)
@@ -53,12 +56,12 @@ static inline float hsum16(v16 v) { /* fixed order: pairwise halves */
     return p_ * FROM_BITS(b_);
 
 /* lanes where m is all ones take a, the others b (C has no vector ?:) */
-static inline v16 vselect(v16i m, v16 a, v16 b) { return (v16)((m & (v16i)a) | (~m & (v16i)b)); }
-static inline v16 vmax_lo(v16 x) { return vselect(x < -87.0f, splat(-87.0f), x); }
-static inline v16 vmin_hi(v16 x) { return vselect(x > 88.0f, splat(88.0f), x); }
-static inline v16i v_to_int(v16 x) { return __builtin_convertvector(x, v16i); }
-static inline v16 v_from_bits(v16i b) { return (v16)b; }
-static inline v16 vexp(v16 x) { EXP_BODY(v16, v16i, x, vmax_lo, vmin_hi, v_to_int, v_from_bits) }
+VINLINE v16 vselect(v16i m, v16 a, v16 b) { return (v16)((m & (v16i)a) | (~m & (v16i)b)); }
+VINLINE v16 vmax_lo(v16 x) { return vselect(x < -87.0f, splat(-87.0f), x); }
+VINLINE v16 vmin_hi(v16 x) { return vselect(x > 88.0f, splat(88.0f), x); }
+VINLINE v16i v_to_int(v16 x) { return __builtin_convertvector(x, v16i); }
+VINLINE v16 v_from_bits(v16i b) { return (v16)b; }
+VINLINE v16 vexp(v16 x) { EXP_BODY(v16, v16i, x, vmax_lo, vmin_hi, v_to_int, v_from_bits) }
 
 static inline float smax_lo(float x) { return x < -87.0f ? -87.0f : x; }
 static inline float smin_hi(float x) { return x > 88.0f ? 88.0f : x; }

@@ -236,8 +236,8 @@ void dn_trainer_meta(const dn_trainer *tr, dn_model_meta *m) {
     set_num(m, "train.min_lr", (double)c->min_lr);
     set_num(m, "train.warmup", (double)c->warmup);
     set_num(m, "train.cosine", c->cosine);
-    set_num(m, "train.clip", c->clip);
-    set_num(m, "train.weight_decay", c->weight_decay);
+    set_num(m, "train.clip", (double)c->clip);
+    set_num(m, "train.weight_decay", (double)c->weight_decay);
     set_num(m, "train.ema_decay", (double)c->ema_decay);
     set_num(m, "train.p_uncond", (double)c->p_uncond);
     set_num(m, "train.loss", tr->loss_smooth);

@@ -264,7 +264,7 @@ static int box_split(cell *c, box *bx, box *right) {
         for (int i = bx->lo; i < bx->hi; i++) tq[k] += c[i].w * (double)c[i].m[k] * (double)c[i].m[k];
     }
     int cut = -1;
-    double best = INFINITY;
+    double best = HUGE_VAL;
     for (int i = bx->lo; i < bx->hi - 1; i++) {
         lw += c[i].w;
         for (int k = 0; k < 3; k++) {

@@ -22,7 +22,7 @@ static double nice_step(double range) {
 
 int dn_plot_draw(dn_canvas *cv, int x, int y, int w, int h, const dn_plot_series *s, int ns,
                  const dn_plot_style *st, dn_font *font, dn_font *title_font) {
-    double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
+    double x0 = HUGE_VAL, x1 = -HUGE_VAL, y0 = HUGE_VAL, y1 = -HUGE_VAL;
     for (int k = 0; k < ns; k++)
         for (int i = 0; i < s[k].n; i++) {
             if (!usable(st, s[k].x[i], s[k].y[i])) continue;
