@@ -37,28 +37,29 @@ void dn_gemm_pack_b(float *dst, const float *B, long rs, long cs, int kc, int n)
     }
 }
 
-/* The micro-kernel: ROWS x NV accumulator vectors c[i][v] (row i, columns v*VL ..), loaded from C
- * or zeroed; per k, NV vector loads of row k of B and ROWS broadcasts of column k of A feed
- * ROWS*NV fused multiply-adds; then C is stored back. BROW(k) gives row k of B (NR floats),
- * AVAL(k, i) element (i, k) of A. ROWS is MR for a full tile and fewer at the bottom edge of C;
- * it is a constant in every copy of the body (see BY_ROWS), and all loops have constant bounds
- * and are unrolled, so the accumulators live in registers (isa.h's table counts them). */
-#define KERNEL_BODY(ROWS, BROW, AVAL)                                                             \
+/* The micro-kernel: ROWS x NVEC accumulator vectors c[i][v] (row i, columns v*VL ..), loaded from
+ * C or zeroed; per k, NVEC vector loads of row k of B and ROWS broadcasts of column k of A feed
+ * ROWS*NVEC fused multiply-adds; then C is stored back. BROW(k) gives row k of B, AVAL(k, i)
+ * element (i, k) of A. A full tile is MR x NV vectors (MR x NR floats); at the bottom and right
+ * edges of C fewer rows or vectors are computed. ROWS and NVEC are constants in every copy of the
+ * body (BY_ROWS below), and all loops have constant bounds and are unrolled, so the accumulators
+ * live in registers (isa.h's table counts them). */
+#define KERNEL_BODY(ROWS, NVEC, BROW, AVAL)                                                       \
     dn_vf c[MR][NV];                                                                              \
     _Pragma("GCC unroll 16") for (int i = 0; i < (ROWS); i++)                                     \
-        _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++)                                     \
+        _Pragma("GCC unroll 16") for (int v = 0; v < (NVEC); v++)                                 \
             c[i][v] = load ? vf_load(C + i * ldc + v * VL) : vf_zero();                           \
     for (int k = 0; k < kc; k++) {                                                                \
         const float *brow_ = (BROW(k));                                                           \
         dn_vf b_[NV];                                                                             \
-        _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++) b_[v] = vf_load(brow_ + v * VL);    \
+        _Pragma("GCC unroll 16") for (int v = 0; v < (NVEC); v++) b_[v] = vf_load(brow_ + v * VL); \
         _Pragma("GCC unroll 16") for (int i = 0; i < (ROWS); i++) {                               \
             dn_vf a_ = vf_set1(AVAL(k, i));                                                       \
-            _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++) c[i][v] = vf_fma(a_, b_[v], c[i][v]); \
+            _Pragma("GCC unroll 16") for (int v = 0; v < (NVEC); v++) c[i][v] = vf_fma(a_, b_[v], c[i][v]); \
         }                                                                                         \
     }                                                                                             \
     _Pragma("GCC unroll 16") for (int i = 0; i < (ROWS); i++)                                     \
-        _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++) vf_store(C + i * ldc + v * VL, c[i][v]);
+        _Pragma("GCC unroll 16") for (int v = 0; v < (NVEC); v++) vf_store(C + i * ldc + v * VL, c[i][v]);
 
 /* One copy of the body per row count m = 1 .. MR: CALL(r) with r a constant. */
 #if MR > 8
@@ -88,46 +89,57 @@ void dn_gemm_pack_b(float *dst, const float *B, long rs, long cs, int kc, int n)
     default: CALL(MR); break;                                                                     \
     }
 
-/* Packed A and packed B (the classic kernel): rows 0 .. rows-1 of C, all NR columns. */
+/* Packed A and packed B (the classic kernel): rows 0 .. rows-1 of C, nvec vectors of columns. */
 #define PACKED_B(k) (b + (k) * NR)
 #define PACKED_A(k, i) (a[(k) * MR + (i)])
-static inline __attribute__((always_inline)) void tile_packed(const int rows, int kc, const float *restrict a,
-                                                              const float *restrict b, float *restrict C,
-                                                              long ldc, int load) {
-    KERNEL_BODY(rows, PACKED_B, PACKED_A)
+static inline __attribute__((always_inline)) void tile_packed(const int rows, const int nvec, int kc,
+                                                              const float *restrict a, const float *restrict b,
+                                                              float *restrict C, long ldc, int load) {
+    KERNEL_BODY(rows, nvec, PACKED_B, PACKED_A)
 }
-static void kernel_packed(int kc, const float *a, const float *b, float *C, long ldc, int m, int load) {
-#define CALL_PACKED(r) tile_packed(r, kc, a, b, C, ldc, load)
-    BY_ROWS(m, CALL_PACKED)
+/* m rows, nv vectors: all NV, or one (a narrow right edge); other widths compute all NV */
+static void kernel_packed(int kc, const float *a, const float *b, float *C, long ldc, int m, int nv, int load) {
+#define CALL_PACKED(r) tile_packed(r, NV, kc, a, b, C, ldc, load)
+#define CALL_PACKED1(r) tile_packed(r, 1, kc, a, b, C, ldc, load)
+    if (NV > 1 && nv == 1) {
+        BY_ROWS(m, CALL_PACKED1)
+    } else {
+        BY_ROWS(m, CALL_PACKED)
+    }
 }
 
 /* A as rows ap[i][k*lda] (any pointers), row k of B at b + boffs[k]. */
 #define OFFS_B(k) (b + boffs[k])
 #define STRIDED_A(k, i) (ap[i][(k) * lda])
-static inline __attribute__((always_inline)) void tile_gen(const int rows, int kc, const float *const *a, long lda,
-                                                           const float *b, const long *boffs, float *C, long ldc,
-                                                           int load) {
+static inline __attribute__((always_inline)) void tile_gen(const int rows, const int nvec, int kc,
+                                                           const float *const *a, long lda, const float *b,
+                                                           const long *boffs, float *C, long ldc, int load) {
     const float *ap[MR];
     for (int i = 0; i < rows; i++) ap[i] = a[i];
-    KERNEL_BODY(rows, OFFS_B, STRIDED_A)
+    KERNEL_BODY(rows, nvec, OFFS_B, STRIDED_A)
 }
 void dn_gemm_kernel_gen(int kc, const float *const *a, long lda, const float *b, const long *boffs, float *C,
-                        long ldc, int m, int load) {
-#define CALL_GEN(r) tile_gen(r, kc, a, lda, b, boffs, C, ldc, load)
-    BY_ROWS(m, CALL_GEN)
+                        long ldc, int m, int n, int load) {
+#define CALL_GEN(r) tile_gen(r, NV, kc, a, lda, b, boffs, C, ldc, load)
+#define CALL_GEN1(r) tile_gen(r, 1, kc, a, lda, b, boffs, C, ldc, load)
+    if (NV > 1 && n <= VL) {
+        BY_ROWS(m, CALL_GEN1)
+    } else {
+        BY_ROWS(m, CALL_GEN)
+    }
 }
 
 void dn_gemm_kernel(int kc, const float *a, const float *b, float *C, long ldc, int m, int n, int load) {
     if (n == NR) {
-        kernel_packed(kc, a, b, C, ldc, m, load);
+        kernel_packed(kc, a, b, C, ldc, m, NV, load);
         return;
     }
-    /* Right edge: the same kernel on a full-width tile in a buffer (so every element is the same
-     * sequence of operations as in a full tile), then copy the valid part. */
+    /* Right edge: the same kernel on a tile buffer as wide as the vectors it needs (so every
+     * element is the same sequence of operations as in a full tile), then copy the valid part. */
     _Alignas(64) float t[MR * NR];
     for (int i = 0; i < m; i++)
         for (int j = 0; j < n; j++) t[i * NR + j] = load ? C[i * ldc + j] : 0.0f;
-    kernel_packed(kc, a, b, t, NR, m, 1);
+    kernel_packed(kc, a, b, t, NR, m, (n + VL - 1) / VL, 1);
     for (int i = 0; i < m; i++)
         for (int j = 0; j < n; j++) C[i * ldc + j] = t[i * NR + j];
 }
@@ -194,7 +206,7 @@ static void sgemm_task(void *vctx, int task) {
             for (int i = 0; i < mb; i += MR) {
                 const float *a = g->ap + (long)((i0 + i) / MR) * MR * g->K + (long)p0 * MR, *rows[MR];
                 for (int r = 0; r < MR; r++) rows[r] = a + r; /* row r of the packed panel: stride MR */
-                dn_gemm_kernel_gen(kc, rows, MR, b, g->boffs, C + (long)i * g->ldc + j, g->ldc, imin(MR, mb - i), load);
+                dn_gemm_kernel_gen(kc, rows, MR, b, g->boffs, C + (long)i * g->ldc + j, g->ldc, imin(MR, mb - i), NR, load);
             }
         }
     }

@@ -45,10 +45,11 @@ void dn_gemm_pack_b(float *dst, const float *B, long rs, long cs, int kc, int n)
 void dn_gemm_kernel(int kc, const float *a, const float *b, float *C, long ldc, int m, int n, int load);
 
 /* The same micro-kernel with operands read in place, for conv2d (nn_conv.c) and dn_sgemm: rows
- * i < m (m <= MR) of C and all NR columns; row i of A is a[i][k*lda] (any m pointers), row k of
- * B is the NR floats at b + boffs[k] (any alignment: e.g. shifted rows of a zero-padded image, an
- * implicit im2col). Same arithmetic as dn_gemm_kernel. */
+ * i < m (m <= MR) of C, columns j < n (n <= NR) rounded up to whole vectors (isa.h's DN_VL; all
+ * NR when n > one vector), which it reads and writes, so C needs that room; row i of A is
+ * a[i][k*lda] (any m pointers), row k of B is at b + boffs[k] (any alignment: e.g. shifted rows of
+ * a zero-padded image, an implicit im2col). Same arithmetic as dn_gemm_kernel. */
 void dn_gemm_kernel_gen(int kc, const float *const *a, long lda, const float *b,
-                        const long *boffs, float *C, long ldc, int m, int load);
+                        const long *boffs, float *C, long ldc, int m, int n, int load);
 
 #endif

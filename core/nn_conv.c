@@ -147,7 +147,7 @@ static void conv_block(const conv_job *j, int n, long q, int nq, const float *bs
         const float *a[MR];
         int m = imin(MR, j->OC - o0);
         for (int i = 0; i < m; i++) a[i] = j->w + (long)(o0 + i) * j->CKK;
-        dn_gemm_kernel_gen(j->CKK, a, 1, b, offs, C + o0 * ldc, ldc, m, 1);
+        dn_gemm_kernel_gen(j->CKK, a, 1, b, offs, C + o0 * ldc, ldc, m, nq, 1);
     }
     if (t)
         for (int o = 0; o < j->OC; o++) memcpy(out + (long)o * HW, t + o * NR, (size_t)nq * sizeof(float));
@@ -277,7 +277,7 @@ static void dw_task(void *vctx, int task) {
                 const float *a[MR];
                 for (int i = 0; i < MR; i++) a[i] = j->xq + n * j->xs + j->offs[p * MR + i] + q0;
                 for (int o = 0; o < j->OCs; o += NR)
-                    dn_gemm_kernel_gen(kc, a, 1, yb + o, j->boffs, j->dwt + ((long)p * MR) * j->OCs + o, j->OCs, MR, 1);
+                    dn_gemm_kernel_gen(kc, a, 1, yb + o, j->boffs, j->dwt + ((long)p * MR) * j->OCs + o, j->OCs, MR, NR, 1);
             }
         }
     for (int r = p0 * MR; r < p1 * MR && r < j->CKK; r++)

@@ -5,8 +5,13 @@
  * GEMM of nn_conv.c, against OpenBLAS on the already unrolled matrix, which flatters OpenBLAS).
  * Run by scripts/bench.sh (`make bench`) once per kernel copy (DN_KERNELS=avx2, ...).
  *
- * usage: bench_gemm [--threads N] [--quick]
- * Prints one line per row: name <TAB> C GFLOP/s <TAB> OpenBLAS GFLOP/s. */
+ * Before timing, each OpenBLAS product is checked against dn_sgemm_naive (an OpenBLAS kernel
+ * that computes wrong results on this CPU would make the comparison meaningless).
+ *
+ * usage: bench_gemm [--threads N] [--quick]   rows for the kernels in use (DN_KERNELS chooses)
+ *        bench_gemm --list                     the copies of the kernels this CPU runs
+ * Prints one line per row: name <TAB> C GFLOP/s <TAB> OpenBLAS GFLOP/s, then "# " lines: the
+ * kernels, OpenBLAS's kernel for this CPU and the largest relative error of its products. */
 #include "err.h"
 #include "gemm.h"
 #include "kernels.h"
@@ -19,7 +24,7 @@
 #include <string.h>
 #include <time.h>
 
-void openblas_set_num_threads(int n); /* OpenBLAS's own (cblas.h declares it too) */
+#include <math.h>
 
 static double now(void) {
     struct timespec ts;
@@ -61,11 +66,33 @@ static double gflops(const job *j, double min_time) {
     return 2.0 * j->M * j->N * (double)j->K / best / 1e9;
 }
 
+/* max |openblas - naive| / max |naive| over C (M x N) */
+static double openblas_error(int M, int N, int K, const float *A, const float *B, float *C) {
+    float *R = malloc(sizeof(float) * (size_t)M * N);
+    if (!R) return INFINITY;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, A, K, B, N, 0.0f, C, N);
+    dn_sgemm_naive(0, 0, M, N, K, A, K, B, N, 0.0f, R, N);
+    double worst = 0, scale = 0;
+    for (long i = 0; i < (long)M * N; i++) {
+        worst = fmax(worst, fabs((double)C[i] - (double)R[i]));
+        scale = fmax(scale, fabs((double)R[i]));
+    }
+    free(R);
+    return worst / (scale > 0 ? scale : 1);
+}
+
 int main(int argc, char **argv) {
     int threads = 1, quick = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) threads = atoi(argv[++i]);
         else if (strcmp(argv[i], "--quick") == 0) quick = 1;
+        else if (strcmp(argv[i], "--list") == 0) {
+            int n;
+            const dn_kernels *const *all = dn_kernels_all(&n);
+            for (int k = 0; k < n; k++)
+                if (dn_kernels_supported(all[k])) printf("%s\n", all[k]->name);
+            return 0;
+        }
         else {
             fprintf(stderr, "usage: bench_gemm [--threads N] [--quick]\n");
             return 2;
@@ -92,6 +119,7 @@ int main(int argc, char **argv) {
     };
     dn_rng r;
     dn_rng_seed(&r, 5, 0);
+    double blas_err = 0;
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         int M = rows[i].M, N = rows[i].N, K = rows[i].K;
         float *A = malloc(sizeof(float) * (size_t)M * K), *B = malloc(sizeof(float) * (size_t)K * N);
@@ -102,6 +130,7 @@ int main(int argc, char **argv) {
         }
         dn_rng_normal_fill(&r, A, (long)M * K);
         dn_rng_normal_fill(&r, B, (long)K * N); /* conv: the input image, Cin x H x H <= K x N */
+        blas_err = fmax(blas_err, openblas_error(M, N, K, A, B, C));
         job j = {M, N, K, A, B, C, 0, rows[i].Cin, rows[i].H, rows[i].H, bias};
         double c = gflops(&j, mt);
         j.which = 1;
@@ -116,5 +145,7 @@ int main(int argc, char **argv) {
     }
     printf("# kernels: %s (%s, %d x %d tile)\n", dn_kernels_get()->name, dn_kernels_get()->description,
            dn_kernels_get()->mr, dn_kernels_get()->nr);
+    printf("# openblas: %s core, %d thread(s), largest relative error of its products %.2g%s\n", openblas_get_corename(),
+           openblas_get_num_threads(), blas_err, blas_err < 1e-5 ? "" : " (WRONG RESULTS: do not trust its times)");
     return 0;
 }

@@ -163,15 +163,22 @@ static void kernel_gen_same_bits(void **state) {
             memcpy(c2, c1, sizeof(float) * (size_t)(MR * NR));
             memcpy(c3, c1, sizeof(float) * (size_t)(MR * NR));
             K->gemm_kernel(kc, ap, bp, c1, NR, MR, NR, load);
-            K->gemm_kernel_gen(kc, a, lda, bbuf, boffs, c2, NR, MR, load);
+            K->gemm_kernel_gen(kc, a, lda, bbuf, boffs, c2, NR, MR, NR, load);
             assert_memory_equal(c1, c2, sizeof(float) * (size_t)(MR * NR));
             for (int m = 1; m < MR; m++) { /* fewer rows: the same bits in those, the rest untouched */
                 float *c4 = falign(MR * NR);
                 memcpy(c4, c3, sizeof(float) * (size_t)(MR * NR));
-                K->gemm_kernel_gen(kc, a, lda, bbuf, boffs, c4, NR, m, load);
+                K->gemm_kernel_gen(kc, a, lda, bbuf, boffs, c4, NR, m, NR, load);
                 assert_memory_equal(c4, c1, sizeof(float) * (size_t)(m * NR));
                 assert_memory_equal(c4 + m * NR, c3 + m * NR, sizeof(float) * (size_t)((MR - m) * NR));
                 free(c4);
+            }
+            { /* one column wanted: the first vector of every row computed, the same bits */
+                float *c5 = falign(MR * NR);
+                memcpy(c5, c3, sizeof(float) * (size_t)(MR * NR));
+                K->gemm_kernel_gen(kc, a, lda, bbuf, boffs, c5, NR, MR, 1, load);
+                for (int i = 0; i < MR; i++) assert_true(memcmp(&c5[i * NR], &c1[i * NR], sizeof(float)) == 0);
+                free(c5);
             }
             for (int i = 0; i < MR; i++)
                 for (int j = 0; j < NR; j++) {

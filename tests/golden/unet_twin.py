@@ -17,7 +17,9 @@ temb, classes, prediction), u32 batch, u32 n_tensors, then per tensor: u32 name 
 u32 ndim, ndim x u32 dims, float32 data. Names: "param:NAME", "grad:NAME", "x", "t", "ids",
 "target", "out", "loss", "grad:x".
 """
+import ctypes
 import math
+import os
 import struct
 import sys
 import time
@@ -283,12 +285,35 @@ def timeit(fn, min_time, min_reps=3):
     return best
 
 
+def blas_in_use():
+    """Which BLAS library this process has mapped for torch.mm (Debian's torch calls whatever the
+    libblas.so.3 alternative points to) and, for OpenBLAS, the kernel it chose for this CPU."""
+    libs = set()
+    with open("/proc/self/maps") as f:
+        for line in f:
+            path = line.split()[-1] if len(line.split()) >= 6 else ""
+            if "blas" in os.path.basename(path).lower() or "mkl" in os.path.basename(path).lower():
+                libs.add(os.path.realpath(path))
+    core = ""
+    for lib in sorted(libs):
+        if "openblas" in lib:
+            try:
+                h = ctypes.CDLL(lib)
+                h.openblas_get_corename.restype = ctypes.c_char_p
+                h.openblas_get_num_threads.restype = ctypes.c_int
+                core = f", OpenBLAS core {h.openblas_get_corename().decode()}, {h.openblas_get_num_threads()} thread(s)"
+            except (OSError, AttributeError):
+                pass
+    return (" ".join(sorted(libs)) or "none found") + core
+
+
 def bench(threads, quick):
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     mt = 0.3 if quick else 2.0
     a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
     s = timeit(lambda: torch.mm(a, b), mt)
+    print(f"# blas: {blas_in_use()}; torch threads {torch.get_num_threads()}")
     print(f"sgemm_1024\t{2 * 1024 ** 3 / s / 1e9:.2f}\tGFLOP/s")
     for c, hw in ((3, 32), (1, 28)):
         cfg = default_cfg(c, hw)
