@@ -111,6 +111,8 @@ VIZ_OBJ  := $(VIZ_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 TEST_HELPER_OBJ := $(BUILD)/tests/support/testutil.o
+# Keep the test objects (make would delete them as intermediates and rebuild them every time).
+.SECONDARY: $(TEST_SRC:%.c=$(BUILD)/%.o)
 
 BIN := $(BUILD)/diffuse
 

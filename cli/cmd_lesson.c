@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char usage[] =
     "usage: diffuse lesson                      list the lessons\n"
@@ -62,6 +63,14 @@ static int find_lesson(char *path, size_t size, const char *arg, const char *dir
     }
     snprintf(path, size, "%s", arg);
     return 0;
+}
+
+/* One line per slide on stderr while exporting (rewritten in place on a terminal). */
+static void export_progress(void *ctx, int slide, int n, const char *title) {
+    (void)ctx;
+    int tty = isatty(2);
+    fprintf(stderr, "%sexporting slide %d of %d: %.50s%s", tty ? "\r" : "", slide + 1, n, title, tty ? "\033[K" : "\n");
+    fflush(stderr);
 }
 
 int cmd_lesson(int argc, char **argv) {
@@ -122,7 +131,8 @@ int cmd_lesson(int argc, char **argv) {
     dn_threads_set(threads);
     int status = EXIT_OK;
     if (export_dir) {
-        int n = dn_lesson_export(&l, export_dir, w, h, gif_frames);
+        int n = dn_lesson_export(&l, export_dir, w, h, gif_frames, export_progress, NULL);
+        if (isatty(2)) fprintf(stderr, "\r%79s\r", "");
         if (n < 0) status = cli_error(cmd, EXIT_FAIL, "%s", dn_error());
         else printf("wrote %d slides of '%s' to %s/ (slide_NN.png, slide_NN.gif, contact.png)\n", n, l.title, export_dir);
     } else {

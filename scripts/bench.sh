@@ -1,60 +1,110 @@
 #!/bin/sh
-# bench.sh — the U-Net benchmark (`make bench`): the C U-Net (tests/bench_unet.c) and, when
-# /usr/bin/python3 has torch, its PyTorch twin (tests/golden/unet_twin.py bench) on the same
-# machine in the same run, with 1 and 2 threads, printed side by side.
-# usage: bench.sh BUILD_DIR [--quick]      (or DN_BENCH_QUICK=1: short timings, for a smoke test)
-#        DN_BENCH_THREADS="1 2" (default): the thread counts to run
-# Raw results: BUILD_DIR/bench/{c,torch}_THREADS.tsv (name, value, unit[, GFLOP/s]).
+# bench.sh — `make bench`: how fast diffuse is, against OpenBLAS and PyTorch on this machine, in
+# this run, with the same threads. For every vector copy of the kernels this CPU runs (kernels.h:
+# avx512 and avx2 on an AVX-512 machine, avx2 on an AVX2 one, neon on ARM):
+#   1. dn_sgemm and conv2d against Debian's OpenBLAS, one thread (tests/bench_gemm.c);
+#   2. the U-Net (forward at batch 1 and 2, a guided 50-step DDIM sample, training img/s) against
+#      its PyTorch twin (tests/golden/unet_twin.py bench), 1 and 2 threads (tests/bench_unet.c).
+# Fair sides: OpenBLAS and PyTorch get the same instruction set as the copy measured. For avx2,
+# OpenBLAS runs its Haswell kernel (OPENBLAS_CORETYPE=Haswell) and PyTorch's oneDNN and ATen are
+# held to AVX2 (ONEDNN_MAX_CPU_ISA=AVX2, ATEN_CPU_CAPABILITY=avx2): what an AVX2 laptop runs. For
+# avx512, OpenBLAS picks its kernel for this CPU (OPENBLAS_CORETYPE unset in that command) and
+# PyTorch may use AVX-512. PyTorch's BLAS (Debian's torch calls the libblas.so.3 alternative, which
+# is OpenBLAS once libopenblas-dev is installed) is pinned to the row's threads
+# (OPENBLAS_NUM_THREADS, OMP_NUM_THREADS, torch.set_num_threads), and the twin prints which
+# library and OpenBLAS kernel it used.
+# Installs what it needs (libopenblas-dev, python3-torch) first: `make test` never needs them.
+# usage: bench.sh BUILD_DIR [--quick]   (or DN_BENCH_QUICK=1: short timings, for a smoke test)
+#        DN_BENCH_THREADS="1 2" (default), DN_BENCH_KERNELS="avx512 avx2" (default: all vector copies)
+# Raw results: BUILD_DIR/bench/{gemm,c,torch}_COPY[_THREADS].tsv. Results: docs/PERFORMANCE.md.
+set -u
 BUILD=${1:-build}
-[ "$2" = "--quick" ] && DN_BENCH_QUICK=1
+[ "${2:-}" = "--quick" ] && DN_BENCH_QUICK=1
 QUICK=""
-[ -n "$DN_BENCH_QUICK" ] && QUICK=--quick
-BENCH="$BUILD/bench_unet"
-if [ ! -x "$BENCH" ]; then
-  echo "bench.sh: $BENCH is missing (run: make BUILD=$BUILD $BENCH)" >&2
-  exit 1
-fi
+[ -n "${DN_BENCH_QUICK:-}" ] && QUICK=--quick
+sh scripts/deps.sh libopenblas-dev python3-torch || exit 1
+make --no-print-directory BUILD="$BUILD" "$BUILD/bench_unet" "$BUILD/bench_gemm" >/dev/null ||
+  { echo "bench.sh: cannot build the benchmarks (make BUILD=$BUILD $BUILD/bench_unet $BUILD/bench_gemm)" >&2; exit 1; }
 out="$BUILD/bench"
 mkdir -p "$out"
 PY=/usr/bin/python3
 have_torch=0
-if [ -x "$PY" ] && "$PY" -c 'import torch' 2>/dev/null; then have_torch=1; fi
-
-echo "diffuse U-Net benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
-echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $(nproc) cores"
-echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-[ $have_torch -eq 1 ] && echo "pytorch: $("$PY" -c 'import torch; print(torch.__version__)')"
+"$PY" -c 'import torch' 2>/dev/null && have_torch=1
+COPIES=${DN_BENCH_KERNELS:-$("$BUILD/bench_gemm" --list | grep -v '^generic$')}
 THREADS=${DN_BENCH_THREADS:-1 2}
-for th in $THREADS; do
-  echo "running C, $th thread(s)..." >&2
-  "$BENCH" --threads $th $QUICK > "$out/c_$th.tsv" || { echo "bench.sh: $BENCH failed" >&2; exit 1; }
-  if [ $have_torch -eq 1 ]; then
-    echo "running PyTorch, $th thread(s)..." >&2
-    "$PY" tests/golden/unet_twin.py bench --threads $th $QUICK > "$out/torch_$th.tsv" ||
-      { echo "bench.sh: the PyTorch twin failed" >&2; rm -f "$out/torch_$th.tsv"; }
-  else
-    rm -f "$out/torch_$th.tsv"
-  fi
+
+# env_for COPY WHO: the environment (as env(1) arguments) that gives OpenBLAS / PyTorch the
+# instruction set of COPY
+env_for() {
+  case "$1" in
+    avx2) echo "OPENBLAS_CORETYPE=Haswell ONEDNN_MAX_CPU_ISA=AVX2 DNNL_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2" ;;
+    avx512) echo "-u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE ATEN_CPU_CAPABILITY=avx512" ;;
+    *) echo "-u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE" ;;
+  esac
+}
+
+echo "diffuse benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $(nproc) cores; $(grep -q avx512f /proc/cpuinfo && echo AVX-512 || echo 'no AVX-512')$(grep -q ' avx2' /proc/cpuinfo && echo ', AVX2')"
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "copies measured: $COPIES"
+[ $have_torch -eq 1 ] && echo "pytorch: $("$PY" -c 'import torch; print(torch.__version__)')"
+
+for k in $COPIES; do
+  echo "running SGEMM and conv2d, $k kernels against OpenBLAS, 1 thread..." >&2
+  # shellcheck disable=SC2046
+  env $(env_for "$k") DN_KERNELS="$k" OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 \
+    "$BUILD/bench_gemm" --threads 1 $QUICK > "$out/gemm_$k.tsv" || { echo "bench.sh: bench_gemm failed" >&2; exit 1; }
+  for th in $THREADS; do
+    echo "running the U-Net, $k kernels, $th thread(s)..." >&2
+    DN_KERNELS="$k" "$BUILD/bench_unet" --threads "$th" $QUICK > "$out/c_${k}_$th.tsv" ||
+      { echo "bench.sh: bench_unet failed" >&2; exit 1; }
+    rm -f "$out/torch_${k}_$th.tsv"
+    if [ $have_torch -eq 1 ]; then
+      echo "running PyTorch ($k instruction set), $th thread(s)..." >&2
+      # shellcheck disable=SC2046
+      env $(env_for "$k") OPENBLAS_NUM_THREADS="$th" OMP_NUM_THREADS="$th" \
+        "$PY" tests/golden/unet_twin.py bench --threads "$th" $QUICK > "$out/torch_${k}_$th.tsv" ||
+        { echo "bench.sh: the PyTorch twin failed" >&2; rm -f "$out/torch_${k}_$th.tsv"; }
+    fi
+  done
 done
 echo "load average after:  $(cut -d' ' -f1-3 /proc/loadavg)"
-echo
 
-# "C speed" = how many times better C is: ms and MB rows torch / C, img/s and GFLOP/s rows
-# C / torch; above 1.00 means C is faster (or smaller).
-first=1
-for th in $THREADS; do
-  touch "$out/torch_$th.tsv"
-  awk -F'\t' -v th=$th -v first=$first '
-    FILENAME == ARGV[1] { tv[$1] = $2; next }
-    FNR == 1 && first == 1 {
-      printf "%-20s %-7s %3s %11s %8s %11s %9s\n", "row", "unit", "thr", "C", "GFLOP/s", "PyTorch", "C speed"
-      printf "%-20s %-7s %3s %11s %8s %11s %9s\n", "---", "----", "---", "-", "-------", "-------", "-------"
-    }
-    {
-      t = ($1 in tv) ? tv[$1] : "-"; r = "-"
-      if (t != "-" && $2 > 0 && t > 0) r = sprintf("%.2fx", ($3 == "img/s" || $3 == "GFLOP/s") ? $2 / t : t / $2)
-      printf "%-20s %-7s %3d %11s %8s %11s %9s\n", $1, $3, th, $2, $4, t, r
-    }' "$out/torch_$th.tsv" "$out/c_$th.tsv"
-  first=0
+echo
+echo "SGEMM (M x N x K) and conv2d, 1 thread: C GFLOP/s, OpenBLAS GFLOP/s, C / OpenBLAS (target >= 0.80)"
+printf "%-26s %-7s %8s %9s %7s\n" row kernels C OpenBLAS ratio
+for k in $COPIES; do
+  awk -F'\t' -v k="$k" '
+    /^#/ { sub(/^# /, ""); note[++nn] = $0; next }
+    { r = $3 > 0 ? $2 / $3 : 0
+      printf "%-26s %-7s %8.1f %9.1f %6.2f%s\n", $1, k, $2, $3, r, ($1 !~ /_direct$/ && r < 0.80) ? "  BELOW TARGET" : "" }
+    END { for (i = 1; i <= nn; i++) printf "  %s: %s\n", k, note[i] }' "$out/gemm_$k.tsv"
+done
+
+echo
+echo "U-Net: C against PyTorch. \"C speed\" = how many times better C is (target >= 1.50): ms rows"
+echo "PyTorch / C, img/s and GFLOP/s rows C / PyTorch. \"of SGEMM\" = the row's GFLOP/s over"
+echo "sgemm_1024's in the same run (target for forward_b2: >= 0.60)."
+printf "%-20s %-7s %-7s %3s %10s %8s %8s %10s %8s\n" row unit kernels thr C GFLOP/s "of SGEMM" PyTorch "C speed"
+for k in $COPIES; do
+  for th in $THREADS; do
+    touch "$out/torch_${k}_$th.tsv"
+    awk -F'\t' -v k="$k" -v th="$th" '
+      FILENAME == ARGV[1] { if ($1 ~ /^# /) blas = substr($1, 3); else tv[$1] = $2; next }
+      $1 == "sgemm_1024" { sg = $2 }
+      {
+        t = ($1 in tv) ? tv[$1] : "-"; r = "-"; flag = ""
+        if (t != "-" && $2 > 0 && t > 0) {
+          x = ($3 == "img/s" || $3 == "GFLOP/s") ? $2 / t : t / $2
+          r = sprintf("%.2fx", x)
+          if ($1 != "peak_rss" && $1 != "sgemm_1024" && x < 1.5) flag = "  BELOW TARGET"
+        }
+        of = ($4 != "-" && sg > 0 && $1 != "sgemm_1024") ? sprintf("%.2f", $4 / sg) : ""
+        if ($1 ~ /^forward_b2/ && of != "" && of + 0 < 0.60) flag = flag "  BELOW SGEMM TARGET"
+        printf "%-20s %-7s %-7s %3d %10s %8s %8s %10s %8s%s\n", $1, $3, k, th, $2, $4, of, t, r, flag
+      }
+      END { if (blas != "") printf "  PyTorch %s, %d thread(s): %s\n", k, th, blas }' \
+      "$out/torch_${k}_$th.tsv" "$out/c_${k}_$th.tsv"
+  done
 done
 [ $have_torch -eq 1 ] || echo "(PyTorch columns empty: /usr/bin/python3 has no torch)"

@@ -10,7 +10,8 @@ if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
   "$BIN" lesson 1 && exit 0
   echo "make run: the window could not open; exporting the slides instead"
 fi
+[ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ] || echo "make run: no display, so lesson 1 is exported instead, to slides/lesson1/ (a few seconds)"
 "$BIN" lesson 1 --export slides/lesson1 || exit 1
-echo "make run: no display, so lesson 1 was exported instead: open $(pwd)/slides/lesson1/contact.png"
+echo "make run: open $(pwd)/slides/lesson1/contact.png"
 echo "          (slide_NN.png per slide, slide_NN.gif for the animated ones); with a display,"
 echo "          'make run' opens the viewer, and 'diffuse lesson' lists all six lessons"

@@ -1,9 +1,10 @@
 #!/bin/sh
-# Run every cmocka test program and every tests/*.sh script; print one summary line.
-# usage: run_tests.sh BUILD_DIR TEST_BIN...
+# Run every cmocka test program and every tests/*.sh script; print a line per program, the
+# slowest five, the kernels they ran on, and one summary line last.
+# usage: run_tests.sh BUILD_DIR TEST_BIN...     (DN_NO_SHELL_TESTS=1: the programs only)
 BUILD=$1; shift
 export DN_BUILD="$BUILD" DN_BIN="$BUILD/diffuse"
-passed=0; failed=0; bad=""
+passed=0; failed=0; bad=""; all_start=$(date +%s); times=""
 log="$BUILD/test-logs"; mkdir -p "$log"
 shell_tests=tests/*.sh
 [ -n "${DN_NO_SHELL_TESTS:-}" ] && shell_tests=""
@@ -17,6 +18,8 @@ for t in "$@" $shell_tests; do
   esac
   rc=$?
   secs=$(( $(date +%s) - start ))
+  times="$times$secs $name
+"
   p=$(sed -n 's/.*\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$log/$name.log" | tail -1)
   f=$(sed -n 's/.*\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$log/$name.log" | tail -1)
   case "$t" in *.sh)   # shell tests print "ok N ..." / "not ok N ..." lines
@@ -31,5 +34,7 @@ for t in "$@" $shell_tests; do
     echo "ok   $name: $p passed (${secs}s)"
   fi
 done
+echo "slowest: $(printf '%s' "$times" | sort -rn | head -5 | awk '{printf "%s%s %ss", (NR > 1 ? ", " : ""), $2, $1}')"
+echo "total $(( $(date +%s) - all_start ))s on $(nproc) cores; kernels: $("$DN_BIN" --version 2>/dev/null | sed -n 's/^kernels: \([a-z0-9]*\).*/\1/p')"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -74,7 +74,10 @@ int dn_lesson_step(dn_view *v, const dn_lesson *l, int *slide, int dir);
  * caption; text chunks hold the lesson, the slide and its speaker notes), DIR/slide_NN.gif for
  * every slide that walks through more than one frame (at most gif_frames frames, evenly spread),
  * and DIR/contact.png with all slides. Creates DIR; every file is written atomically. Returns the
- * number of slides written, or -1 + dn_error(). */
-int dn_lesson_export(const dn_lesson *l, const char *dir, int w, int h, int gif_frames);
+ * number of slides written, or -1 + dn_error(). progress (may be NULL) is called before each slide
+ * (slide 0-based, of n) so a program can say how far it is. */
+typedef void (*dn_lesson_progress)(void *ctx, int slide, int n, const char *title);
+int dn_lesson_export(const dn_lesson *l, const char *dir, int w, int h, int gif_frames, dn_lesson_progress progress,
+                     void *ctx);
 
 #endif

@@ -99,7 +99,8 @@ static void canvas_thumb(float *out, const dn_canvas *cv, int f) {
         }
 }
 
-int dn_lesson_export(const dn_lesson *l, const char *dir, int w, int h, int gif_frames) {
+int dn_lesson_export(const dn_lesson *l, const char *dir, int w, int h, int gif_frames, dn_lesson_progress progress,
+                     void *ctx) {
     enum { THUMB = 4 };
     dn_view v;
     memset(&v, 0, sizeof v);
@@ -125,6 +126,7 @@ int dn_lesson_export(const dn_lesson *l, const char *dir, int w, int h, int gif_
     }
     for (int i = 0; i < l->n_slides; i++) {
         const dn_slide *s = &l->slides[i];
+        if (progress) progress(ctx, i, l->n_slides, s->title);
         if (dn_lesson_show(&v, l, i) < 0) goto done;
         v.playing = 0;
         int from, to;
