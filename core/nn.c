@@ -7,6 +7,7 @@
 #include "parallel.h"
 #include <assert.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,7 +21,6 @@ typedef float v16 __attribute__((vector_size(64)));
 /* Always inlined: a 16-float vector passed to or returned from a real call goes through memory
  * where the registers are narrower than 64 bytes (AVX2, NEON, SSE). */
 #define VINLINE static inline __attribute__((always_inline))
-typedef int v16i __attribute__((vector_size(64)));
 
 VINLINE v16 ld16(const float *p) {
     v16 v;
@@ -28,7 +28,6 @@ VINLINE v16 ld16(const float *p) {
     return v;
 }
 VINLINE void st16(float *p, v16 v) { memcpy(p, &v, sizeof v); }
-VINLINE v16 splat(float a) { return (v16){0} + a; }
 VINLINE float hsum16(v16 v) { /* fixed order: pairwise halves */
     float t[16];
     memcpy(t, &v, sizeof t);
@@ -37,41 +36,32 @@ VINLINE float hsum16(v16 v) { /* fixed order: pairwise halves */
     return t[0];
 }
 
-/* exp(x) for x in [-87, 88] (clamped), within 1 ulp (0.95 measured): x = n ln2 + r with |r| <= ln2/2 (Cody-Waite split
- * of ln2), e^r by the Cephes expf minimax polynomial, 2^n put into the exponent bits. Written
- * once as a macro so the vector and scalar versions are the same sequence of operations. */
-#define EXP_BODY(T, TI, X, CLAMP_LO, CLAMP_HI, TO_INT, FROM_BITS)                                   \
-    T x_ = CLAMP_HI(CLAMP_LO(X));                                                                  \
-    T t_ = x_ * 1.44269504088896341f + 12582912.0f; /* + 1.5*2^23 rounds to an integer */         \
-    T n_ = t_ - 12582912.0f;                                                                       \
-    T r_ = x_ - n_ * 0.693359375f;                                                                 \
-    r_ = r_ - n_ * -2.12194440e-4f;                                                                \
-    T p_ = 1.9875691500e-4f * r_ + 1.3981999507e-3f;                                               \
-    p_ = p_ * r_ + 8.3334519073e-3f;                                                               \
-    p_ = p_ * r_ + 4.1665795894e-2f;                                                               \
-    p_ = p_ * r_ + 1.6666665459e-1f;                                                               \
-    p_ = p_ * r_ + 5.0000001201e-1f;                                                               \
-    p_ = p_ * (r_ * r_) + r_ + 1.0f;                                                               \
-    TI b_ = (TO_INT(n_) + 127) << 23;                                                              \
-    return p_ * FROM_BITS(b_);
-
-/* lanes where m is all ones take a, the others b (C has no vector ?:) */
-VINLINE v16 vselect(v16i m, v16 a, v16 b) { return (v16)((m & (v16i)a) | (~m & (v16i)b)); }
-VINLINE v16 vmax_lo(v16 x) { return vselect(x < -87.0f, splat(-87.0f), x); }
-VINLINE v16 vmin_hi(v16 x) { return vselect(x > 88.0f, splat(88.0f), x); }
-VINLINE v16i v_to_int(v16 x) { return __builtin_convertvector(x, v16i); }
-VINLINE v16 v_from_bits(v16i b) { return (v16)b; }
-VINLINE v16 vexp(v16 x) { EXP_BODY(v16, v16i, x, vmax_lo, vmin_hi, v_to_int, v_from_bits) }
-
-static inline float smax_lo(float x) { return x < -87.0f ? -87.0f : x; }
-static inline float smin_hi(float x) { return x > 88.0f ? 88.0f : x; }
-static inline int s_to_int(float x) { return x == x ? (int)x : 0; } /* NaN stays NaN via p_ */
-static inline float s_from_bits(int b) {
-    float f;
-    memcpy(&f, &b, sizeof f);
-    return f;
+/* exp(x) for x in [-87, 88] (clamped), within 1 ulp (0.95 measured): x = n ln2 + r with |r| <= ln2/2
+ * (Cody-Waite split of ln2), e^r by the Cephes expf minimax polynomial, 2^n put into the exponent
+ * bits. Adding 1.5*2^23 rounds x log2(e) to the integer n and leaves n in the low bits of t, so
+ * n is read from t's bits, without a branch. Scalar code: the loops that call it are plain loops
+ * the compiler vectorises for the copy's instruction set (-O3), with the same operations per
+ * element (no fusing, no reordering: -ffp-contract=off, no -ffast-math), so every copy and every
+ * element gets the same bits. A NaN stays NaN (the clamps keep it, and p is NaN). */
+static inline float exp_fixed(float x) {
+    x = x < -87.0f ? -87.0f : x;
+    x = x > 88.0f ? 88.0f : x;
+    float t = x * 1.44269504088896341f + 12582912.0f, n = t - 12582912.0f;
+    float r = x - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    float p = 1.9875691500e-4f * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * (r * r) + r + 1.0f;
+    uint32_t tb, b;
+    memcpy(&tb, &t, sizeof tb);
+    b = (tb - 0x4B400000u + 127u) << 23; /* (n + 127) << 23: 2^n */
+    float two_n;
+    memcpy(&two_n, &b, sizeof two_n);
+    return p * two_n;
 }
-static inline float sexp(float x) { EXP_BODY(float, int, x, smax_lo, smin_hi, s_to_int, s_from_bits) }
 
 /* Elementwise kernels run over fixed chunks of this many values (a multiple of 16), one task each. */
 #define CHUNK 16384
@@ -201,12 +191,10 @@ typedef struct {
 
 static void silu_fwd_task(void *vctx, int task) {
     const ew_job *j = vctx;
-    long i = (long)task * CHUNK, end = i + CHUNK < j->n ? i + CHUNK : j->n;
-    for (; i + 16 <= end; i += 16) {
-        v16 x = ld16(j->x + i);
-        st16(j->out + i, x / (1.0f + vexp(-x)));
-    }
-    for (; i < end; i++) j->out[i] = j->x[i] / (1.0f + sexp(-j->x[i]));
+    long i0 = (long)task * CHUNK, end = i0 + CHUNK < j->n ? i0 + CHUNK : j->n;
+    float *restrict out = j->out;
+    const float *restrict x = j->x;
+    for (long i = i0; i < end; i++) out[i] = x[i] / (1.0f + exp_fixed(-x[i]));
 }
 
 void dn_silu_forward(float *out, const float *x, long n) {
@@ -216,14 +204,12 @@ void dn_silu_forward(float *out, const float *x, long n) {
 
 static void silu_bwd_task(void *vctx, int task) {
     const ew_job *j = vctx;
-    long i = (long)task * CHUNK, end = i + CHUNK < j->n ? i + CHUNK : j->n;
-    for (; i + 16 <= end; i += 16) {
-        v16 x = ld16(j->x + i), s = 1.0f / (1.0f + vexp(-x));
-        st16(j->out + i, ld16(j->out + i) + ld16(j->dout + i) * s * (1.0f + x * (1.0f - s)));
-    }
-    for (; i < end; i++) {
-        float x = j->x[i], s = 1.0f / (1.0f + sexp(-x));
-        j->out[i] += j->dout[i] * s * (1.0f + x * (1.0f - s));
+    long i0 = (long)task * CHUNK, end = i0 + CHUNK < j->n ? i0 + CHUNK : j->n;
+    float *restrict dx = j->out;
+    const float *restrict x = j->x, *restrict dout = j->dout;
+    for (long i = i0; i < end; i++) {
+        float s = 1.0f / (1.0f + exp_fixed(-x[i]));
+        dx[i] += dout[i] * s * (1.0f + x[i] * (1.0f - s));
     }
 }
 
@@ -364,22 +350,20 @@ typedef struct {
     int C, HW, NH, D;
 } att_job;
 
-/* One softmax row in place: a[j] = exp(a[j]*scale - max) / sum. */
-static void softmax_row(float *a, int n, float scale) {
+/* One softmax row in place: a[j] = exp(a[j]*scale - max) / sum. The sum runs in 16 lanes (lane l
+ * adds a[l], a[l+16], ...), then the lanes pairwise, then the tail: the same order on every CPU. */
+static void softmax_row(float *restrict a, int n, float scale) {
     float mx = -INFINITY;
     for (int j = 0; j < n; j++) {
         a[j] *= scale;
         if (a[j] > mx) mx = a[j];
     }
+    for (int j = 0; j < n; j++) a[j] = exp_fixed(a[j] - mx);
     v16 z16 = {0};
     int j = 0;
-    for (; j + 16 <= n; j += 16) {
-        v16 e = vexp(ld16(a + j) - mx);
-        st16(a + j, e);
-        z16 += e;
-    }
+    for (; j + 16 <= n; j += 16) z16 += ld16(a + j);
     float z = hsum16(z16);
-    for (; j < n; j++) z += (a[j] = sexp(a[j] - mx));
+    for (; j < n; j++) z += a[j];
     float inv = 1.0f / z;
     for (j = 0; j < n; j++) a[j] *= inv;
 }

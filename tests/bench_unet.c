@@ -5,7 +5,9 @@
  *
  * usage: bench_unet [--threads N] [--quick]
  * Prints one line per row: name <TAB> value <TAB> unit <TAB> GFLOP/s; first a 1024^3 SGEMM (the
- * reference for the achieved GFLOP/s), last the peak resident memory ("peak_rss", MB). */
+ * reference for the achieved GFLOP/s), then the rows above, then "viewer_step_pets": one guided
+ * reverse step as the viewer computes it (core/run.c, the shipped pets model, DDIM 50, w = 3,
+ * the mean over the 50 steps), last the peak resident memory ("peak_rss", MB). */
 #include "err.h"
 #include "gemm.h"
 #include "nn.h"
@@ -14,6 +16,8 @@
 #include "sampler.h"
 #include "schedule.h"
 #include "unet.h"
+#include "model.h"
+#include "run.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -189,6 +193,30 @@ int main(int argc, char **argv) {
         free(j.x), free(j.out), free(j.target), free(j.dout), free(j.t), free(j.ids), free(j.gmem);
         dn_unet_acts_free(&acts);
         dn_unet_free(&m);
+    }
+    /* the viewer's guided reverse step on the shipped pets model (skipped if it is not there) */
+    dn_unet net;
+    dn_model_meta meta;
+    dn_sched sched;
+    if (dn_model_load("assets/models/pets.dfm", &net, &meta) == 0 &&
+        dn_sched_init(&sched, meta.schedule, meta.num_train_timesteps, meta.beta_start, meta.beta_end) == 0) {
+        double best = 1e30;
+        for (int rep = 0; rep < (quick ? 1 : 3); rep++) {
+            dn_run_config rc = {.mode = DN_RUN_REVERSE, .net = &net, .sched = &sched, .channels = 3, .height = 32,
+                                .width = 32, .class_id = 0, .cfg_scale = 3.0f, .seed = 7};
+            dn_sampler_config_recommended(&rc.sampler, DN_DDIM, 50);
+            double t0 = now();
+            dn_run *run = dn_run_start(&rc);
+            if (!run) break;
+            int K = dn_run_frames(run) - 1;
+            const dn_run_frame *f = dn_run_frame_wait(run, K);
+            double el = (now() - t0) / K;
+            dn_run_free(run);
+            if (f && el < best) best = el;
+        }
+        if (best < 1e30) printf("viewer_step_pets\t%.2f\tms\t%.2f\n", best * 1e3, dn_unet_flops(&net.cfg) * 2 / best / 1e9);
+        dn_sched_free(&sched);
+        dn_unet_free(&net);
     }
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);

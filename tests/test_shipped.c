@@ -84,7 +84,8 @@ static void test_load_and_refuse(void **state) {
 
 /* Two samples (the first and the last class), DDIM 10 steps, seed 0, against the reference, bit
  * for bit, with every vector copy of the kernels this CPU runs (kernels.h; the plain-C copy is
- * ~50x slower: `make isa-check` runs it, and test_kernels checks it on a small U-Net). The
+ * ~50x slower: DN_TEST_GENERIC=1 adds it, as `make isa-check` does; test_kernels checks it on a
+ * small U-Net). The
  * reference was written on another machine: the same bits on every CPU is the promise (isa.h). */
 static void test_reference_sample(void **state) {
     (void)state;
@@ -188,5 +189,6 @@ int main(void) {
         cmocka_unit_test(test_reference_sample),
         cmocka_unit_test(test_quality_smoke),
     };
+    if (getenv("DN_TEST_ONLY")) cmocka_set_test_filter(getenv("DN_TEST_ONLY")); /* e.g. make isa-check */
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
