@@ -7,8 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The copies the Makefile builds for each CPU family (its KERNEL_ISAS), fastest first. */
-#if defined(__x86_64__)
+/* The copies the Makefile builds for each CPU family (its KERNEL_ISAS), fastest first.
+ * DN_ONLY_GENERIC: a build with the plain-C copy alone (the fuzzers, scripts/fuzz.sh). */
+#if defined(DN_ONLY_GENERIC)
+extern const dn_kernels dn_kernels_table_generic;
+static const dn_kernels *const all[] = {&dn_kernels_table_generic, NULL};
+#elif defined(__x86_64__)
 extern const dn_kernels dn_kernels_table_avx512, dn_kernels_table_avx2, dn_kernels_table_generic;
 static const dn_kernels *const all[] = {&dn_kernels_table_avx512, &dn_kernels_table_avx2,
                                         &dn_kernels_table_generic, NULL};

@@ -5,8 +5,9 @@
 #     int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 # and may say, each on a comment line of its own:
 #     fuzz-needs: image fileio err        the modules (core/X.c, else viz/X.c) to link; default: all of
-#                                         core/ (a module clang cannot compile, such as a GCC-only
-#                                         kernel, is built by cc without instrumentation)
+#                                         core/ (the kernel files in their plain-C copy, core/isa.h;
+#                                         a module clang cannot compile would be built by cc,
+#                                         without instrumentation)
 #     fuzz-cflags: -DSOME_LIMIT=1024      extra flags for the target and its core modules, e.g.
 #                                         smaller limits so each run stays fast
 # Seed inputs, if any, live in tests/fuzz/fuzz_NAME/. To fuzz a new parser (model files, lesson
@@ -76,14 +77,17 @@ for name in $targets; do
     c="core/$m.c" o="$objdir/$m.o"
     [ -f "$c" ] || c="viz/$m.c" # drawing-free viz modules (the lesson parser) fuzz the same way
     if [ ! -f "$c" ]; then echo "fuzz: $name needs '$m' but there is no core/$m.c or viz/$m.c" >&2; ok=0; break; fi
+    # the kernel files in their plain-C copy only (core/isa.h), and a dispatcher that knows it alone
+    kflags=""
+    case "$m" in gemm|nn|nn_conv|kernels) kflags="-DDN_ISA=generic" ;; dispatch) kflags="-DDN_ONLY_GENERIC" ;; esac
     if [ ! -f "$o" ] || newer "$c" "$o" || newer "$src" "$o" ||
        [ -n "$(find core -name '*.h' -newer "$o")" ]; then
       # shellcheck disable=SC2086
-      if ! "$CLANG" $OURS $extra -c "$c" -o "$o" 2>"$objdir/$m.err"; then
-        # Some kernels use GCC-only builtins. They are arithmetic, not parsers: compile them
+      if ! "$CLANG" $OURS $extra $kflags -c "$c" -o "$o" 2>"$objdir/$m.err"; then
+        # A module clang cannot build (none today). Kernels are arithmetic, not parsers: compile them
         # with cc, uninstrumented, so the targets that call them still link.
         # shellcheck disable=SC2086
-        if ${CC:-cc} $BASE $extra -march=native -c "$c" -o "$o" 2>>"$objdir/$m.err"; then
+        if ${CC:-cc} $BASE $extra $kflags -march=native -c "$c" -o "$o" 2>>"$objdir/$m.err"; then
           echo "fuzz: $name: $c compiled with ${CC:-cc}, without sanitizers (clang cannot build it)"
         else
           rm -f "$o"
