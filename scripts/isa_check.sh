@@ -7,7 +7,10 @@
 #   v4        ARCH=-march=x86-64-v4 (only where the CPU has AVX-512)
 #   portable  PORTABLE=1: what `make install` builds (baseline x86-64 outside the kernels)
 # and, in each build, with every copy of the kernels the CPU runs (DN_KERNELS=avx512, avx2 and the
-# plain-C generic copy). ARM: `make arm-check`. Takes a few minutes (the plain-C copy is slow).
+# plain-C generic copy). Then, where qemu-x86_64-static is installed (qemu-user-static), the
+# portable binary on emulated older CPUs: on a Nehalem (no AVX) it must pick the plain-C copy, on
+# a Haswell (AVX2, no AVX-512) the avx2 copy, and there give the reference samples bit for bit
+# (about 2 minutes under emulation). ARM: `make arm-check`. Takes about 7 minutes.
 # usage: isa_check.sh      (BUILD dirs: build/isa-NAME)
 set -u
 cd "$(dirname "$0")/.."
@@ -39,5 +42,22 @@ for b in $builds; do
     failed=$((failed + 1))
   fi
 done
+# emulated CPUs: what `make install` builds, started on machines older than this one
+Q=$(command -v qemu-x86_64-static || true)
+if [ -n "$Q" ] && [ -x build/isa-portable/diffuse ]; then
+  for c in Nehalem:generic Haswell:avx2; do
+    cpu=${c%%:*} want=${c#*:}
+    got=$("$Q" -cpu "$cpu" build/isa-portable/diffuse --version 2>/dev/null | sed -n 's/^kernels: \([a-z0-9]*\).*/\1/p')
+    if [ "$got" = "$want" ]; then echo "ok   portable binary on an emulated $cpu picks $got"; passed=$((passed + 1))
+    else echo "FAIL portable binary on an emulated $cpu picks '$got', not $want"; failed=$((failed + 1)); fi
+  done
+  if DN_TEST_ONLY=test_reference_sample "$Q" -cpu Haswell build/isa-portable/tests/test_shipped > build/isa-haswell.log 2>&1; then
+    echo "ok   portable build on an emulated Haswell (avx2): reference samples bit for bit"; passed=$((passed + 1))
+  else
+    echo "FAIL portable build on an emulated Haswell: log build/isa-haswell.log"; failed=$((failed + 1))
+  fi
+else
+  echo "isa-check: no qemu-x86_64-static (apt-get install qemu-user-static): emulated CPUs skipped"
+fi
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
