@@ -28,6 +28,10 @@
 #                          of bookworm made elsewhere) instead of running debootstrap
 #     FRESH_MIRROR=URL     default http://deb.debian.org/debian (security: URL-security)
 #     FRESH_VARIANT=V      debootstrap variant, default minbase (the smallest Debian)
+#     FRESH_AVX2=1         build and test as on an AVX2 laptop without AVX-512, also on a machine
+#                          that has it: make gets ARCH=-march=x86-64-v3 (everything outside the
+#                          kernels built for AVX2) and the programs DN_KERNELS=avx2
+#     FRESH_MAKEARGS=...   more arguments for both make commands (FRESH_AVX2 adds to them)
 # /proc, /sys (read-only), a private /dev (tmpfs with the usual nodes, its own devpts, /dev/shm)
 # are mounted for the run and unmounted on exit, whatever happens (also on Ctrl-C). Processes
 # still running inside the chroot then are stopped first. A folder is only ever deleted once no
@@ -141,9 +145,16 @@ mount_all() {
 # variables from the make that started this script.
 # It runs in the background so that this script's traps fire at once on TERM; env restores the
 # default INT and QUIT, which sh ignores in background jobs (train_cli.sh tests Ctrl-C).
+MAKEARGS=${FRESH_MAKEARGS:-}
+KERNELS_ENV=""
+if [ "${FRESH_AVX2:-}" = 1 ]; then
+  MAKEARGS="$MAKEARGS ARCH=-march=x86-64-v3"
+  KERNELS_ENV=DN_KERNELS=avx2
+fi
 in_root() {
+  # shellcheck disable=SC2086
   env --default-signal=INT,QUIT chroot "$ROOT" /usr/bin/env -i HOME=/root USER=root LOGNAME=root \
-    SHELL=/bin/sh TERM=dumb PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    SHELL=/bin/sh TERM=dumb PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin $KERNELS_ENV \
     "$@" 9>&- &
   wait $!
 }
@@ -232,9 +243,9 @@ t_make=$(($(date +%s) - t0))
 say "apt-get install make: $(dur $t_make) ($(chroot "$ROOT" make --version 9>&- | head -1))"
 
 run_step() {   # run_step NAME LOG: `make NAME` in /root/diffuse; sets step_rc and step_secs
-  say "make $1 ... (log $2)"
+  say "make $1$MAKEARGS${KERNELS_ENV:+ with $KERNELS_ENV} ... (log $2)"
   t0=$(date +%s)
-  if in_root /bin/sh -c "cd /root/diffuse && exec make $1" </dev/null >"$2" 2>&1; then
+  if in_root /bin/sh -c "cd /root/diffuse && exec make $1 $MAKEARGS" </dev/null >"$2" 2>&1; then
     step_rc=0
   else
     step_rc=$?

@@ -13,7 +13,7 @@
 # (about 2 minutes under emulation). ARM: `make arm-check`. Takes about 7 minutes.
 # usage: isa_check.sh      (BUILD dirs: build/isa-NAME)
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 [ "$(uname -m)" = x86_64 ] || { echo "isa-check: for x86-64 machines (on ARM: make arm-check)" >&2; exit 1; }
 builds="native: v3:-march=x86-64-v3 portable:"
 grep -q avx512f /proc/cpuinfo && builds="native: v3:-march=x86-64-v3 v4:-march=x86-64-v4 portable:"
