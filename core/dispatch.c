@@ -83,53 +83,53 @@ int dn_kernels_use(const char *name) {
 }
 
 /* ---- the plain names: one call through the table ------------------------------------------ */
-#define K (dn_kernels_get())
+#define IN_USE (dn_kernels_get())
 
-void dn_sgemm(int ta, int tb, int M, int N, int K_, const float *A, int lda, const float *B, int ldb,
+void dn_sgemm(int ta, int tb, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
               float beta, float *C, int ldc) {
-    K->sgemm(ta, tb, M, N, K_, A, lda, B, ldb, beta, C, ldc);
+    IN_USE->sgemm(ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
 }
 void dn_conv2d_forward(float *out, const float *x, const float *w, const float *b, int N, int C, int H,
-                       int W, int OC, int KS, int stride) {
-    K->conv2d_forward(out, x, w, b, N, C, H, W, OC, KS, stride);
+                       int W, int OC, int K, int stride) {
+    IN_USE->conv2d_forward(out, x, w, b, N, C, H, W, OC, K, stride);
 }
 void dn_conv2d_backward(float *dx, float *dw, float *db, const float *dout, const float *x, const float *w,
-                        int N, int C, int H, int W, int OC, int KS, int stride) {
-    K->conv2d_backward(dx, dw, db, dout, x, w, N, C, H, W, OC, KS, stride);
+                        int N, int C, int H, int W, int OC, int K, int stride) {
+    IN_USE->conv2d_backward(dx, dw, db, dout, x, w, N, C, H, W, OC, K, stride);
 }
 void dn_groupnorm_forward(float *out, float *mean, float *rstd, const float *x, const float *gamma,
                           const float *beta, int N, int C, int HW, int G) {
-    K->groupnorm_forward(out, mean, rstd, x, gamma, beta, N, C, HW, G);
+    IN_USE->groupnorm_forward(out, mean, rstd, x, gamma, beta, N, C, HW, G);
 }
 void dn_groupnorm_backward(float *dx, float *dgamma, float *dbeta, const float *dout, const float *x,
                            const float *mean, const float *rstd, const float *gamma, int N, int C, int HW,
                            int G) {
-    K->groupnorm_backward(dx, dgamma, dbeta, dout, x, mean, rstd, gamma, N, C, HW, G);
+    IN_USE->groupnorm_backward(dx, dgamma, dbeta, dout, x, mean, rstd, gamma, N, C, HW, G);
 }
-void dn_silu_forward(float *out, const float *x, long n) { K->silu_forward(out, x, n); }
-void dn_silu_backward(float *dx, const float *dout, const float *x, long n) { K->silu_backward(dx, dout, x, n); }
+void dn_silu_forward(float *out, const float *x, long n) { IN_USE->silu_forward(out, x, n); }
+void dn_silu_backward(float *dx, const float *dout, const float *x, long n) { IN_USE->silu_backward(dx, dout, x, n); }
 void dn_upsample2x_forward(float *out, const float *x, int N, int C, int H, int W) {
-    K->upsample2x_forward(out, x, N, C, H, W);
+    IN_USE->upsample2x_forward(out, x, N, C, H, W);
 }
 void dn_upsample2x_backward(float *dx, const float *dout, int N, int C, int H, int W) {
-    K->upsample2x_backward(dx, dout, N, C, H, W);
+    IN_USE->upsample2x_backward(dx, dout, N, C, H, W);
 }
 void dn_concat_forward(float *out, const float *a, const float *b, int N, int Ca, int Cb, int HW) {
-    K->concat_forward(out, a, b, N, Ca, Cb, HW);
+    IN_USE->concat_forward(out, a, b, N, Ca, Cb, HW);
 }
 void dn_concat_backward(float *da, float *db, const float *dout, int N, int Ca, int Cb, int HW) {
-    K->concat_backward(da, db, dout, N, Ca, Cb, HW);
+    IN_USE->concat_backward(da, db, dout, N, Ca, Cb, HW);
 }
 void dn_add_channel_forward(float *out, const float *x, const float *bias, int N, int C, int HW) {
-    K->add_channel_forward(out, x, bias, N, C, HW);
+    IN_USE->add_channel_forward(out, x, bias, N, C, HW);
 }
 void dn_add_channel_backward(float *dx, float *dbias, const float *dout, int N, int C, int HW) {
-    K->add_channel_backward(dx, dbias, dout, N, C, HW);
+    IN_USE->add_channel_backward(dx, dbias, dout, N, C, HW);
 }
 void dn_attention_forward(float *out, float *att, const float *qkv, int N, int C, int HW, int NH) {
-    K->attention_forward(out, att, qkv, N, C, HW, NH);
+    IN_USE->attention_forward(out, att, qkv, N, C, HW, NH);
 }
 void dn_attention_backward(float *dqkv, const float *dout, const float *qkv, const float *att, int N, int C,
                            int HW, int NH) {
-    K->attention_backward(dqkv, dout, qkv, att, N, C, HW, NH);
+    IN_USE->attention_backward(dqkv, dout, qkv, att, N, C, HW, NH);
 }

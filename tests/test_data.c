@@ -57,7 +57,7 @@ static void fashion_train_split(void **state) {
     for (int i = 0; i < 784; i++) s += (double)x[i], lo = fminf(lo, x[i]), hi = fmaxf(hi, x[i]);
     assert_true(lo == -1.0f && hi == 1.0f);
     tu_assert_close("sum of image 0 as floats", 0, s, 76247 / 127.5 - 784, 1e-3, 0);
-    tu_assert_close("pixel (14,14)", 0, x[14 * 28 + 14], 217 / 127.5 - 1, 1e-6, 0);
+    tu_assert_close("pixel (14,14)", 0, (double)x[14 * 28 + 14], 217 / 127.5 - 1, 1e-6, 0);
     dn_fashion_free(&d);
     dn_fashion_free(&d); /* twice is harmless */
     dn_fashion_free(NULL);

@@ -32,13 +32,13 @@ static void closed_form_is_exact_arithmetic(void **state) {
     float x0[4] = {1, -1, 0.5f, 0}, eps[4] = {0, 1, -2, 0.25f}, xt[4];
     for (int t = 0; t < 1000; t += 111) {
         dn_q_sample(xt, x0, eps, &s, t, 4);
-        double a = s.alphas_cumprod[t];
+        double a = (double)s.alphas_cumprod[t];
         for (int i = 0; i < 4; i++)
-            tu_assert_close("x_t", i, xt[i], sqrt(a) * (double)x0[i] + sqrt(1 - a) * (double)eps[i], 1e-6, 1e-6);
+            tu_assert_close("x_t", i, (double)xt[i], sqrt(a) * (double)x0[i] + sqrt(1 - a) * (double)eps[i], 1e-6, 1e-6);
     }
     /* in place over x0 (what `diffuse noise` does with one buffer) */
     dn_q_sample(x0, x0, eps, &s, 999, 4);
-    tu_assert_close("in place", 1, x0[1], sqrt((double)s.alphas_cumprod[999]) * -1.0 + sqrt(1 - (double)s.alphas_cumprod[999]), 1e-6, 1e-6);
+    tu_assert_close("in place", 1, (double)x0[1], sqrt((double)s.alphas_cumprod[999]) * -1.0 + sqrt(1 - (double)s.alphas_cumprod[999]), 1e-6, 1e-6);
     double mean, var;
     dn_q_moments(&mean, &var, 2.0, &s, 0);
     tu_assert_close("moments t=0", 0, var, 1e-4, 1e-7, 0); /* 1 - abar_0 = beta_0 (float alpha) */
@@ -63,7 +63,7 @@ static void closed_form_has_the_right_moments(void **state) {
             dn_rng_normal_fill(&r, eps, M);
             dn_q_sample(xt, x0, eps, &s, ts[k], M);
             double mean, var;
-            dn_q_moments(&mean, &var, c, &s, ts[k]);
+            dn_q_moments(&mean, &var, (double)c, &s, ts[k]);
             expect_gaussian(dn_beta_kind_name((dn_beta_kind)kind), ts[k], xt, M, mean, var);
         }
         dn_sched_free(&s);
@@ -82,11 +82,11 @@ static void step_splits_into_drift_and_random(void **state) {
     float xp[5] = {2, -1, 0, 0.3f, -4}, eps[5] = {0.5f, 0.5f, -1, 0, 2}, xt[5], drift[5], rnd[5];
     for (int t = 0; t < 1000; t += 99) {
         dn_q_step(xt, drift, rnd, xp, eps, &s, t, 5);
-        double b = s.betas[t];
+        double b = (double)s.betas[t];
         for (int i = 0; i < 5; i++) {
-            tu_assert_close("drift", i, drift[i], (sqrt(1 - b) - 1) * (double)xp[i], 1e-7, 1e-5);
-            tu_assert_close("random", i, rnd[i], sqrt(b) * (double)eps[i], 1e-7, 1e-6);
-            tu_assert_close("x_t = x_prev + drift + random", i, (double)xp[i] + (double)drift[i] + (double)rnd[i], xt[i], 1e-6, 1e-6);
+            tu_assert_close("drift", i, (double)drift[i], (sqrt(1 - b) - 1) * (double)xp[i], 1e-7, 1e-5);
+            tu_assert_close("random", i, (double)rnd[i], sqrt(b) * (double)eps[i], 1e-7, 1e-6);
+            tu_assert_close("x_t = x_prev + drift + random", i, (double)xp[i] + (double)drift[i] + (double)rnd[i], (double)xt[i], 1e-6, 1e-6);
             /* the drift always points toward 0 (or is 0 at 0) */
             assert_true(drift[i] * xp[i] <= 0.0f);
         }
@@ -138,7 +138,7 @@ static void sampled_chain_matches_closed_form(void **state) {
         dn_q_step(x, NULL, NULL, x, eps, &s, t, N);
         if (t == 0 || t == 49 || t == 300 || t == 999) {
             double mean, var;
-            dn_q_moments(&mean, &var, c, &s, t);
+            dn_q_moments(&mean, &var, (double)c, &s, t);
             expect_gaussian("chain", t, x, N, mean, var);
             checked++;
         }

@@ -287,8 +287,8 @@ static void float_mapping_is_exact_and_clips(void **state) {
     px[0] = 0, px[1] = 255; /* interleaved: pixel 0 has r = 0, g = 255 */
     float *x = malloc(sizeof(float) * (size_t)w * h * c);
     dn_image_to_float(x, px, w, h, c);
-    tu_assert_close("r(0,0)", 0, x[0], -1.0, 0, 0);
-    tu_assert_close("g(0,0)", 0, x[w * h], 1.0, 1e-7, 0); /* planar: channel 1 starts at w*h */
+    tu_assert_close("r(0,0)", 0, (double)x[0], -1.0, 0, 0);
+    tu_assert_close("g(0,0)", 0, (double)x[w * h], 1.0, 1e-7, 0); /* planar: channel 1 starts at w*h */
     for (int i = 0; i < w * h * c; i++) assert_true(x[i] >= -1.0f && x[i] <= 1.0f);
     dn_float_to_image(back, x, w, h, c);
     assert_memory_equal(back, px, (size_t)w * h * c); /* bytes -> floats -> bytes is exact */

@@ -101,7 +101,7 @@ static void float16_file_is_half_size_and_rounds(void **state) {
     for (long i = 0; i < m.n_params; i++) {
         float want = dn_f16_to_f32(dn_f32_to_f16(m.param_mem[i]));
         assert_true(back.param_mem[i] == want);
-        tu_assert_close("f16 weight", i, back.param_mem[i], m.param_mem[i], 1e-7, 1.0 / 2048);
+        tu_assert_close("f16 weight", i, (double)back.param_mem[i], (double)m.param_mem[i], 1e-7, 1.0 / 2048);
     }
     /* a weight float16 cannot hold is refused at save time */
     m.param_mem[0] = 70000.0f;

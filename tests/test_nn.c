@@ -397,7 +397,7 @@ static void att_oracle(void *vc, double *out) {
             const double *q = c->qkv + ((long)n * 3 * c->C + h * D) * HW;
             const double *k = q + (long)c->C * HW, *v = q + 2L * c->C * HW;
             for (int i = 0; i < HW; i++) {
-                double mx = -INFINITY, z = 0;
+                double mx = -HUGE_VAL, z = 0;
                 for (int j = 0; j < HW; j++) {
                     s[j] = 0;
                     for (int d = 0; d < D; d++) s[j] += q[d * HW + i] * k[d * HW + j];

@@ -74,11 +74,11 @@ static void adamw_first_step_moments(void **state) {
     quad_grad(g, p);
     dn_adamw_step(&opt, p, g, 0.01f);
     for (int i = 0; i < NP; i++) {
-        double gi = g[i], p0 = P0[i];
-        tu_assert_close("m", i, opt.m[i], 0.1 * gi, 1e-7, 1e-6);
-        tu_assert_close("v", i, opt.v[i], (double)(1.0f - 0.999f) * gi * gi, 1e-10, 1e-5); /* 1 - beta2 in float */
+        double gi = (double)g[i], p0 = (double)P0[i];
+        tu_assert_close("m", i, (double)opt.m[i], 0.1 * gi, 1e-7, 1e-6);
+        tu_assert_close("v", i, (double)opt.v[i], (double)(1.0f - 0.999f) * gi * gi, 1e-10, 1e-5); /* 1 - beta2 in float */
         double want = gi == 0.0 ? p0 : p0 - 0.01 * (gi > 0 ? 1 : -1);
-        tu_assert_close("p", i, p[i], want, 1e-6, 0);
+        tu_assert_close("p", i, (double)p[i], want, 1e-6, 0);
     }
     dn_adamw_free(&opt);
 }
@@ -137,13 +137,13 @@ static void clipping(void **state) {
     float norm = dn_clip_grad_norm(h, 4, 1.0f);
     assert_true(fabsf(norm - 13.0f) < 1e-5f);            /* the norm before clipping */
     assert_true(fabsf(dn_clip_grad_norm(h, 4, 0.0f) - 1.0f) < 1e-5f); /* after: max_norm */
-    for (int i = 0; i < 4; i++) tu_assert_close("direction kept", i, h[i], (double)g[i] / 13.0, 1e-6, 1e-5);
+    for (int i = 0; i < 4; i++) tu_assert_close("direction kept", i, (double)h[i], (double)g[i] / 13.0, 1e-6, 1e-5);
     /* a long vector: the sum is accumulated without losing small terms */
     long n = 1000000;
     float *big = malloc((size_t)n * sizeof(float));
     assert_non_null(big);
     for (long i = 0; i < n; i++) big[i] = (i % 2) ? 1e-3f : -1e-3f;
-    tu_assert_close("norm of 1e6 x 1e-3", 0, dn_clip_grad_norm(big, n, 0.0f), 1.0, 0, 1e-5);
+    tu_assert_close("norm of 1e6 x 1e-3", 0, (double)dn_clip_grad_norm(big, n, 0.0f), 1.0, 0, 1e-5);
     free(big);
 }
 
@@ -157,7 +157,7 @@ static void ema_constant_decay(void **state) {
         assert_true(dn_ema_decay_next(&e) == 0.9f);
         dn_ema_update(&e, p);
         double d = pow(0.9, k); /* w_k = p + (w0 - p) d^k */
-        for (int i = 0; i < 3; i++) tu_assert_close("ema", i, e.w[i], (double)p[i] + (double)(w0[i] - p[i]) * d, 1e-5, 1e-5);
+        for (int i = 0; i < 3; i++) tu_assert_close("ema", i, (double)e.w[i], (double)p[i] + (double)(w0[i] - p[i]) * d, 1e-5, 1e-5);
     }
     assert_int_equal(e.updates, 20);
     dn_ema_free(&e);
@@ -173,9 +173,9 @@ static void ema_warmup_decay(void **state) {
     assert_true(dn_ema_decay_next(&e) == 0.0f);
     dn_ema_update(&e, p); /* decay 0: the average becomes the weights */
     assert_memory_equal(e.w, p, sizeof p);
-    tu_assert_close("decay s=1", 0, dn_ema_decay_next(&e), 1.0 - pow(2.0, -2.0 / 3.0), 1e-6, 0);
+    tu_assert_close("decay s=1", 0, (double)dn_ema_decay_next(&e), 1.0 - pow(2.0, -2.0 / 3.0), 1e-6, 0);
     while (e.updates < 31) dn_ema_update(&e, p);
-    tu_assert_close("decay s=31", 0, dn_ema_decay_next(&e), 1.0 - pow(32.0, -2.0 / 3.0), 1e-6, 0);
+    tu_assert_close("decay s=31", 0, (double)dn_ema_decay_next(&e), 1.0 - pow(32.0, -2.0 / 3.0), 1e-6, 0);
     e.updates = 100000; /* the ramp is capped at `decay` */
     assert_true(dn_ema_decay_next(&e) == 0.999f);
     /* rising, never above the cap */
@@ -192,20 +192,20 @@ static void ema_warmup_decay(void **state) {
 static void lr_schedule(void **state) {
     (void)state;
     dn_lr_schedule s = {.lr = 1e-3f, .min_lr = 1e-5f, .warmup = 4, .total = 104, .cosine = 0};
-    tu_assert_close("warm 0", 0, dn_lr_at(&s, 0), 0.25e-3, 1e-9, 1e-6);
-    tu_assert_close("warm 1", 1, dn_lr_at(&s, 1), 0.50e-3, 1e-9, 1e-6);
-    tu_assert_close("warm 3", 3, dn_lr_at(&s, 3), 1.00e-3, 1e-9, 1e-6);
-    tu_assert_close("const", 50, dn_lr_at(&s, 50), 1e-3, 1e-9, 1e-6);
-    tu_assert_close("const late", 9999, dn_lr_at(&s, 9999), 1e-3, 1e-9, 1e-6);
+    tu_assert_close("warm 0", 0, (double)dn_lr_at(&s, 0), 0.25e-3, 1e-9, 1e-6);
+    tu_assert_close("warm 1", 1, (double)dn_lr_at(&s, 1), 0.50e-3, 1e-9, 1e-6);
+    tu_assert_close("warm 3", 3, (double)dn_lr_at(&s, 3), 1.00e-3, 1e-9, 1e-6);
+    tu_assert_close("const", 50, (double)dn_lr_at(&s, 50), 1e-3, 1e-9, 1e-6);
+    tu_assert_close("const late", 9999, (double)dn_lr_at(&s, 9999), 1e-3, 1e-9, 1e-6);
     s.cosine = 1;
-    tu_assert_close("cos start", 4, dn_lr_at(&s, 4), 1e-3, 1e-9, 1e-6);
-    tu_assert_close("cos mid", 54, dn_lr_at(&s, 54), (1e-3 + 1e-5) / 2, 1e-9, 1e-5);
-    tu_assert_close("cos quarter", 29, dn_lr_at(&s, 29), 1e-5 + (1e-3 - 1e-5) * 0.5 * (1 + sqrt(0.5)), 1e-9, 1e-5);
-    tu_assert_close("cos end", 104, dn_lr_at(&s, 104), 1e-5, 1e-10, 1e-5);
-    tu_assert_close("cos after", 500, dn_lr_at(&s, 500), 1e-5, 1e-10, 1e-5);
+    tu_assert_close("cos start", 4, (double)dn_lr_at(&s, 4), 1e-3, 1e-9, 1e-6);
+    tu_assert_close("cos mid", 54, (double)dn_lr_at(&s, 54), (1e-3 + 1e-5) / 2, 1e-9, 1e-5);
+    tu_assert_close("cos quarter", 29, (double)dn_lr_at(&s, 29), 1e-5 + (1e-3 - 1e-5) * 0.5 * (1 + sqrt(0.5)), 1e-9, 1e-5);
+    tu_assert_close("cos end", 104, (double)dn_lr_at(&s, 104), 1e-5, 1e-10, 1e-5);
+    tu_assert_close("cos after", 500, (double)dn_lr_at(&s, 500), 1e-5, 1e-10, 1e-5);
     for (long k = 5; k < 110; k++) assert_true(dn_lr_at(&s, k) <= dn_lr_at(&s, k - 1));
     s.warmup = 0;
-    tu_assert_close("no warm-up", 0, dn_lr_at(&s, 0), 1e-3, 1e-9, 1e-6);
+    tu_assert_close("no warm-up", 0, (double)dn_lr_at(&s, 0), 1e-3, 1e-9, 1e-6);
 }
 
 int main(void) {

@@ -51,7 +51,7 @@ static void normals_have_unit_moments(void **state) {
     const int n = 200000;
     double s = 0, s2 = 0;
     for (int i = 0; i < n; i++) {
-        double z = dn_rng_normal(&r);
+        double z = (double)dn_rng_normal(&r);
         s += z;
         s2 += z * z;
     }

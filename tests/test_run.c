@@ -83,7 +83,7 @@ static void check_moves(dn_run *r) {
         assert_non_null(f), assert_non_null(g);
         for (int j = 0; j < P; j++)
             tu_assert_close("x + drift + random", k * P + j,
-                            (double)f->x[j] + (double)f->drift[j] + (double)f->random[j], g->x[j], 1e-5, 1e-5);
+                            (double)f->x[j] + (double)f->drift[j] + (double)f->random[j], (double)g->x[j], 1e-5, 1e-5);
     }
     const dn_run_frame *e = dn_run_frame_wait(r, K);
     for (int j = 0; j < P; j++) assert_true(e->drift[j] == 0.0f && e->random[j] == 0.0f);
@@ -255,7 +255,7 @@ static void forward_has_the_chain_law(void **state) {
             assert_non_null(f);
             assert_false(f->has_pred);
             memcpy(xs[s][k], f->x, sizeof x0);
-            abar[k] = f->alpha_bar, ts[k] = f->t;
+            abar[k] = (double)f->alpha_bar, ts[k] = (double)f->t;
             if (k == 0) {
                 assert_memory_equal(f->x, x0, sizeof x0);
                 assert_true(f->t == 0.0f && f->alpha_bar == 1.0f && isinf(f->snr) && !f->has_true);
@@ -264,9 +264,9 @@ static void forward_has_the_chain_law(void **state) {
             assert_true(f->has_true);
             assert_true(f->t == sp.timesteps[K - k]); /* the reverse run's t's, increasing */
             assert_true(f->alpha_bar == sched.alphas_cumprod[sp.t_index[K - k]]);
-            double a = f->alpha_bar;
+            double a = (double)f->alpha_bar;
             for (int j = 0; j < P; j++)
-                tu_assert_close("x = sqrt(abar) x0 + sqrt(1-abar) eps_true", j, f->x[j],
+                tu_assert_close("x = sqrt(abar) x0 + sqrt(1-abar) eps_true", j, (double)f->x[j],
                                 sqrt(a) * (double)x0[j] + sqrt(1 - a) * (double)f->eps_true[j], 1e-5, 1e-5);
         }
         check_moves(r);
@@ -318,21 +318,21 @@ static void forward_predictions(void **state) {
             if (k == 0) continue;
             assert_true(f->guided);
             dn_guided_output(&net, &acts, out, uncond, cond, f->x, f->t, &id, 1, 3.0f);
-            double a = f->alpha_bar;
+            double a = (double)f->alpha_bar;
             for (int j = 0; j < P; j++) {
-                double e = out[j], ec = cond[j], eu = uncond[j];
+                double e = (double)out[j], ec = (double)cond[j], eu = (double)uncond[j];
                 if (pred) { /* eps = sqrt(a) v + sqrt(1-a) x */
                     e = sqrt(a) * e + sqrt(1 - a) * (double)f->x[j];
                     ec = sqrt(a) * ec + sqrt(1 - a) * (double)f->x[j];
                     eu = sqrt(a) * eu + sqrt(1 - a) * (double)f->x[j];
                 }
-                tu_assert_close("eps_pred", j, f->eps_pred[j], e, 1e-5, 1e-4);
-                tu_assert_close("eps_cond", j, f->eps_cond[j], ec, 1e-5, 1e-4);
-                tu_assert_close("eps_uncond", j, f->eps_uncond[j], eu, 1e-5, 1e-4);
-                tu_assert_close("err", j, f->err[j], fabs((double)f->eps_true[j] - (double)f->eps_pred[j]),
+                tu_assert_close("eps_pred", j, (double)f->eps_pred[j], e, 1e-5, 1e-4);
+                tu_assert_close("eps_cond", j, (double)f->eps_cond[j], ec, 1e-5, 1e-4);
+                tu_assert_close("eps_uncond", j, (double)f->eps_uncond[j], eu, 1e-5, 1e-4);
+                tu_assert_close("err", j, (double)f->err[j], fabs((double)f->eps_true[j] - (double)f->eps_pred[j]),
                                 1e-6, 1e-6);
                 tu_assert_close("x0_pred", j,
-                                sqrt(a) * (double)f->x0_pred[j] + sqrt(1 - a) * (double)f->eps_pred[j], f->x[j],
+                                sqrt(a) * (double)f->x0_pred[j] + sqrt(1 - a) * (double)f->eps_pred[j], (double)f->x[j],
                                 1e-4, 1e-4);
             }
         }

@@ -153,7 +153,7 @@ static void expect_timesteps(dn_sampler_kind kind, dn_spacing spacing, int steps
     dn_sampler sp;
     assert_int_equal(dn_sampler_init(&sp, &s, &c), 0);
     assert_int_equal(sp.n, count);
-    for (int i = 0; i < count; i++) tu_assert_close(dn_spacing_name(spacing), i, sp.timesteps[i], want[i], 1e-3, 0);
+    for (int i = 0; i < count; i++) tu_assert_close(dn_spacing_name(spacing), i, (double)sp.timesteps[i], (double)want[i], 1e-3, 0);
     dn_sampler_free(&sp);
     dn_sched_free(&s);
 }
@@ -191,24 +191,24 @@ static void euler_sigmas_and_scaling(void **state) {
     assert_int_equal(dn_sampler_init(&sp, &s, &c), 0);
     /* sigma at whole t is sqrt((1 - abar) / abar); in between it is interpolated linearly */
     double top = sqrt((1.0 - (double)s.alphas_cumprod[1099]) / (double)s.alphas_cumprod[1099]);
-    tu_assert_close("sigma_max", 0, sp.sigmas[0], top, 0, 1e-6);
-    tu_assert_close("init_noise_sigma", 0, sp.init_noise_sigma, top, 0, 1e-6);
+    tu_assert_close("sigma_max", 0, (double)sp.sigmas[0], top, 0, 1e-6);
+    tu_assert_close("init_noise_sigma", 0, (double)sp.init_noise_sigma, top, 0, 1e-6);
     assert_true(sp.sigmas[sp.n] == 0.0f);
     for (int i = 0; i < sp.n; i++) assert_true(sp.sigmas[i] > sp.sigmas[i + 1]);
-    double t = sp.timesteps[1]; /* 976.888... */
+    double t = (double)sp.timesteps[1]; /* 976.888... */
     int j = (int)t;
     double s0 = sqrt((1.0 - (double)s.alphas_cumprod[j]) / (double)s.alphas_cumprod[j]);
     double s1 = sqrt((1.0 - (double)s.alphas_cumprod[j + 1]) / (double)s.alphas_cumprod[j + 1]);
-    tu_assert_close("interpolated sigma", 1, sp.sigmas[1], s0 + (s1 - s0) * (t - j), 0, 1e-5);
+    tu_assert_close("interpolated sigma", 1, (double)sp.sigmas[1], s0 + (s1 - s0) * (t - j), 0, 1e-5);
     float x[4] = {1, -2, 3, 0}, y[4];
     dn_sampler_scale_model_input(y, &sp, 2, x, 4);
     for (int k = 0; k < 4; k++)
-        tu_assert_close("scale_model_input", k, y[k], (double)x[k] / sqrt((double)sp.sigmas[2] * (double)sp.sigmas[2] + 1), 1e-7, 1e-6);
+        tu_assert_close("scale_model_input", k, (double)y[k], (double)x[k] / sqrt((double)sp.sigmas[2] * (double)sp.sigmas[2] + 1), 1e-7, 1e-6);
     dn_sampler_free(&sp);
     /* leading spacing: init_noise_sigma = sqrt(sigma_max^2 + 1) */
     c.timestep_spacing = DN_SPACING_LEADING;
     assert_int_equal(dn_sampler_init(&sp, &s, &c), 0);
-    tu_assert_close("init_noise_sigma leading", 0, sp.init_noise_sigma,
+    tu_assert_close("init_noise_sigma leading", 0, (double)sp.init_noise_sigma,
                     sqrt((double)sp.sigmas[0] * (double)sp.sigmas[0] + 1.0), 0, 1e-6);
     dn_sampler_free(&sp);
     /* other samplers start from unit noise and only copy the model input */
@@ -286,19 +286,19 @@ static void ddpm_and_ddim_variances(void **state) {
     (void)state;
     dn_sched s = linear1000();
     /* test_scheduler_ddpm.py test_variance (fixed_small, prev = t - 1), tolerance 1e-5 */
-    tu_assert_close("ddpm var(0)", 0, dn_ddpm_variance(&s, 0, -1, DN_VAR_FIXED_SMALL), 0.0, 1e-5, 0);
-    tu_assert_close("ddpm var(487)", 487, dn_ddpm_variance(&s, 487, 486, DN_VAR_FIXED_SMALL), 0.00979, 1e-5, 0);
-    tu_assert_close("ddpm var(999)", 999, dn_ddpm_variance(&s, 999, 998, DN_VAR_FIXED_SMALL), 0.02, 1e-5, 0);
+    tu_assert_close("ddpm var(0)", 0, (double)dn_ddpm_variance(&s, 0, -1, DN_VAR_FIXED_SMALL), 0.0, 1e-5, 0);
+    tu_assert_close("ddpm var(487)", 487, (double)dn_ddpm_variance(&s, 487, 486, DN_VAR_FIXED_SMALL), 0.00979, 1e-5, 0);
+    tu_assert_close("ddpm var(999)", 999, (double)dn_ddpm_variance(&s, 999, 998, DN_VAR_FIXED_SMALL), 0.02, 1e-5, 0);
     /* test_scheduler_ddim.py test_variance */
-    tu_assert_close("ddim var(0,0)", 0, dn_ddim_variance(&s, 0, 0, 1), 0.0, 1e-5, 0);
-    tu_assert_close("ddim var(420,400)", 420, dn_ddim_variance(&s, 420, 400, 1), 0.14771, 1e-5, 0);
-    tu_assert_close("ddim var(980,960)", 980, dn_ddim_variance(&s, 980, 960, 1), 0.32460, 1e-5, 0);
-    tu_assert_close("ddim var(487,486)", 487, dn_ddim_variance(&s, 487, 486, 1), 0.00979, 1e-5, 0);
-    tu_assert_close("ddim var(999,998)", 999, dn_ddim_variance(&s, 999, 998, 1), 0.02, 1e-5, 0);
+    tu_assert_close("ddim var(0,0)", 0, (double)dn_ddim_variance(&s, 0, 0, 1), 0.0, 1e-5, 0);
+    tu_assert_close("ddim var(420,400)", 420, (double)dn_ddim_variance(&s, 420, 400, 1), 0.14771, 1e-5, 0);
+    tu_assert_close("ddim var(980,960)", 980, (double)dn_ddim_variance(&s, 980, 960, 1), 0.32460, 1e-5, 0);
+    tu_assert_close("ddim var(487,486)", 487, (double)dn_ddim_variance(&s, 487, 486, 1), 0.00979, 1e-5, 0);
+    tu_assert_close("ddim var(999,998)", 999, (double)dn_ddim_variance(&s, 999, 998, 1), 0.02, 1e-5, 0);
     /* fixed_large is beta_t itself for one-step moves; fixed_small (beta-tilde) is never larger */
     for (int t = 1; t < 1000; t += 37) {
         /* 1 - abar_t / abar_{t-1} in float loses digits to cancellation: compare absolutely */
-        tu_assert_close("fixed_large = beta", t, dn_ddpm_variance(&s, t, t - 1, DN_VAR_FIXED_LARGE), s.betas[t], 2e-7, 0);
+        tu_assert_close("fixed_large = beta", t, (double)dn_ddpm_variance(&s, t, t - 1, DN_VAR_FIXED_LARGE), (double)s.betas[t], 2e-7, 0);
         assert_true(dn_ddpm_variance(&s, t, t - 1, DN_VAR_FIXED_SMALL) <= dn_ddpm_variance(&s, t, t - 1, DN_VAR_FIXED_LARGE));
     }
     /* fixed_small is floored at 1e-20 (diffusers clamps before the log) */
@@ -338,11 +338,11 @@ static void drift_plus_random_is_the_move(void **state) {
                 double max_rand = 0;
                 for (int j = 0; j < NV; j++) {
                     double move = (double)nx[j] - (double)x[j], parts = (double)drift[j] + (double)rnd[j];
-                    double tol = 4e-7 * (fabs(x[j]) + fabs(nx[j]) + fabs(drift[j]) + fabs(rnd[j])) + 1e-30;
+                    double tol = 4e-7 * (fabs((double)x[j]) + fabs((double)nx[j]) + fabs((double)drift[j]) + fabs((double)rnd[j])) + 1e-30;
                     if (fabs(move - parts) > tol)
                         fail_msg("%s %s step %d value %d: next - sample %.9g != drift + random %.9g",
                                  dn_sampler_kind_name(kinds[kk]), dn_pred_type_name(c.prediction_type), i, j, move, parts);
-                    max_rand = fmax(max_rand, fabs(rnd[j]));
+                    max_rand = fmax(max_rand, fabs((double)rnd[j]));
                 }
                 /* only DDPM (t > 0) and DDIM with eta > 0 add noise, of the std they report (DDIM's
                  * last step to alpha-bar 1 has variance 0) */
@@ -381,9 +381,9 @@ static void x0_and_eps_rebuild_the_sample(void **state) {
         for (int i = 0; i < sp.n; i += 3) {
             dn_step_out o = {.prev_sample = nx, .pred_eps = eps, .pred_x0 = x0};
             dn_sampler_step(&o, NULL, NULL, NULL, &sp, i, m, x, 1, NV);
-            double a = s.alphas_cumprod[sp.t_index[i]];
+            double a = (double)s.alphas_cumprod[sp.t_index[i]];
             for (int j = 0; j < NV; j++)
-                tu_assert_close("sqrt(a) x0 + sqrt(1-a) eps", j, sqrt(a) * (double)x0[j] + sqrt(1 - a) * (double)eps[j], x[j], 1e-4, 1e-4);
+                tu_assert_close("sqrt(a) x0 + sqrt(1-a) eps", j, sqrt(a) * (double)x0[j] + sqrt(1 - a) * (double)eps[j], (double)x[j], 1e-4, 1e-4);
         }
         dn_sampler_free(&sp);
     }
@@ -448,7 +448,7 @@ static void ddim_clipped_model_output_rederives_eps(void **state) {
         m[j] = j % 2 ? -3.0f * x[j] : x[j]; /* odd j: x0 far outside [-1, 1] at mid t, even j inside */
     }
     int i = 4, t = sp.t_index[i], prev = sp.prev_t[i];
-    double a_t = s.alphas_cumprod[t], a_p = prev >= 0 ? (double)s.alphas_cumprod[prev] : 1.0;
+    double a_t = (double)s.alphas_cumprod[t], a_p = prev >= 0 ? (double)s.alphas_cumprod[prev] : 1.0;
     dn_step_out o = {.prev_sample = nx, .pred_x0 = x0, .pred_eps = e};
     dn_step_out o0 = {.prev_sample = nx0, .pred_eps = e0};
     dn_sampler_step(&o, NULL, NULL, NULL, &sp, i, m, x, 1, NV);
@@ -456,7 +456,7 @@ static void ddim_clipped_model_output_rederives_eps(void **state) {
     int clipped = 0, same = 0;
     for (int j = 0; j < NV; j++) {
         assert_true(x0[j] >= -1.0f && x0[j] <= 1.0f);
-        double X0 = x0[j], E = e[j];
+        double X0 = (double)x0[j], E = (double)e[j];
         double back = sqrt(a_t) * X0 + sqrt(1.0 - a_t) * E;
         assert_true(fabs(back - (double)x[j]) < 1e-4);
         double want = sqrt(a_p) * X0 + sqrt(1.0 - a_p) * E;
@@ -559,11 +559,11 @@ static void cfg_combines_predictions(void **state) {
     dn_cfg_combine(out, u, c, 1.0f, 3);
     assert_memory_equal(out, c, sizeof c);
     dn_cfg_combine(out, u, c, 7.5f, 3);
-    tu_assert_close("cfg", 0, out[0], 1 + 7.5 * 2, 0, 1e-6);
-    tu_assert_close("cfg", 1, out[1], 2, 0, 1e-6);
-    tu_assert_close("cfg", 2, out[2], -1 + 7.5 * 2, 0, 1e-6);
+    tu_assert_close("cfg", 0, (double)out[0], 1 + 7.5 * 2, 0, 1e-6);
+    tu_assert_close("cfg", 1, (double)out[1], 2, 0, 1e-6);
+    tu_assert_close("cfg", 2, (double)out[2], -1 + 7.5 * 2, 0, 1e-6);
     dn_cfg_combine(u, u, c, 2.0f, 3); /* in place */
-    tu_assert_close("cfg in place", 0, u[0], 5, 0, 1e-6);
+    tu_assert_close("cfg in place", 0, (double)u[0], 5, 0, 1e-6);
 }
 
 // ----------------------------------------------------------------------------
@@ -649,7 +649,7 @@ static void samplers_reach_the_data_distribution(void **state) {
         run_exact(x, 1000, runs[r].k, runs[r].N, DN_PRED_EPSILON, runs[r].eta, 12);
         for (int p = 1; p < 3; p++) {
             run_exact(y, 1000, runs[r].k, runs[r].N, (dn_pred_type)p, runs[r].eta, 12);
-            for (int j = 0; j < 1000; j++) tu_assert_close(dn_pred_type_name((dn_pred_type)p), j, y[j], x[j], 2e-3, 2e-3);
+            for (int j = 0; j < 1000; j++) tu_assert_close(dn_pred_type_name((dn_pred_type)p), j, (double)y[j], (double)x[j], 2e-3, 2e-3);
         }
     }
     free(x);
@@ -685,13 +685,13 @@ static void stochastic_steps_add_the_right_noise(void **state) {
         dn_sampler_init_noise(x, &sp, &rng, 1, M);
         double pm = 0, pv = 1; /* predicted mean and variance: x_T ~ N(0, 1) */
         for (int i = 0; i < sp.n; i++) {
-            double a = s.alphas_cumprod[sp.t_index[i]];
+            double a = (double)s.alphas_cumprod[sp.t_index[i]];
             float probe[2] = {0, 1}, pmod[2], pnext[2], pdrift[2];
             exact_model(pmod, probe, 2, a, DN_PRED_EPSILON);
             dn_step_info info;
             dn_step_out po = {.prev_sample = pnext, .drift = pdrift};
             dn_sampler_step(&po, &info, NULL, &probe_rng, &sp, i, pmod, probe, 1, 2);
-            double B = pdrift[0], A = 1.0 + (double)pdrift[1] - B;
+            double B = (double)pdrift[0], A = 1.0 + (double)pdrift[1] - B;
             pm = A * pm + B;
             pv = A * A * pv + (double)info.noise_std * (double)info.noise_std;
             exact_model(m, x, M, a, DN_PRED_EPSILON);

@@ -18,8 +18,8 @@ static void matches_diffusers(void **state) {
             int t = gs->t[k];
             if (gs->kind == DN_BETA_COSINE) {
                 /* cos() comes from the C library: allow 2 ulp, though glibc matches exactly */
-                tu_assert_close("cosine beta", t, s.betas[t], gs->beta[k], 0, 2.4e-7);
-                tu_assert_close("cosine abar", t, s.alphas_cumprod[t], gs->abar[k], 0, 2.4e-7);
+                tu_assert_close("cosine beta", t, (double)s.betas[t], (double)gs->beta[k], 0, 2.4e-7);
+                tu_assert_close("cosine abar", t, (double)s.alphas_cumprod[t], (double)gs->abar[k], 0, 2.4e-7);
             } else {
                 /* pure IEEE float arithmetic (torch.linspace's kernel, double cumprod): exact */
                 if (s.betas[t] != gs->beta[k] || s.alphas_cumprod[t] != gs->abar[k])
@@ -51,16 +51,16 @@ static void properties_hold_for_every_kind(void **state) {
                     assert_true(a < s.alphas_cumprod[t - 1]);
                     assert_true(s.snr[t] < s.snr[t - 1]);
                 }
-                tu_assert_close("sqrt(abar)^2", t, (double)s.sqrt_alphas_cumprod[t] * (double)s.sqrt_alphas_cumprod[t], a, 0, 1e-6);
+                tu_assert_close("sqrt(abar)^2", t, (double)s.sqrt_alphas_cumprod[t] * (double)s.sqrt_alphas_cumprod[t], (double)a, 0, 1e-6);
                 tu_assert_close("sqrt(1-abar)^2", t,
                                 (double)s.sqrt_one_minus_alphas_cumprod[t] * (double)s.sqrt_one_minus_alphas_cumprod[t],
                                 1.0 - (double)a, 1e-7, 1e-6);
-                tu_assert_close("snr", t, s.snr[t], (double)a / (1.0 - (double)a), 0, 1e-5);
+                tu_assert_close("snr", t, (double)s.snr[t], (double)a / (1.0 - (double)a), 0, 1e-5);
             }
             /* alpha-bar is the running product of the alphas */
             double prod = 1;
             for (int t = 0; t < T; t++) prod *= (double)s.alphas[t];
-            tu_assert_close("prod alphas", T, s.alphas_cumprod[T - 1], prod, 0, 1e-6);
+            tu_assert_close("prod alphas", T, (double)s.alphas_cumprod[T - 1], prod, 0, 1e-6);
             dn_sched_free(&s);
         }
     }
@@ -90,8 +90,8 @@ static void linear_endpoints(void **state) {
     assert_true(s.betas[0] == 0.0001f && s.betas[999] == 0.02f);
     dn_sched_free(&s);
     assert_int_equal(dn_sched_init(&s, DN_BETA_SCALED_LINEAR, 1000, 0.00085f, 0.012f), 0);
-    tu_assert_close("scaled_linear first", 0, s.betas[0], 0.00085, 0, 1e-6);
-    tu_assert_close("scaled_linear last", 999, s.betas[999], 0.012, 0, 1e-6);
+    tu_assert_close("scaled_linear first", 0, (double)s.betas[0], 0.00085, 0, 1e-6);
+    tu_assert_close("scaled_linear last", 999, (double)s.betas[999], 0.012, 0, 1e-6);
     dn_sched_free(&s);
 }
 

@@ -59,7 +59,7 @@ static double heldout_loss(dn_trainer *tr) {
     dn_unet_acts a;
     assert_int_equal(dn_unet_acts_alloc(&a, &tr->net, N), 0);
     dn_unet_forward(&tr->net, &a, out, xt, t, ids, N);
-    double loss = dn_mse_forward(out, eps, N * plane);
+    double loss = (double)dn_mse_forward(out, eps, N * plane);
     dn_unet_acts_free(&a);
     free(x0), free(eps), free(xt), free(out);
     dn_data_close(&test);

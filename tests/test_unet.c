@@ -138,7 +138,7 @@ static void matches_pytorch(void **state) {
     print_message("output: max rel err %.3g\n", e);
     assert_true(e < GOLDEN_TOL);
     float loss = dn_mse_forward(out, target->data, want->numel);
-    tu_assert_close("loss", 0, loss, gfind(&g, "loss")->data[0], 0, 1e-5);
+    tu_assert_close("loss", 0, (double)loss, (double)gfind(&g, "loss")->data[0], 0, 1e-5);
 
     dn_unet_params grads;
     float *gmem;
