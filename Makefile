@@ -113,7 +113,7 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 TEST_HELPER_OBJ := $(BUILD)/tests/support/testutil.o
 # Keep the test objects (make would delete them as intermediates and rebuild them every time).
-.SECONDARY: $(TEST_SRC:%.c=$(BUILD)/%.o)
+.SECONDARY: $(TEST_SRC:%.c=$(BUILD)/%.o) $(TEST_HELPER_OBJ)
 
 BIN := $(BUILD)/diffuse
 
