@@ -142,10 +142,10 @@ $(BUILD)/tests/%.o: tests/%.c
 
 $(BUILD)/libdiffuse.a: $(CORE_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	$(AR) rcs $@ $^
 $(BUILD)/libdiffuse-viz.a: $(VIZ_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	$(AR) rcs $@ $^
 VIZ_LIB := $(if $(VIZ_OBJ),$(BUILD)/libdiffuse-viz.a)
 
 $(BIN): $(CLI_OBJ) $(VIZ_LIB) $(BUILD)/libdiffuse.a

@@ -3,15 +3,16 @@
 # Debian's gcc-aarch64-linux-gnu and run them under qemu-user-static: the code must build there
 # and give the same bits with the NEON kernels (and with the plain-C ones, DN_KERNELS=generic).
 #
-# usage: sh scripts/arm_check.sh [test_NAME...]
+# usage: sh scripts/arm_check.sh [test_NAME...]   (or: make arm-check [ARM_TESTS="test_NAME ..."])
 #   default: every tests/test_*.c that needs only core/ (none of its "..." includes is in viz/,
-#   no <SDL...> or <gif_lib.h>), plus test_gemm again with DN_KERNELS=generic; under emulation
-#   (about 20x slower) test_shipped runs its reference samples only (its guided-sample smoke test
-#   takes over half an hour there) and test_train is left out (a training loop: 10 minutes and
-#   more), unless ARM_SLOW=1.
-# Installs what is missing, only that: gcc-aarch64-linux-gnu, qemu-user-static and pkg-config, and
-# through multiarch (dpkg --add-architecture arm64) the arm64 libraries the core and the cmocka
-# tests link, and the arm64 C library they run with: libcmocka-dev:arm64 zlib1g-dev:arm64
+#   no <SDL...> or <gif_lib.h>), plus test_gemm again with DN_KERNELS=generic. test_shipped
+#   checks its reference samples with both copies of the kernels (DN_TEST_GENERIC=1). Under
+#   emulation (50 to 100 times slower than natively) test_shipped runs its reference samples only
+#   (its guided-sample smoke test takes over half an hour there) and test_train is left out (a
+#   training loop), unless ARM_SLOW=1.
+# Installs what is missing, only that: gcc-aarch64-linux-gnu, binutils (`ar`), qemu-user-static,
+# pkg-config and, through multiarch (dpkg --add-architecture arm64), the arm64 libraries the core
+# and the cmocka tests link and the C library they run with: libcmocka-dev:arm64 zlib1g-dev:arm64
 # libstb-dev:arm64 libc6:arm64 (apt may upgrade the same packages for amd64: multiarch wants one
 # version of both). Not root: prints the commands to run and exits 1.
 # Builds through the Makefile into $BUILD without any viewer code (VIZ_SRC= VIZ_CFLAGS= VIZ_LIBS=),
@@ -21,8 +22,9 @@
 # loader (libc6-arm64-cross) would pick libc.so.6 of libc6:arm64 from the ld.so cache, and the
 # mixed pair hangs in pthread_create; -L / runs everything from libc6:arm64. test_shipped
 # must reproduce tests/data/shipped_*_ref.bin bit for bit (largest difference 0).
-# Environment: BUILD (default build/arm), JOBS (make -j, default 2), ARM_TIMEOUT (seconds per
-# test, default 3600). Logs: $BUILD/make.log, $BUILD/test-logs/.
+# Environment: ARM_TESTS (as the arguments), ARM_SLOW, BUILD (default build/arm), JOBS (make -j,
+# default 2), ARM_TIMEOUT (seconds per test, default 3600). Logs: $BUILD/make.log,
+# $BUILD/test-logs/.
 # Exit status: 0 when everything built and passed, 1 otherwise.
 set -eu
 cd "$(dirname "$0")/.."
@@ -35,7 +37,8 @@ LOADER=/lib/ld-linux-aarch64.so.1 # libc6:arm64, with the libraries in /usr/lib/
 start_all=$(date +%s)
 
 # ---- packages ------------------------------------------------------------------------------------
-HOST_PKGS="gcc-aarch64-linux-gnu qemu-user-static pkg-config"
+# binutils: the Makefile archives with a plain `ar` (the host's handles ARM objects)
+HOST_PKGS="gcc-aarch64-linux-gnu binutils qemu-user-static pkg-config"
 ARM_PKGS="libcmocka-dev:arm64 zlib1g-dev:arm64 libstb-dev:arm64 libc6:arm64"
 installed() { case "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null || true)" in *" installed") ;; *) return 1 ;; esac; }
 missing=""
@@ -56,7 +59,8 @@ if [ -n "$missing" ]; then
   # An unreachable third-party source makes update fail; the install below says what is missing.
   apt-get update -qq >/dev/null 2>&1 || echo "arm-check: apt-get update reported errors (see apt-get update)" >&2
   # shellcheck disable=SC2086
-  apt-get install -y -qq --no-install-recommends $missing >/dev/null
+  out=$(apt-get install -y -qq --no-install-recommends $missing 2>&1) ||
+    { echo "$out" | tail -15 >&2; echo "arm-check: apt-get install failed" >&2; exit 1; }
 fi
 for c in $CROSS $QEMU pkg-config; do
   command -v "$c" >/dev/null 2>&1 || { echo "arm-check: '$c' not found after installing" >&2; exit 1; }
@@ -72,16 +76,21 @@ core_only() {
     [ -f "core/$h" ] || [ -f "tests/$h" ] || [ -f "tests/support/$h" ] || return 1
   done
 }
+left="" # what ARM_SLOW=1 would add
 if [ $# -gt 0 ]; then
   tests="$*"
+elif [ -n "${ARM_TESTS:-}" ]; then
+  tests=$ARM_TESTS
 else
   tests=""
   for f in tests/test_*.c; do
     t=$(basename "$f" .c)
-    [ "$t" = test_train ] && [ -z "${ARM_SLOW:-}" ] && continue
+    [ "$t" = test_train ] && [ -z "${ARM_SLOW:-}" ] && left="$left $t" && continue
     core_only "$f" && tests="$tests $t"
   done
 fi
+case " $tests " in *" test_shipped "*) [ -z "${ARM_SLOW:-}" ] && left="$left, test_shipped's smoke test" ;; esac
+left=${left#,}
 bins=""
 for t in $tests; do
   [ -f "tests/$t.c" ] || { echo "arm-check: no tests/$t.c" >&2; exit 1; }
@@ -110,7 +119,8 @@ start=$(date +%s)
 # shellcheck disable=SC2086
 if ! make --no-print-directory -j"$JOBS" "$@" "$BUILD/libdiffuse.a" $bins >"$BUILD/make.log" 2>&1; then
   echo "arm-check: the ARM build failed; log $BUILD/make.log" >&2
-  grep -E 'error|Error|undefined reference' "$BUILD/make.log" | head -15 | sed 's/^/    /' >&2
+  grep -E ': (fatal )?error:|\*\*\*|undefined reference|No such file' "$BUILD/make.log" | head -15 |
+    sed 's/^/    /' >&2
   exit 1
 fi
 build_secs=$(( $(date +%s) - start ))
@@ -124,21 +134,19 @@ echo "arm-check: built in ${build_secs}s ($CROSS $($CROSS -dumpversion), kernels
 
 # ---- run -----------------------------------------------------------------------------------------
 passed=0; failed=0; bad=""
-unset DN_KERNELS DN_WRITE_REF # the default kernels (NEON); never rewrite the references
+unset DN_KERNELS DN_WRITE_REF DN_TEST_ONLY DN_TEST_GENERIC # default kernels (NEON); never rewrite the references
 log=$BUILD/test-logs
 # run NAME KERNELS BIN: one test program under qemu, one summary line
 run() {
   name=$1 kernels=$2 bin=$3 label=$1${2:+ (DN_KERNELS=$2)}
-  t0=$(date +%s) rc=0
-  only=""
-  [ "$name" = test_shipped ] && [ -z "${ARM_SLOW:-}" ] && only=test_reference_sample
-  if [ -n "$kernels" ]; then
-    DN_KERNELS=$kernels timeout --foreground "$TIMEOUT" $QEMU -L / "$bin" >"$log/$name.log" 2>&1 || rc=$?
-  elif [ -n "$only" ]; then
-    DN_TEST_ONLY=$only timeout --foreground "$TIMEOUT" $QEMU -L / "$bin" >"$log/$name.log" 2>&1 || rc=$?
-  else
-    timeout --foreground "$TIMEOUT" $QEMU -L / "$bin" >"$log/$name.log" 2>&1 || rc=$?
+  t0=$(date +%s) rc=0 vars=""
+  [ -n "$kernels" ] && vars="DN_KERNELS=$kernels"
+  if [ "$name" = test_shipped ]; then
+    vars="DN_TEST_GENERIC=1"
+    [ -z "${ARM_SLOW:-}" ] && vars="$vars DN_TEST_ONLY=test_reference_sample" label="$name (reference samples)"
   fi
+  # shellcheck disable=SC2086
+  env $vars timeout --foreground "$TIMEOUT" $QEMU -L / "$bin" >"$log/$name.log" 2>&1 || rc=$?
   secs=$(( $(date +%s) - t0 ))
   p=$(sed -n 's/.*\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$log/$name.log" | tail -1)
   f=$(sed -n 's/.*\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$log/$name.log" | tail -1)
@@ -170,6 +178,7 @@ for t in $tests; do run "$t" "" "$BUILD/tests/$t"; done
 case " $tests " in *" test_gemm "*) run test_gemm.generic generic "$BUILD/tests/test_gemm" ;; esac
 end=$(date +%s)
 echo "arm-check: build ${build_secs}s, tests $((end - t0_tests))s under qemu, total $((end - start_all))s"
+[ -n "$left" ] && echo "arm-check: left out:$left (ARM_SLOW=1 runs them)"
 [ -n "$bad" ] && echo "arm-check: failed:$bad" >&2
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
