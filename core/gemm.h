@@ -40,8 +40,8 @@ void dn_gemm_pack_b(float *dst, const float *B, long rs, long cs, int kc, int n)
 
 /* The micro-kernel: for i < m, j < n (m <= MR, n <= NR):
  *   C[i*ldc + j] = (load ? C[i*ldc + j] : 0) + sum_{k<kc} a[k*MR + i] b[k*NR + j],
- * summed in order k = 0, 1, ... (one fused multiply-add per k). a, b: packed panels, 64-byte
- * aligned. */
+ * summed in order k = 0, 1, ... (one fused multiply-add per k). a, b: packed panels (any
+ * alignment: the kernels load unaligned). */
 void dn_gemm_kernel(int kc, const float *a, const float *b, float *C, long ldc, int m, int n, int load);
 
 /* The same micro-kernel with operands read in place, for conv2d (nn_conv.c) and dn_sgemm: rows
