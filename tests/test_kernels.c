@@ -54,6 +54,17 @@ static void same_bits(const char *copy, const char *what, const float *got, cons
                      (double)want[i]);
 }
 
+/* The first copy's result is kept as the reference; every later copy's must equal it, bit for bit
+ * (then it is freed). */
+static void keep_or_compare(int c, const char *what, float **ref, float *got, long n) {
+    if (c == 0) {
+        *ref = got;
+        return;
+    }
+    same_bits(copies[c]->name, what, got, *ref, n);
+    free(got);
+}
+
 /* conv2d: forward, then backward (dx, dw, db added into non-zero buffers) at N = 2. */
 static void conv_case(int C, int H, int W, int OC, int K, int s) {
     int N = 2, Ho = dn_conv2d_out_size(H, K, s), Wo = dn_conv2d_out_size(W, K, s);
@@ -74,13 +85,7 @@ static void conv_case(int C, int H, int W, int OC, int K, int s) {
         float *got[4] = {out, dx, dw, db};
         long len[4] = {no, nx, nw, OC};
         static const char *names[4] = {"conv out", "conv dx", "conv dw", "conv db"};
-        for (int t = 0; t < 4; t++) {
-            if (c == 0) ref[t] = got[t];
-            else {
-                same_bits(k->name, names[t], got[t], ref[t], len[t]);
-                free(got[t]);
-            }
-        }
+        for (int t = 0; t < 4; t++) keep_or_compare(c, names[t], &ref[t], got[t], len[t]);
     }
     for (int t = 0; t < 4; t++) free(ref[t]);
     free(x), free(w), free(b), free(dout), free(dx0), free(dw0), free(db0);
@@ -122,13 +127,7 @@ static void elementwise_every_copy(void **state) {
         k->upsample2x_backward(o[9], dout, N, C, H, W);
         k->concat_forward(o[10], x, xb, N, C, Cb, HW);
         k->add_channel_forward(o[11], x, bias, N, C, HW);
-        for (int t = 0; t < NT; t++) {
-            if (c == 0) ref[t] = o[t];
-            else {
-                same_bits(k->name, names[t], o[t], ref[t], len[t]);
-                free(o[t]);
-            }
-        }
+        for (int t = 0; t < NT; t++) keep_or_compare(c, names[t], &ref[t], o[t], len[t]);
     }
     for (int t = 0; t < NT; t++) free(ref[t]);
     free(x), free(gam), free(bet), free(dout), free(xb), free(bias), free(acc0);
@@ -150,13 +149,7 @@ static void attention_every_copy(void **state) {
         float *got[3] = {out, att, dq};
         long len[3] = {no, na, nq};
         static const char *names[3] = {"attention out", "attention weights", "attention dqkv"};
-        for (int t = 0; t < 3; t++) {
-            if (c == 0) ref[t] = got[t];
-            else {
-                same_bits(k->name, names[t], got[t], ref[t], len[t]);
-                free(got[t]);
-            }
-        }
+        for (int t = 0; t < 3; t++) keep_or_compare(c, names[t], &ref[t], got[t], len[t]);
     }
     for (int t = 0; t < 3; t++) free(ref[t]);
     free(qkv), free(dout), free(d0);
