@@ -65,6 +65,8 @@ static inline float exp_fixed(float x) {
 
 /* Elementwise kernels run over fixed chunks of this many values (a multiple of 16), one task each. */
 #define CHUNK 16384
+/* ... and inside a chunk over blocks of this many (a stack buffer of exponentials). */
+#define EW_BLOCK 256
 
 /* ---- GroupNorm ---------------------------------------------------------------------------------
  * Per (n, group): mu = mean, var = biased variance over the C/G channels x HW positions,
@@ -194,7 +196,13 @@ static void silu_fwd_task(void *vctx, int task) {
     long i0 = (long)task * CHUNK, end = i0 + CHUNK < j->n ? i0 + CHUNK : j->n;
     float *restrict out = j->out;
     const float *restrict x = j->x;
-    for (long i = i0; i < end; i++) out[i] = x[i] / (1.0f + exp_fixed(-x[i]));
+    float e[EW_BLOCK]; /* e^-x of a block first, then the division: the same operations, but
+                        * written as one loop gcc vectorises the division badly (2.8x slower) */
+    for (long b = i0; b < end; b += EW_BLOCK) {
+        int nb = end - b < EW_BLOCK ? (int)(end - b) : EW_BLOCK;
+        for (int i = 0; i < nb; i++) e[i] = exp_fixed(-x[b + i]);
+        for (int i = 0; i < nb; i++) out[b + i] = x[b + i] / (1.0f + e[i]);
+    }
 }
 
 void dn_silu_forward(float *out, const float *x, long n) {
@@ -207,9 +215,14 @@ static void silu_bwd_task(void *vctx, int task) {
     long i0 = (long)task * CHUNK, end = i0 + CHUNK < j->n ? i0 + CHUNK : j->n;
     float *restrict dx = j->out;
     const float *restrict x = j->x, *restrict dout = j->dout;
-    for (long i = i0; i < end; i++) {
-        float s = 1.0f / (1.0f + exp_fixed(-x[i]));
-        dx[i] += dout[i] * s * (1.0f + x[i] * (1.0f - s));
+    float e[EW_BLOCK];
+    for (long b = i0; b < end; b += EW_BLOCK) {
+        int nb = end - b < EW_BLOCK ? (int)(end - b) : EW_BLOCK;
+        for (int i = 0; i < nb; i++) e[i] = exp_fixed(-x[b + i]);
+        for (int i = 0; i < nb; i++) {
+            float s = 1.0f / (1.0f + e[i]);
+            dx[b + i] += dout[b + i] * s * (1.0f + x[b + i] * (1.0f - s));
+        }
     }
 }
 
