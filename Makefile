@@ -159,6 +159,9 @@ $(BUILD)/tests/%: $(BUILD)/tests/%.o $(TEST_HELPER_OBJ) $(VIZ_LIB) $(BUILD)/libd
 # The benchmarks (named bench_*, so not tests): built and run by `make bench`.
 $(BUILD)/bench_unet: $(BUILD)/tests/bench_unet.o $(BUILD)/libdiffuse.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/libdiffuse.a $(CORE_LIBS)
+# bench_winograd wraps dn_conv2d_forward to time the U-Net's convolutions (a study: tests/bench_winograd.c).
+$(BUILD)/bench_winograd: $(BUILD)/tests/bench_winograd.o $(BUILD)/libdiffuse.a
+	$(CC) $(ALL_LDFLAGS) -Wl,--wrap=dn_conv2d_forward -o $@ $< $(BUILD)/libdiffuse.a $(CORE_LIBS)
 # bench_gemm also links Debian's OpenBLAS (installed by scripts/bench.sh only).
 $(BUILD)/bench_gemm: $(BUILD)/tests/bench_gemm.o $(BUILD)/libdiffuse.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/libdiffuse.a $(CORE_LIBS) \

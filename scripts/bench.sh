@@ -16,6 +16,7 @@
 # Installs what it needs (libopenblas-dev, python3-torch) first: `make test` never needs them.
 # usage: bench.sh BUILD_DIR [--quick]   (or DN_BENCH_QUICK=1: short timings, for a smoke test)
 #        DN_BENCH_THREADS="1 2" (default), DN_BENCH_KERNELS="avx512 avx2" (default: all vector copies)
+#   3. a study: the most Winograd F(2x2,3x3) convolutions could give (tests/bench_winograd.c).
 # Raw results: BUILD_DIR/bench/{gemm,c,torch}_COPY[_THREADS].tsv. Results: docs/PERFORMANCE.md.
 set -u
 BUILD=${1:-build}
@@ -23,7 +24,7 @@ BUILD=${1:-build}
 QUICK=""
 [ -n "${DN_BENCH_QUICK:-}" ] && QUICK=--quick
 sh scripts/deps.sh libopenblas-dev python3-torch || exit 1
-make --no-print-directory BUILD="$BUILD" "$BUILD/bench_unet" "$BUILD/bench_gemm" >/dev/null ||
+make --no-print-directory BUILD="$BUILD" "$BUILD/bench_unet" "$BUILD/bench_gemm" "$BUILD/bench_winograd" >/dev/null ||
   { echo "bench.sh: cannot build the benchmarks (make BUILD=$BUILD $BUILD/bench_unet $BUILD/bench_gemm)" >&2; exit 1; }
 out="$BUILD/bench"
 mkdir -p "$out"
@@ -108,3 +109,8 @@ for k in $COPIES; do
   done
 done
 [ $have_torch -eq 1 ] || echo "(PyTorch columns empty: /usr/bin/python3 has no torch)"
+
+# The study behind "What would close the gap" (docs/PERFORMANCE.md): how much Winograd F(2x2,3x3)
+# convolutions could give the forward pass at most, per copy, one thread.
+echo
+for k in $COPIES; do DN_KERNELS="$k" "$BUILD/bench_winograd" || echo "bench.sh: bench_winograd failed" >&2; done
