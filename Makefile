@@ -49,7 +49,7 @@ CFLAGS  ?=
 MACHINE := $(firstword $(subst -, ,$(shell $(CC) -dumpmachine 2>/dev/null)))
 
 # The kernel files (gemm.c, nn.c, nn_conv.c, kernels.c) are compiled once per instruction set of
-# the CPU family (core/isa.h); core/dispatch.c picks one at start-up. Everything else is compiled
+# the CPU family (core/nn/isa.h); core/nn/dispatch.c picks one at start-up. Everything else is compiled
 # once: for this CPU (-march=native), or with PORTABLE=1 for the family's baseline.
 ifeq ($(MACHINE),x86_64)
 KERNEL_ISAS := avx512 avx2 generic
@@ -100,8 +100,8 @@ ALL_CFLAGS = $(BASE) $(OPT) $(ARCH) $(WARN) $(SAN) $(CFLAGS)
 KERNEL_CFLAGS = $(BASE) $(KOPT) -fno-trapping-math $(TUNE) $(WARN) $(SAN) $(CFLAGS)
 ALL_LDFLAGS = -pthread $(SAN) $(LDFLAGS)
 
-KERNEL_SRC := core/gemm.c core/nn.c core/nn_conv.c core/kernels.c
-CORE_SRC := $(filter-out $(KERNEL_SRC),$(wildcard core/*.c))
+KERNEL_SRC := core/nn/gemm.c core/nn/nn.c core/nn/nn_conv.c core/nn/kernels.c
+CORE_SRC := $(filter-out $(KERNEL_SRC),$(wildcard core/*/*.c))
 VIZ_SRC  := $(wildcard viz/*.c)
 CLI_SRC  := $(wildcard cli/*.c)
 TEST_SRC := $(wildcard tests/test_*.c)
@@ -123,7 +123,7 @@ all: $(BIN)
 $(BUILD)/core/%.o: core/%.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(CORE_CFLAGS) -MMD -MP -c $< -o $@
-# One copy of a kernel file per instruction set: build/core/gemm.avx2.o from core/gemm.c.
+# One copy of a kernel file per instruction set: build/core/gemm.avx2.o from core/nn/gemm.c.
 define KERNEL_RULE
 $(BUILD)/core/%.$(1).o: core/%.c
 	@mkdir -p $$(@D)

@@ -2,11 +2,11 @@
  * (class name under each picture, pixels upscaled so a projector shows them). */
 #include "cli.h"
 #include "commands.h"
-#include "data.h"
-#include "err.h"
-#include "image.h"
-#include "pets.h"
-#include "rng.h"
+#include "data/data.h"
+#include "base/err.h"
+#include "data/image.h"
+#include "data/pets.h"
+#include "base/rng.h"
 #include "sheet.h"
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,22 +1,22 @@
-/* cmd_eval.c — `diffuse eval`: how good is a model? Samples it and asks the project's own
- * classifier (core/classifier.h) what the samples look like:
+/* cmd_eval.c — `diffuse eval`: the options, and the tables of core/eval/eval.h's numbers (text and
+ * Markdown). How good is a model? Samples it and asks the project's own classifier
+ * (core/nets/classifier.h) what the samples look like:
  *   conditional accuracy   share of samples generated for class y that the classifier calls y
  *                          (at the model's recommended guidance and at w = 1)
  *   coverage               class histogram of unconditional samples (does every class appear?)
  *   decisiveness           share of samples put in one class with probability > 0.9
  *   FD                     Fréchet distance in the classifier's feature space to the test set
- *                          (core/frechet.h), beside the same distance for real images (the floor)
+ *                          (core/eval/frechet.h), beside the same distance for real images (the floor)
  * With --train-classifier it trains and saves that classifier instead. */
-#include "classifier.h"
+#include "nets/classifier.h"
 #include "cli.h"
 #include "commands.h"
-#include "data.h"
-#include "err.h"
-#include "fileio.h"
-#include "frechet.h"
-#include "generate.h"
-#include "model.h"
-#include "parallel.h"
+#include "data/data.h"
+#include "base/err.h"
+#include "base/fileio.h"
+#include "diffusion/model.h"
+#include "eval/eval.h"
+#include "base/parallel.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,64 +124,14 @@ done:
     return status;
 }
 
-/* ---- sampling --------------------------------------------------------------------------------- */
-
-/* n samples with class ids (NULL = unconditional) at guidance w into x (n x plane). */
-static int sample(const dn_unet *net, const dn_sched *sched, int steps, int n, const int *ids, float w,
-                  uint64_t seed, float *x, const char *what) {
-    dn_sampler_config sc;
-    dn_sampler_config_recommended(&sc, DN_DDIM, steps);
-    dn_gen g;
-    if (dn_gen_init(&g, net, sched, &sc, n, ids, w, seed)) return -1;
-    double t0 = now();
-    int tty = isatty(STDERR_FILENO); /* a live counter on a terminal, one line per phase in a log */
-    while (g.i < g.sp.n) {
-        dn_gen_step(&g, NULL, NULL);
-        if ((tty && g.i % 5 == 0) || g.i == g.sp.n) {
-            fprintf(stderr, "%s  sampling %-22s step %2d/%d  %4.0fs", tty ? "\r" : "", what, g.i, g.sp.n, now() - t0);
-            fflush(stderr);
-        }
+/* Sampling progress on stderr: a live counter on a terminal, one line per set in a log. */
+static void sample_progress(void *ctx, const char *what, int i, int n, double seconds) {
+    int tty = *(const int *)ctx;
+    if ((tty && i % 5 == 0) || i == n) {
+        fprintf(stderr, "%s  sampling %-22s step %2d/%d  %4.0fs", tty ? "\r" : "", what, i, n, seconds);
+        if (i == n) fputc('\n', stderr);
+        fflush(stderr);
     }
-    fprintf(stderr, "\n");
-    memcpy(x, g.x, (size_t)n * (size_t)g.plane * sizeof(float));
-    dn_gen_free(&g);
-    return 0;
-}
-
-/* ---- measures --------------------------------------------------------------------------------- */
-
-static int argmax(const float *p, int K) {
-    int b = 0;
-    for (int k = 1; k < K; k++) b = p[k] > p[b] ? k : b;
-    return b;
-}
-
-typedef struct {
-    int n;
-    double accuracy;          /* share argmax == intended class (conditional sets) */
-    double decisive;          /* share with max probability > 0.9 */
-    int hist[DN_CLS_MAX_CLASSES];
-    int per_class_n[DN_CLS_MAX_CLASSES], per_class_right[DN_CLS_MAX_CLASSES];
-    double fd;                /* to the test set */
-} set_stats;
-
-static void classify_stats(set_stats *s, const float *probs, const int *ids, int n, int K) {
-    memset(s, 0, sizeof *s);
-    s->n = n;
-    long right = 0, dec = 0;
-    for (int i = 0; i < n; i++) {
-        const float *p = probs + (long)i * K;
-        int a = argmax(p, K);
-        s->hist[a]++;
-        dec += p[a] > 0.9f;
-        if (ids && ids[i] < K) {
-            s->per_class_n[ids[i]]++;
-            s->per_class_right[ids[i]] += a == ids[i];
-            right += a == ids[i];
-        }
-    }
-    s->accuracy = ids ? (double)right / n : -1;
-    s->decisive = (double)dec / n;
 }
 
 /* ---- the table: one set of rows, printed as text and as Markdown ----------------------------- */
@@ -233,13 +183,6 @@ static void pct(char *buf, double v) {
 
 /* ---- eval ------------------------------------------------------------------------------------- */
 
-/* "fashion-mnist" and the like -> "fashion" */
-static const char *data_name(const char *dataset) {
-    if (!strncmp(dataset, "fashion", 7)) return "fashion";
-    if (!strncmp(dataset, "pets", 4)) return "pets";
-    return dataset;
-}
-
 /* A Markdown report, built in memory and then written in one go by dn_write_file_atomic, so a
  * failed or interrupted run never leaves half a report. */
 typedef struct {
@@ -286,20 +229,18 @@ static int parse_sweep(const char *arg, float *w) {
 }
 
 /* --sweep: one guided set per scale; a row each: accuracy, decisiveness, FD and FD / floor. */
-static int run_sweep(const char *cmd, const dn_unet *net, const dn_sched *sched, const dn_classifier *cls, int steps,
-                     int n, const int *ids, uint64_t seed, float *x, float *fb, float *pa, const float *test_feat,
-                     long nt, int F, int Kc, double floor_n, const float *w, int nw, const char *md, const char *model,
-                     const char *cls_path, long real_opt) {
+static int run_sweep(const char *cmd, dn_eval *ev, const int *ids, const float *w, int nw, const char *md,
+                     const char *model, const char *cls_path, long real_opt) {
+    int n = ev->c.n, steps = ev->c.steps;
+    uint64_t seed = ev->c.seed;
+    double floor_n = ev->floor_n;
     table t = {0};
     char a[48], b[48], c[48], d[48], e[48], what[64];
     row(&t, "guidance w", "accuracy", "decisive (p > 0.9)", "FD to test set", "FD / floor");
     for (int i = 0; i < nw; i++) {
-        set_stats s = {0};
+        dn_eval_set s = {0};
         snprintf(what, sizeof what, "per class, w = %g", (double)w[i]);
-        if (sample(net, sched, steps, n, ids, w[i], seed, x, what) || dn_cls_apply(cls, fb, pa, x, n))
-            return cli_error(cmd, EXIT_FAIL, "%s", dn_error());
-        classify_stats(&s, pa, ids, n, Kc);
-        if (dn_frechet_features(&s.fd, fb, n, test_feat, nt, F)) return cli_error(cmd, EXIT_FAIL, "%s", dn_error());
+        if (dn_eval_samples(ev, ids, w[i], what, &s)) return cli_error(cmd, EXIT_FAIL, "%s", dn_error());
         snprintf(a, sizeof a, "%g", (double)w[i]);
         pct(b, s.accuracy), pct(c, s.decisive);
         snprintf(d, sizeof d, "%.3f", s.fd);
@@ -372,14 +313,12 @@ int cmd_eval(int argc, char **argv) {
     dn_classifier cls = {0};
     dn_data test = {0}, trainset = {0};
     dn_sched sched = {0};
-    float *x = NULL, *fa = NULL, *fb = NULL, *pa = NULL, *test_feat = NULL, *test_prob = NULL, *tmp = NULL;
-    int *ids = NULL, *test_y = NULL;
-    long *idx = NULL;
+    dn_eval ev = {0};
+    int *ids = NULL;
     double t_start = now();
     if (dn_model_load(model, &net, &meta)) return cli_error(cmd, EXIT_FAIL, "%s", dn_error());
-    const dn_unet_config *uc = &net.cfg;
-    int K = uc->num_classes;
-    const char *dname = data_name(meta.dataset);
+    int K = net.cfg.num_classes;
+    const char *dname = dn_eval_data_name(meta.dataset);
     if (!meta.dataset[0]) {
         cli_error(cmd, EXIT_FAIL, "the model '%s' does not say which data set it learned (no 'dataset' entry)", model);
         goto done;
@@ -404,12 +343,8 @@ int cmd_eval(int argc, char **argv) {
         else cli_error(cmd, EXIT_FAIL, "%s", dn_error());
         goto done;
     }
-    const dn_cls_config *cc = &cls.cfg;
-    if (cc->in_channels != uc->in_channels || cc->height != uc->height || cc->width != uc->width ||
-        (K && cc->num_classes != K)) {
-        cli_error(cmd, EXIT_FAIL, "the classifier '%s' takes %dx%dx%d images in %d classes; the model '%s' makes "
-                  "%dx%dx%d images in %d classes", cls_path, cc->in_channels, cc->height, cc->width, cc->num_classes,
-                  model, uc->in_channels, uc->height, uc->width, K);
+    if (dn_eval_check(&net, &cls, model, cls_path) < 0) {
+        cli_error(cmd, EXIT_FAIL, "%s", dn_error());
         goto done;
     }
     if (cls.dataset[0] && strcmp(cls.dataset, dname)) {
@@ -422,29 +357,13 @@ int cmd_eval(int argc, char **argv) {
         cli_error(cmd, EXIT_FAIL, "%s", dn_error());
         goto done;
     }
-    if (cfg_scale < 0) {
-        const char *rec = dn_model_meta_get(&meta, "sample.cfg_scale");
-        cfg_scale = rec ? strtof(rec, NULL) : 3.0f;
-        if (!(cfg_scale >= 0 && cfg_scale <= 100)) cfg_scale = 3.0f;
-    }
+    if (cfg_scale < 0) cfg_scale = dn_model_cfg_scale(&meta);
     if (dn_sched_init(&sched, meta.schedule, meta.num_train_timesteps, meta.beta_start, meta.beta_end)) {
         cli_error(cmd, EXIT_FAIL, "%s: %s", model, dn_error());
         goto done;
     }
-    long plane = (long)uc->in_channels * uc->height * uc->width;
-    int F = cc->widths[cc->n_layers - 1], Kc = cc->num_classes; /* Kc = K unless the model is unconditional */
-    long nt = real_n > 0 && real_n < test.n ? real_n : test.n, nb = n > 256 ? 256 : n;
-    x = malloc((size_t)n * (size_t)plane * sizeof(float));
-    fa = malloc((size_t)n * (size_t)F * sizeof(float));
-    fb = malloc((size_t)n * (size_t)F * sizeof(float));
-    pa = malloc((size_t)n * (size_t)Kc * sizeof(float));
-    test_feat = malloc((size_t)nt * (size_t)F * sizeof(float));
-    test_prob = malloc((size_t)nt * (size_t)Kc * sizeof(float));
-    tmp = malloc((size_t)nb * (size_t)plane * sizeof(float));
     ids = malloc((size_t)n * sizeof(int));
-    test_y = malloc((size_t)nt * sizeof(int));
-    idx = malloc((size_t)(n > nt ? n : nt) * sizeof(long));
-    if (!x || !fa || !fb || !pa || !test_feat || !test_prob || !tmp || !ids || !test_y || !idx) {
+    if (!ids) {
         cli_error(cmd, EXIT_FAIL, "out of memory for %d samples", n);
         goto done;
     }
@@ -452,40 +371,22 @@ int cmd_eval(int argc, char **argv) {
            dname, K, meta.train_steps, cls_path, 100 * (double)cls.test_accuracy);
     if (n_sweep) printf("DDIM %d steps, seed %d, %d samples per setting, guidance sweep %s\n", steps, seed, n, sweep_arg);
     else printf("DDIM %d steps, seed %d, %d samples per setting, guidance w = %g and 1\n", steps, seed, n, (double)cfg_scale);
+    fflush(stdout);
 
-    /* real data: the test split through the classifier, in chunks (pets are drawn on the fly) */
-    fprintf(stderr, "  classifying the %ld test images\n", nt);
-    for (long i = 0; i < nt; i += nb) {
-        int b = nt - i < nb ? (int)(nt - i) : (int)nb;
-        for (int j = 0; j < b; j++) idx[j] = i + j;
-        dn_data_batch(&test, tmp, test_y + i, idx, b);
-        if (dn_cls_apply(&cls, test_feat + i * F, test_prob + i * Kc, tmp, b)) {
-            cli_error(cmd, EXIT_FAIL, "%s", dn_error());
-            goto done;
-        }
+    /* real data: the test split through the classifier, and the floors */
+    int tty = isatty(STDERR_FILENO);
+    dn_eval_config ec = {.net = &net, .sched = &sched, .cls = &cls, .test = &test, .train = &trainset,
+                         .steps = steps, .n = n, .n_real = real_n, .seed = (uint64_t)seed,
+                         .progress = sample_progress, .ctx = &tty};
+    fprintf(stderr, "  classifying the %ld test images\n", real_n > 0 && real_n < test.n ? (long)real_n : test.n);
+    if (dn_eval_open(&ev, &ec)) {
+        cli_error(cmd, EXIT_FAIL, "%s", dn_error());
+        goto done;
     }
-    long right = 0;
-    for (long i = 0; i < nt; i++) right += argmax(test_prob + i * Kc, Kc) == test_y[i];
-    set_stats real;
-    classify_stats(&real, test_prob, NULL, (int)nt, Kc);
-    real.accuracy = (double)right / (double)nt;
-    /* floors: the distance real data has to the test set at the same sample size (n training
-     * images, chosen by the seed), and between the two halves of the test set */
-    double floor_n = 0, floor_half = 0;
-    {
-        dn_rng r;
-        dn_rng_seed(&r, (uint64_t)seed, 0x5eed);
-        for (int i = 0; i < n; i++) idx[i] = (long)dn_rng_below(&r, (uint32_t)trainset.n);
-        for (int i = 0; i < n; i += (int)nb) {
-            int b = n - i < nb ? n - i : (int)nb;
-            dn_data_batch(&trainset, x + (long)i * plane, NULL, idx + i, b);
-        }
-        if (dn_cls_apply(&cls, fa, NULL, x, n) || dn_frechet_features(&floor_n, fa, n, test_feat, nt, F) ||
-            dn_frechet_features(&floor_half, test_feat, nt / 2, test_feat + (nt / 2) * F, nt - nt / 2, F)) {
-            cli_error(cmd, EXIT_FAIL, "%s", dn_error());
-            goto done;
-        }
-    }
+    long nt = ev.nt;
+    int F = ev.F, Kc = ev.K; /* Kc = K unless the model is unconditional */
+    const dn_eval_set real = ev.real;
+    double floor_n = ev.floor_n, floor_half = ev.floor_half;
 
     for (int i = 0; i < n; i++) ids[i] = K ? i % K : 0;
     if (n_sweep) {
@@ -493,28 +394,21 @@ int cmd_eval(int argc, char **argv) {
             cli_error(cmd, EXIT_FAIL, "--sweep: the model '%s' has no classes to guide toward", model);
             goto done;
         }
-        status = run_sweep(cmd, &net, &sched, &cls, steps, n, ids, (uint64_t)seed, x, fb, pa, test_feat, nt, F, Kc,
-                           floor_n, sweep, n_sweep, md, model, cls_path, real_n ? nt : 0);
+        status = run_sweep(cmd, &ev, ids, sweep, n_sweep, md, model, cls_path, real_n ? nt : 0);
         goto done;
     }
 
     /* the three sample sets: guided at w, conditional at w = 1, unconditional */
-    set_stats guided = {0}, plain = {0}, uncond = {0};
+    dn_eval_set guided = {0}, plain = {0}, uncond = {0};
     char what[64];
     for (int set = 0; set < 3; set++) {
-        set_stats *s = set == 0 ? &guided : set == 1 ? &plain : &uncond;
+        dn_eval_set *s = set == 0 ? &guided : set == 1 ? &plain : &uncond;
         if (set < 2 && K == 0) continue;
         if (set == 1 && cfg_scale == 1.0f) continue; /* the same as the guided set */
         float w = set == 0 ? cfg_scale : 1.0f;
         if (set == 2) snprintf(what, sizeof what, "unconditional");
         else snprintf(what, sizeof what, "per class, w = %g", (double)w);
-        if (sample(&net, &sched, steps, n, set < 2 ? ids : NULL, w, (uint64_t)seed, x, what) ||
-            dn_cls_apply(&cls, fb, pa, x, n)) {
-            cli_error(cmd, EXIT_FAIL, "%s", dn_error());
-            goto done;
-        }
-        classify_stats(s, pa, set < 2 ? ids : NULL, n, Kc);
-        if (dn_frechet_features(&s->fd, fb, n, test_feat, nt, F)) {
+        if (dn_eval_samples(&ev, set < 2 ? ids : NULL, w, what, s)) {
             cli_error(cmd, EXIT_FAIL, "%s", dn_error());
             goto done;
         }
@@ -585,7 +479,8 @@ int cmd_eval(int argc, char **argv) {
     }
     status = EXIT_OK;
 done:
-    free(x), free(fa), free(fb), free(pa), free(test_feat), free(test_prob), free(tmp), free(ids), free(test_y), free(idx);
+    free(ids);
+    dn_eval_close(&ev);
     dn_sched_free(&sched);
     dn_data_close(&test);
     dn_data_close(&trainset);

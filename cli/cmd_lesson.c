@@ -2,9 +2,9 @@
  * its slides headless (viz/lesson.h). */
 #include "cli.h"
 #include "commands.h"
-#include "err.h"
+#include "base/err.h"
 #include "lesson.h"
-#include "parallel.h"
+#include "base/parallel.h"
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>

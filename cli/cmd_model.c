@@ -2,8 +2,8 @@
  * metadata), and `--save OUT --dtype f16|f32` to rewrite it, e.g. to halve a file for shipping. */
 #include "cli.h"
 #include "commands.h"
-#include "err.h"
-#include "model.h"
+#include "base/err.h"
+#include "diffusion/model.h"
 #include <stdio.h>
 #include <string.h>
 
@@ -39,9 +39,7 @@ int cmd_model(int argc, char **argv) {
     dn_model_meta meta;
     if (dn_model_load(pos[0], &net, &meta) < 0) return cli_error(cmd, EXIT_FAIL, "%s", dn_error());
     if (save) {
-        char buf[32];
-        snprintf(buf, sizeof buf, "%g", (double)cfg);
-        rc = cfg >= 0 ? dn_model_meta_set(&meta, "sample.cfg_scale", buf) : 0;
+        rc = cfg >= 0 ? dn_model_set_cfg_scale(&meta, cfg) : 0;
         if (rc == 0) rc = dn_model_save(save, &net, &meta, dtype);
         if (rc < 0) cli_error(cmd, EXIT_FAIL, "%s", dn_error());
         else printf("wrote %s (%s weights)\n", save, dtype == DN_DTYPE_F16 ? "float16" : "float32");

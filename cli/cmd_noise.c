@@ -14,13 +14,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "err.h"
-#include "fileio.h"
+#include "base/err.h"
+#include "base/fileio.h"
 #include "font.h"
-#include "forward.h"
-#include "image.h"
-#include "rng.h"
-#include "schedule.h"
+#include "diffusion/forward.h"
+#include "data/image.h"
+#include "base/rng.h"
+#include "diffusion/schedule.h"
 #include "sheet.h"
 
 #define MAX_FRAMES 200

@@ -2,10 +2,10 @@
  * the results, or with -o frame_%03d.png one grid per step (the stable-diffusion.cpp convention). */
 #include "cli.h"
 #include "commands.h"
-#include "err.h"
-#include "generate.h"
-#include "model.h"
-#include "parallel.h"
+#include "base/err.h"
+#include "diffusion/generate.h"
+#include "diffusion/model.h"
+#include "base/parallel.h"
 #include "sheet.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -118,11 +118,7 @@ int cmd_sample(int argc, char **argv) {
             goto done;
         }
     }
-    if (cfg_scale < 0) {
-        const char *rec = dn_model_meta_get(&meta, "sample.cfg_scale");
-        cfg_scale = rec ? strtof(rec, NULL) : 3.0f;
-        if (!(cfg_scale >= 0 && cfg_scale <= 100)) cfg_scale = 3.0f;
-    }
+    if (cfg_scale < 0) cfg_scale = dn_model_cfg_scale(&meta);
     ids = malloc((size_t)n * sizeof(int));
     caps = malloc((size_t)n * sizeof *caps);
     cp = malloc((size_t)n * sizeof *cp);

@@ -1,15 +1,15 @@
-/* cmd_train.c — `diffuse train`: teach a U-Net to predict the noise (core/train.h), with a progress
+/* cmd_train.c — `diffuse train`: teach a U-Net to predict the noise (core/diffusion/train.h), with a progress
  * line, a CSV log, sample grids, checkpoints every few minutes, --resume, and Ctrl-C that saves. */
 #include "cli.h"
 #include "commands.h"
-#include "err.h"
-#include "fileio.h"
-#include "generate.h"
-#include "model.h"
-#include "parallel.h"
+#include "base/err.h"
+#include "base/fileio.h"
+#include "diffusion/generate.h"
+#include "diffusion/model.h"
+#include "base/parallel.h"
 #include "plot.h"
 #include "sheet.h"
-#include "train.h"
+#include "diffusion/train.h"
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
@@ -197,9 +197,7 @@ static int save_model(const dn_trainer *tr, dn_unet *ema_net, const char *path, 
                       float cfg_scale, const char *command) {
     dn_model_meta meta;
     dn_trainer_meta(tr, &meta);
-    char buf[32];
-    snprintf(buf, sizeof buf, "%.3g", (double)cfg_scale);
-    dn_model_meta_set(&meta, "sample.cfg_scale", buf);
+    if (dn_model_set_cfg_scale(&meta, cfg_scale) < 0) return -1;
     if (command) dn_model_meta_set(&meta, "train.command", command);
     dn_trainer_ema_weights(tr, ema_net);
     return dn_model_save(path, ema_net, &meta, dtype);

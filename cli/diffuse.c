@@ -1,7 +1,7 @@
 /* diffuse.c — the `diffuse` program: finds the subcommand and hands it argv. Nothing else. */
 #include "cli.h"
-#include "err.h"
-#include "kernels.h"
+#include "base/err.h"
+#include "nn/kernels.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -125,7 +125,7 @@ if ! make --no-print-directory -j"$JOBS" "$@" "$BUILD/libdiffuse.a" $bins >"$BUI
 fi
 build_secs=$(( $(date +%s) - start ))
 for isa in neon generic; do
-  [ -f "$BUILD/core/gemm.$isa.o" ] || { echo "arm-check: no $BUILD/core/gemm.$isa.o: the Makefile did not build the $isa kernels" >&2; exit 1; }
+  [ -f "$BUILD/core/nn/gemm.$isa.o" ] || { echo "arm-check: no $BUILD/core/nn/gemm.$isa.o: the Makefile did not build the $isa kernels" >&2; exit 1; }
 done
 for b in $bins; do # ELF e_machine 0xb7: AArch64
   [ "$(od -An -tx1 -j18 -N2 "$b" | tr -d ' \n')" = b700 ] || { echo "arm-check: $b is not an AArch64 program" >&2; exit 1; }

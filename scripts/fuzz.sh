@@ -4,8 +4,8 @@
 # Every tests/fuzz/fuzz_NAME.c is a target. It defines
 #     int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 # and may say, each on a comment line of its own:
-#     fuzz-needs: image fileio err        the modules (core/X.c, else viz/X.c) to link; default: all of
-#                                         core/ (the kernel files in their plain-C copy, core/isa.h;
+#     fuzz-needs: image fileio err        the modules (core/*/X.c, else viz/X.c) to link; default: all of
+#                                         core/ (the kernel files in their plain-C copy, core/nn/isa.h;
 #                                         a module clang cannot compile would be built by cc,
 #                                         without instrumentation)
 #     fuzz-cflags: -DSOME_LIMIT=1024      extra flags for the target and its core modules, e.g.
@@ -67,17 +67,17 @@ for name in $targets; do
   if [ ! -f "$src" ]; then echo "fuzz: no target $src" >&2; failed="$failed $name"; continue; fi
   needs=$(directive "$src" fuzz-needs)
   extra=$(directive "$src" fuzz-cflags)
-  [ -n "$needs" ] || needs=$(for f in core/*.c; do basename "$f" .c; done)
+  [ -n "$needs" ] || needs=$(for f in core/*/*.c; do basename "$f" .c; done)
   # Objects per target, since fuzz-cflags may differ; rebuilt when the .c, a core header or the
   # target (its flags) is newer.
   objdir="$OUT/obj/$name"
   mkdir -p "$objdir"
   objs="" ok=1
   for m in $needs; do
-    c="core/$m.c" o="$objdir/$m.o"
-    [ -f "$c" ] || c="viz/$m.c" # drawing-free viz modules (the lesson parser) fuzz the same way
-    if [ ! -f "$c" ]; then echo "fuzz: $name needs '$m' but there is no core/$m.c or viz/$m.c" >&2; ok=0; break; fi
-    # the kernel files in their plain-C copy only (core/isa.h), and a dispatcher that knows it alone
+    c=$(ls core/*/"$m.c" 2>/dev/null | head -1) o="$objdir/$m.o"
+    [ -n "$c" ] || c="viz/$m.c" # drawing-free viz modules (the lesson parser) fuzz the same way
+    if [ ! -f "$c" ]; then echo "fuzz: $name needs '$m' but there is no core/*/$m.c or viz/$m.c" >&2; ok=0; break; fi
+    # the kernel files in their plain-C copy only (core/nn/isa.h), and a dispatcher that knows it alone
     kflags=""
     case "$m" in gemm|nn|nn_conv|kernels) kflags="-DDN_ISA=generic" ;; dispatch) kflags="-DDN_ONLY_GENERIC" ;; esac
     if [ ! -f "$o" ] || newer "$c" "$o" || newer "$src" "$o" ||

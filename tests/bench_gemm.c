@@ -12,12 +12,12 @@
  *        bench_gemm --list                     the copies of the kernels this CPU runs
  * Prints one line per row: name <TAB> C GFLOP/s <TAB> OpenBLAS GFLOP/s, then "# " lines: the
  * kernels, OpenBLAS's kernel for this CPU and the largest relative error of its products. */
-#include "err.h"
-#include "gemm.h"
-#include "kernels.h"
-#include "nn.h"
-#include "parallel.h"
-#include "rng.h"
+#include "base/err.h"
+#include "nn/gemm.h"
+#include "nn/kernels.h"
+#include "nn/nn.h"
+#include "base/parallel.h"
+#include "base/rng.h"
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -6,11 +6,11 @@
  * Each number is the best of 5 repeats of >= 50 ms (the machine is shared; the best is the least
  * disturbed). The PyTorch counterpart of the U-Net rows is tests/golden/unet_twin.py bench. */
 #define _POSIX_C_SOURCE 200809L
-#include "gemm.h"
-#include "nn.h"
-#include "parallel.h"
-#include "rng.h"
-#include "unet.h"
+#include "nn/gemm.h"
+#include "nn/nn.h"
+#include "base/parallel.h"
+#include "base/rng.h"
+#include "nets/unet.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

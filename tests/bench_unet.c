@@ -6,18 +6,18 @@
  * usage: bench_unet [--threads N] [--quick]
  * Prints one line per row: name <TAB> value <TAB> unit <TAB> GFLOP/s; first a 1024^3 SGEMM (the
  * reference for the achieved GFLOP/s), then the rows above, then "viewer_step_pets": one guided
- * reverse step as the viewer computes it (core/run.c, the shipped pets model, DDIM 50, w = 3,
+ * reverse step as the viewer computes it (core/diffusion/run.c, the shipped pets model, DDIM 50, w = 3,
  * the mean over the 50 steps), last the peak resident memory ("peak_rss", MB). */
-#include "err.h"
-#include "gemm.h"
-#include "nn.h"
-#include "parallel.h"
-#include "rng.h"
-#include "sampler.h"
-#include "schedule.h"
-#include "unet.h"
-#include "model.h"
-#include "run.h"
+#include "base/err.h"
+#include "nn/gemm.h"
+#include "nn/nn.h"
+#include "base/parallel.h"
+#include "base/rng.h"
+#include "diffusion/sampler.h"
+#include "diffusion/schedule.h"
+#include "nets/unet.h"
+#include "diffusion/model.h"
+#include "diffusion/run.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

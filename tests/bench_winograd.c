@@ -15,12 +15,12 @@
  * products alone with dn_sgemm at the layer's sizes. Replacing each 3x3 convolution by its
  * products alone (free transforms, which no implementation has) bounds what Winograd F(2x2, 3x3)
  * can give the forward pass. usage: bench_winograd (DN_KERNELS chooses the copy, kernels.h). */
-#include "err.h"
-#include "gemm.h"
-#include "kernels.h"
-#include "nn.h"
-#include "rng.h"
-#include "unet.h"
+#include "base/err.h"
+#include "nn/gemm.h"
+#include "nn/kernels.h"
+#include "nn/nn.h"
+#include "base/rng.h"
+#include "nets/unet.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>

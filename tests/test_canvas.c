@@ -3,9 +3,9 @@
  * a clear error when no font can be opened, and a contact sheet laid out as documented. */
 #include "testutil.h"
 #include "canvas.h"
-#include "err.h"
+#include "base/err.h"
 #include "font.h"
-#include "image.h"
+#include "data/image.h"
 #include "sheet.h"
 
 #include <limits.h>

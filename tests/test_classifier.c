@@ -1,16 +1,16 @@
-/* test_classifier.c — the evaluation classifier (core/classifier.h): every parameter gradient
+/* test_classifier.c — the evaluation classifier (core/nets/classifier.h): every parameter gradient
  * against central finite differences, probabilities that sum to one, a float32 file that loads
  * back bit for bit (float16 within rounding), refusal of a flipped byte, every truncation and a
  * NaN weight (with a re-forged checksum), and a short training on 3000 Fashion-MNIST images that
  * must beat chance (10%) by far on held-out test images; the same seed trains the same weights
  * bit for bit on 1 or 2 threads. */
 #include "testutil.h"
-#include "classifier.h"
-#include "data.h"
-#include "err.h"
-#include "fileio.h"
-#include "model.h"
-#include "parallel.h"
+#include "nets/classifier.h"
+#include "data/data.h"
+#include "base/err.h"
+#include "base/fileio.h"
+#include "diffusion/model.h"
+#include "base/parallel.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -6,11 +6,11 @@
  * the truth about the pixels, every colour used, and a simple pixel statistic that separates cats
  * from dogs. */
 #include "testutil.h"
-#include "data.h"
-#include "err.h"
-#include "fashion.h"
-#include "fileio.h"
-#include "pets.h"
+#include "data/data.h"
+#include "base/err.h"
+#include "data/fashion.h"
+#include "base/fileio.h"
+#include "data/pets.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

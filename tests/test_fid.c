@@ -1,11 +1,11 @@
-/* test_fid.c — the Fréchet distance of core/frechet.h: the Jacobi eigen-decomposition rebuilds
+/* test_fid.c — the Fréchet distance of core/eval/frechet.h: the Jacobi eigen-decomposition rebuilds
  * its matrix with orthonormal eigenvectors; matrix square roots square back; a set's distance to
  * itself is 0; Gaussians with known means and covariances give the closed form
  * (commuting covariances: |mu1 - mu2|^2 + tr((S1^1/2 - S2^1/2)^2)), diagonal and rotated; and two
  * random feature sets give what PyTorch computes by another route (tests/golden/frechet_golden.py). */
 #include "testutil.h"
-#include "frechet.h"
-#include "rng.h"
+#include "eval/frechet.h"
+#include "base/rng.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

@@ -2,9 +2,9 @@
  * formula says, the step-by-step chain reaches the same distribution, and each chain step splits
  * exactly into drift and random motion. */
 #include "testutil.h"
-#include "forward.h"
-#include "rng.h"
-#include "schedule.h"
+#include "diffusion/forward.h"
+#include "base/rng.h"
+#include "diffusion/schedule.h"
 #include <math.h>
 #include <stdlib.h>
 

@@ -2,10 +2,10 @@
  * float rounding for every transposition, odd and edge sizes, leading dimensions wider than the
  * matrix, and beta 0 / 1 / other; and it gives the same bits for 1, 2, 3 and 4 threads. */
 #include "testutil.h"
-#include "gemm.h"
-#include "kernels.h"
-#include "parallel.h"
-#include "rng.h"
+#include "nn/gemm.h"
+#include "nn/kernels.h"
+#include "base/parallel.h"
+#include "base/rng.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -5,7 +5,7 @@
  * delays and loop extension as asked, and failures that leave no file behind. */
 #include "testutil.h"
 #include "canvas.h"
-#include "err.h"
+#include "base/err.h"
 #include "gif.h"
 
 #include <dirent.h>

@@ -1,10 +1,10 @@
-/* test_image.c — image I/O (core/image.h): every format loads, pixels survive a PNG round trip,
+/* test_image.c — image I/O (core/data/image.h): every format loads, pixels survive a PNG round trip,
  * the tEXt chunks are where the PNG spec wants them with valid CRCs, the byte <-> float mapping
  * is exact and clips, the centre crop picks the centre, and every kind of bad input is refused
  * with a one-line message naming the file while leaving no file behind. */
 #include "testutil.h"
-#include "err.h"
-#include "image.h"
+#include "base/err.h"
+#include "data/image.h"
 
 #include <math.h>
 #include <stdio.h>

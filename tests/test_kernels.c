@@ -6,11 +6,11 @@
  * tile, images whose width is no multiple of any vector. Where the CPU runs one copy only, the
  * test says so and checks that copy against itself (2 threads against 1). */
 #include "testutil.h"
-#include "err.h"
-#include "kernels.h"
-#include "parallel.h"
-#include "rng.h"
-#include "unet.h"
+#include "base/err.h"
+#include "nn/kernels.h"
+#include "base/parallel.h"
+#include "base/rng.h"
+#include "nets/unet.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -2,7 +2,7 @@
  * (slides inherit from the one before), every shipped lesson parses, and malformed lessons are
  * refused with the file, the line and what was expected. */
 #include "testutil.h"
-#include "err.h"
+#include "base/err.h"
 #include "lesson.h"
 #include <dirent.h>
 #include <stdio.h>

@@ -3,10 +3,10 @@
  * outputs left zeroed; so are another version, another magic, and (with a re-forged checksum)
  * NaN weights, wrong shapes, bad configs, absurd counts and trailing bytes. */
 #include "testutil.h"
-#include "err.h"
-#include "model.h"
-#include "rng.h"
-#include "unet.h"
+#include "base/err.h"
+#include "diffusion/model.h"
+#include "base/rng.h"
+#include "nets/unet.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

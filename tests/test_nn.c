@@ -6,9 +6,9 @@
  *  - the same bits for 1, 2, 3 and 4 threads;
  *  - invariants (GroupNorm moments, attention rows sum to 1, timestep embedding values). */
 #include "testutil.h"
-#include "nn.h"
-#include "parallel.h"
-#include "rng.h"
+#include "nn/nn.h"
+#include "base/parallel.h"
+#include "base/rng.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

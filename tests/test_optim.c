@@ -1,7 +1,7 @@
 /* test_optim.c — AdamW matches torch.optim.AdamW (golden values from tests/golden/adamw_golden.py),
  * its state is complete (a copy resumes bit-exactly), clipping, EMA and the learning-rate schedule. */
 #include "testutil.h"
-#include "optim.h"
+#include "nn/optim.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,7 +1,7 @@
 /* test_parallel.c — the thread pool runs every task exactly once for any thread count, nests
  * safely, and the per-thread workspace is aligned and keeps its contents. */
 #include "testutil.h"
-#include "parallel.h"
+#include "base/parallel.h"
 #include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>

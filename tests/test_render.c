@@ -4,10 +4,10 @@
  * run without a model draw without trouble; the timeline picks frames; and the exporter writes
  * PNGs that are pixel for pixel the rendered frame, a contact sheet and a GIF. */
 #include "testutil.h"
-#include "err.h"
-#include "fileio.h"
-#include "image.h"
-#include "model.h"
+#include "base/err.h"
+#include "base/fileio.h"
+#include "data/image.h"
+#include "diffusion/model.h"
 #include "render.h"
 #include "view.h"
 
@@ -17,34 +17,12 @@
 #include <string.h>
 #include <unistd.h>
 
-static const char *tiny_model(void) {
-    static char path[512];
-    if (path[0]) return path;
-    dn_unet_config c = dn_unet_default_config(3, 8, 8, 2);
-    c.base_width = 8, c.n_levels = 2, c.mults[2] = 0, c.attn_levels = 0, c.groups = 2, c.temb_width = 16;
-    dn_unet m;
-    if (dn_unet_init(&m, &c) < 0) fail_msg("%s", dn_error());
-    dn_rng r;
-    dn_rng_seed(&r, 7, 0);
-    dn_unet_init_random(&m, &r);
-    dn_model_meta meta;
-    dn_model_meta_init(&meta);
-    snprintf(meta.dataset, sizeof meta.dataset, "pets");
-    meta.n_class_names = 2;
-    snprintf(meta.class_names[0], sizeof meta.class_names[0], "cat");
-    snprintf(meta.class_names[1], sizeof meta.class_names[1], "dog");
-    snprintf(path, sizeof path, "%s/tiny.dfm", tu_tmpdir());
-    if (dn_model_save(path, &m, &meta, DN_DTYPE_F32) < 0) fail_msg("%s", dn_error());
-    dn_unet_free(&m);
-    return path;
-}
-
 static void open_view(dn_view *v, int with_model, dn_run_mode mode, int steps) {
     dn_view_settings s;
     dn_view_settings_default(&s);
     s.mode = mode;
     s.steps = steps;
-    if (with_model) snprintf(s.model, sizeof s.model, "%s", tiny_model());
+    if (with_model) snprintf(s.model, sizeof s.model, "%s", tu_tiny_model());
     if (dn_view_init(v, &s) < 0) fail_msg("dn_view_init: %s", dn_error());
 }
 
@@ -129,7 +107,7 @@ static void euler_x_shown_at_unit_scale(void **state) {
     dn_view_settings_default(&s);
     s.mode = DN_RUN_REVERSE;
     s.steps = 10;
-    snprintf(s.model, sizeof s.model, "%s", tiny_model());
+    snprintf(s.model, sizeof s.model, "%s", tu_tiny_model());
     for (int k = 0; k < 2; k++) {
         s.sampler = k ? DN_EULER : DN_DDIM;
         dn_view v;

@@ -1,7 +1,7 @@
 /* test_rng.c — the generator's stream is fixed (same values on every machine) and its normals
  * have mean 0 and variance 1. */
 #include "testutil.h"
-#include "rng.h"
+#include "base/rng.h"
 #include <math.h>
 #include <stdlib.h>
 

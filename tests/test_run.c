@@ -1,18 +1,18 @@
-/* test_run.c — a cached diffusion run (core/run.h): reverse frames are dn_gen's steps bit for bit
+/* test_run.c — a cached diffusion run (core/diffusion/run.h): reverse frames are dn_gen's steps bit for bit
  * (every sampler, epsilon and v models, with and without guidance, img2img), every frame splits
  * into x + drift + random, the predictions are expressed as epsilon; forward frames have the law
  * of q(x_t | x0) and the chain's correlation between frames; the worker thread computes only what
  * is asked, gives the same bits with 1 and 2 U-Net threads, and stops promptly when freed.
  * The network is a tiny random U-Net (3x8x8 images, 3 classes), so the whole file runs in ~1 s. */
 #include "testutil.h"
-#include "err.h"
-#include "generate.h"
-#include "parallel.h"
-#include "rng.h"
-#include "run.h"
-#include "sampler.h"
-#include "schedule.h"
-#include "unet.h"
+#include "base/err.h"
+#include "diffusion/generate.h"
+#include "base/parallel.h"
+#include "base/rng.h"
+#include "diffusion/run.h"
+#include "diffusion/sampler.h"
+#include "diffusion/schedule.h"
+#include "nets/unet.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

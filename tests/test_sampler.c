@@ -4,9 +4,9 @@
  * (tests/schedulers/test_schedulers.py): shape (4,3,8,8), k = 256c + 32h + 4w + b,
  * dummy_sample_deter = k / 768, dummy_noise_deter = (767 - k) / 768, model(x, t) = x * t / (t + 1). */
 #include "testutil.h"
-#include "err.h"
-#include "sampler.h"
-#include "schedule.h"
+#include "base/err.h"
+#include "diffusion/sampler.h"
+#include "diffusion/schedule.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,8 +1,8 @@
 /* test_schedule.c — the noise schedules equal diffusers' (betas and alpha-bar from PyTorch, bit for
  * bit where the arithmetic is pure IEEE), and have the properties the lessons rely on. */
 #include "testutil.h"
-#include "err.h"
-#include "schedule.h"
+#include "base/err.h"
+#include "diffusion/schedule.h"
 #include <math.h>
 #include <string.h>
 

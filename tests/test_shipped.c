@@ -5,12 +5,12 @@
  * The references (tests/data/shipped_NAME_ref.bin: float32 values of 2 samples, DDIM 10 steps,
  * seed 0) are written by `DN_WRITE_REF=1 build/tests/test_shipped` when a model is replaced. */
 #include "testutil.h"
-#include "classifier.h"
-#include "err.h"
-#include "generate.h"
-#include "kernels.h"
-#include "model.h"
-#include "parallel.h"
+#include "nets/classifier.h"
+#include "base/err.h"
+#include "diffusion/generate.h"
+#include "nn/kernels.h"
+#include "diffusion/model.h"
+#include "base/parallel.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

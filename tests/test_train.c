@@ -1,12 +1,12 @@
 /* test_train.c — the training loop learns (held-out loss falls), is a pure function of its seed,
  * and a checkpoint resumes it bit for bit; corrupted checkpoints are refused. */
 #include "testutil.h"
-#include "err.h"
-#include "forward.h"
-#include "nn.h"
-#include "parallel.h"
-#include "rng.h"
-#include "train.h"
+#include "base/err.h"
+#include "diffusion/forward.h"
+#include "nn/nn.h"
+#include "base/parallel.h"
+#include "base/rng.h"
+#include "diffusion/train.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

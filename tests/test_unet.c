@@ -3,12 +3,12 @@
  * differences of the whole network; the same bits with 1 and 2 threads; plus config checks,
  * batch independence and conditioning. */
 #include "testutil.h"
-#include "err.h"
-#include "model.h"
-#include "nn.h"
-#include "parallel.h"
-#include "rng.h"
-#include "unet.h"
+#include "base/err.h"
+#include "diffusion/model.h"
+#include "nn/nn.h"
+#include "base/parallel.h"
+#include "base/rng.h"
+#include "nets/unet.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

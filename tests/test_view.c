@@ -3,8 +3,8 @@
  * new run (class, conditioning, guidance, sampler, steps, seed, mode, img2img), cycling, play mode
  * by time. A tiny random-weight model (written here) stands in for a trained one: mechanics only. */
 #include "testutil.h"
-#include "err.h"
-#include "model.h"
+#include "base/err.h"
+#include "diffusion/model.h"
 #include "view.h"
 
 #include <math.h>
@@ -12,35 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A 3x8x8 two-class model with random weights, saved once per test program. */
-static const char *tiny_model(void) {
-    static char path[512];
-    if (path[0]) return path;
-    dn_unet_config c = dn_unet_default_config(3, 8, 8, 2);
-    c.base_width = 8, c.n_levels = 2, c.mults[2] = 0, c.attn_levels = 0, c.groups = 2, c.temb_width = 16;
-    dn_unet m;
-    if (dn_unet_init(&m, &c) < 0) fail_msg("%s", dn_error());
-    dn_rng r;
-    dn_rng_seed(&r, 7, 0);
-    dn_unet_init_random(&m, &r);
-    dn_model_meta meta;
-    dn_model_meta_init(&meta);
-    snprintf(meta.dataset, sizeof meta.dataset, "pets");
-    meta.n_class_names = 2;
-    snprintf(meta.class_names[0], sizeof meta.class_names[0], "cat");
-    snprintf(meta.class_names[1], sizeof meta.class_names[1], "dog");
-    snprintf(path, sizeof path, "%s/tiny.dfm", tu_tmpdir());
-    if (dn_model_save(path, &m, &meta, DN_DTYPE_F32) < 0) fail_msg("%s", dn_error());
-    dn_unet_free(&m);
-    return path;
-}
-
 static void open_view(dn_view *v, int with_model, dn_run_mode mode, int steps) {
     dn_view_settings s;
     dn_view_settings_default(&s);
     s.mode = mode;
     s.steps = steps;
-    if (with_model) snprintf(s.model, sizeof s.model, "%s", tiny_model());
+    if (with_model) snprintf(s.model, sizeof s.model, "%s", tu_tiny_model());
     if (dn_view_init(v, &s) < 0) fail_msg("dn_view_init: %s", dn_error());
 }
 
@@ -283,7 +260,7 @@ static void init_errors(void **state) {
     assert_non_null(strstr(dn_error(), "nope.png"));
     /* a photo: cropped and resized to the model's size */
     dn_view_settings_default(&s);
-    snprintf(s.model, sizeof s.model, "%s", tiny_model());
+    snprintf(s.model, sizeof s.model, "%s", tu_tiny_model());
     snprintf(s.image, sizeof s.image, "tests/data/cat64.jpg");
     assert_int_equal(dn_view_init(&v, &s), 0);
     assert_int_equal(v.width, 8);

@@ -1,7 +1,7 @@
 /* canvas.c — see canvas.h. */
 #include "canvas.h"
-#include "err.h"
-#include "image.h"
+#include "base/err.h"
+#include "data/image.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,7 +1,7 @@
 /* font.c — see font.h. fontconfig turns a family name into a file; SDL2_ttf (FreeType) turns the
  * file and a string into an anti-aliased ARGB surface, which dn_canvas_blend composites. */
 #include "font.h"
-#include "err.h"
+#include "base/err.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -5,7 +5,7 @@
  * palette (exact colours, or pinned flat colours + median cut) -> one palette index per distinct
  * colour -> rows of indices (or Floyd–Steinberg dithered rows) -> giflib's LZW encoder. */
 #include "gif.h"
-#include "err.h"
+#include "base/err.h"
 
 #include <gif_lib.h>
 #include <math.h>

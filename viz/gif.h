@@ -25,7 +25,7 @@
 #ifndef DN_GIF_H
 #define DN_GIF_H
 #include "canvas.h"
-#include "fileio.h"
+#include "base/fileio.h"
 
 typedef struct {
     int plays;       /* how often a viewer plays the animation: 0 = forever, k >= 1 = k times */

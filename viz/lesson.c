@@ -2,8 +2,8 @@
  * "key: value", indented lines continue the value above, '#' starts a comment line, blank lines
  * separate nothing in particular. Every problem is reported with the file and line. */
 #include "lesson.h"
-#include "err.h"
-#include "fileio.h"
+#include "base/err.h"
+#include "base/fileio.h"
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>

@@ -1,8 +1,8 @@
 /* lesson_play.c — a lesson in a view: showing slides, Right/Left across slide boundaries, and the
  * headless slide export (lesson.h). The parser is lesson.c, kept apart so it can be fuzzed alone. */
 #include "lesson.h"
-#include "err.h"
-#include "fileio.h"
+#include "base/err.h"
+#include "base/fileio.h"
 #include "gif.h"
 #include "render.h"
 #include "sheet.h"

@@ -1,6 +1,6 @@
 /* plot.c — line charts (plot.h). */
 #include "plot.h"
-#include "err.h"
+#include "base/err.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

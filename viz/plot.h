@@ -4,7 +4,7 @@
 #define DN_PLOT_H
 #include "canvas.h"
 #include "font.h"
-#include "image.h"
+#include "data/image.h"
 
 typedef struct {
     const float *x, *y; /* (n) points, x increasing */

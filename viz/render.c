@@ -18,10 +18,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "err.h"
-#include "fileio.h"
+#include "base/err.h"
+#include "base/fileio.h"
 #include "gif.h"
-#include "image.h"
+#include "data/image.h"
 #include "sheet.h"
 
 #define BG DN_RGB(14, 17, 22)

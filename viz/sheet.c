@@ -1,7 +1,7 @@
 /* sheet.c — see sheet.h. Layout, top to bottom:
  *   gap | title line + gap (if any) | rows of [image, caption lines] separated by gap | gap */
 #include "sheet.h"
-#include "err.h"
+#include "base/err.h"
 
 #include <stdlib.h>
 #include <string.h>

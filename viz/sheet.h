@@ -5,7 +5,7 @@
 #define DN_SHEET_H
 #include "canvas.h"
 #include "font.h"
-#include "image.h"
+#include "data/image.h"
 
 typedef struct {
     dn_font *caption;    /* font of the captions (required) */

@@ -6,13 +6,14 @@
 #include "view.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "data.h"
-#include "err.h"
-#include "image.h"
+#include "data/data.h"
+#include "base/err.h"
+#include "data/image.h"
 
 const int dn_view_step_choices[DN_VIEW_STEP_CHOICES] = {10, 25, 50, 100, 250, 1000};
 const float dn_view_speeds[DN_VIEW_SPEEDS] = {1, 2, 4, 8, 15, 30, 60};
@@ -485,4 +486,52 @@ void dn_view_describe(const dn_view *v, char *buf, int size) {
              v->image_name, start, dn_sampler_kind_name(s->sampler), s->steps, (unsigned long long)s->seed,
              v->num_classes ? dn_view_class_name(v, s->class_id) : "none", s->cond ? "on" : "off",
              (double)s->cfg_scale);
+}
+
+/* ---- the command that makes the same run ------------------------------------------------------ */
+
+/* Append s to buf in single quotes for a POSIX shell (' becomes '\'').*/
+static void put_quoted(char *buf, size_t size, const char *s) {
+    size_t len = strlen(buf);
+    if (len + 2 >= size) return;
+    buf[len++] = '\'';
+    for (; *s && len + 5 < size; s++) {
+        if (*s == '\'') {
+            memcpy(buf + len, "'\\''", 4);
+            len += 4;
+        } else buf[len++] = *s;
+    }
+    buf[len++] = '\'';
+    buf[len] = '\0';
+}
+
+static void put(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void put(char *buf, size_t size, const char *fmt, ...) {
+    size_t len = strlen(buf);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf + len, size - len, fmt, ap);
+    va_end(ap);
+}
+
+void dn_view_command(const dn_view *v, char *c, size_t n) {
+    const dn_view_settings *s = &v->set;
+    if (n == 0) return;
+    c[0] = '\0';
+    put(c, n, "diffuse export");
+    if (s->model[0]) put(c, n, " --model "), put_quoted(c, n, s->model);
+    else put(c, n, " --no-model");
+    if (s->image[0]) put(c, n, " --image "), put_quoted(c, n, s->image);
+    else if (s->image_index) put(c, n, " --index %d", s->image_index);
+    put(c, n, " --mode %s", s->mode == DN_RUN_FORWARD ? "forward" : "reverse");
+    if (s->mode == DN_RUN_REVERSE && s->start) put(c, n, " --start %d", s->start);
+    put(c, n, " --sampler %s --steps %d --seed %llu", dn_sampler_kind_name(s->sampler), s->steps,
+        (unsigned long long)s->seed);
+    if (v->num_classes && s->cond) {
+        put(c, n, " --class "), put_quoted(c, n, dn_view_class_name(v, s->class_id));
+        put(c, n, " --cfg-scale %g", (double)s->cfg_scale);
+    } else if (v->num_classes) put(c, n, " --uncond");
+    if (s->overlay) put(c, n, " --overlay");
+    if (s->guidance) put(c, n, " --guidance");
+    if (s->caption[0]) put(c, n, " --caption "), put_quoted(c, n, s->caption);
 }

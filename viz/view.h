@@ -15,10 +15,10 @@
  * keeping the cursor at the same point of the process where that makes sense. */
 #ifndef DN_VIEW_H
 #define DN_VIEW_H
-#include "model.h"
-#include "run.h"
-#include "schedule.h"
-#include "unet.h"
+#include "diffusion/model.h"
+#include "diffusion/run.h"
+#include "diffusion/schedule.h"
+#include "nets/unet.h"
 #include <stdint.h>
 
 /* Panels the renderer draws (bits of dn_view_settings.panels). */
@@ -156,6 +156,10 @@ int dn_view_run_class(const dn_view *v);
 /* One line describing the settings, for PNG text chunks and traces:
  * "mode=forward model=pets.dfm image=... sampler=ddim steps=50 seed=0 class=cat cond=on cfg=3". */
 void dn_view_describe(const dn_view *v, char *buf, int size);
+/* The `diffuse export` command that makes the same run again ("diffuse export --model '...'
+ * --mode reverse --sampler ddim --steps 50 --seed 0 --class 'cat' --cfg-scale 3"), for the text
+ * chunks of exported slides; arguments quoted for a POSIX shell. Cut at size - 1 bytes. */
+void dn_view_command(const dn_view *v, char *buf, size_t size);
 
 /* Every key of the viewer, for the help overlay and `diffuse view --help` (terminated by NULLs). */
 typedef struct {

@@ -6,7 +6,7 @@
  * and weight parsing. A loaded classifier's weights are read once so a sanitizer sees any bad
  * pointer. Seeds: tests/fuzz/fuzz_classifier/ (a tiny float32 and a float16 file).
  */
-#include "classifier.h"
+#include "nets/classifier.h"
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/* fuzz_image.c — libFuzzer target for the image loader (core/image.h): any bytes must give either
+/* fuzz_image.c — libFuzzer target for the image loader (core/data/image.h): any bytes must give either
  * an image or -1 with a one-line message; never a crash, a leak or an out-of-bounds access.
  * A loaded image must also survive our PNG writer: encode, decode, same pixels.
  * Built and run by scripts/fuzz.sh (make fuzz); seeds in tests/fuzz/fuzz_image/.
@@ -6,8 +6,8 @@
  * 20 megapixels of zlib-compressed zeros, and the limit check itself is the same code either way.
  * fuzz-needs: image fileio err
  * fuzz-cflags: -DDN_IMAGE_MAX_PIXELS=1048576L -DDN_IMAGE_MAX_SIDE=4096 */
-#include "err.h"
-#include "image.h"
+#include "base/err.h"
+#include "data/image.h"
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -2,7 +2,7 @@
  * parsed or refused with a one-line message, without a crash, a leak or undefined behaviour.
  * fuzz-needs: lesson err fileio sampler schedule rng
  * fuzz-cflags: -Iviz */
-#include "err.h"
+#include "base/err.h"
 #include "lesson.h"
 #include <stddef.h>
 #include <stdint.h>

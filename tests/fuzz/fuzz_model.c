@@ -5,7 +5,7 @@
  * So each input is decoded twice: as it is, and with a correct checksum appended (the input is
  * then the file body), which lets the fuzzer reach the config, metadata and tensor parsing.
  * A loaded model's weights are read once so a sanitizer sees any bad pointer. */
-#include "model.h"
+#include "diffusion/model.h"
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Golden values for tests/test_fid.c: Fréchet distances between feature sets, computed in float64
-with PyTorch by a route independent of core/frechet.c.
+with PyTorch by a route independent of core/eval/frechet.c.
 
-core/frechet.c takes tr (S1 S2)^1/2 as the sum of square roots of the eigenvalues of the symmetric
+core/eval/frechet.c takes tr (S1 S2)^1/2 as the sum of square roots of the eigenvalues of the symmetric
 S1^1/2 S2 S1^1/2 (Jacobi). Here the same trace comes from the eigenvalues of the non-symmetric
 product S1 S2 (torch.linalg.eigvals), as pytorch-fid's scipy.linalg.sqrtm route would give:
     FD = |mu1 - mu2|^2 + tr S1 + tr S2 - 2 sum_i sqrt(lambda_i(S1 S2))

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""unet_twin.py — the PyTorch twin of core/unet.c: the same architecture, the same parameter
+"""unet_twin.py — the PyTorch twin of core/nets/unet.c: the same architecture, the same parameter
 names and order, used two ways (tests never run it):
 
   unet_twin.py golden [OUT]   write tests/golden/unet_small.bin: a small config, its weights, a
@@ -153,7 +153,7 @@ class UNet(nn.Module):
 
 
 def c_order_names(cfg):
-    """Parameter names in the order core/unet.c walks them (= model file order)."""
+    """Parameter names in the order core/nets/unet.c walks them (= model file order)."""
     L, B = cfg["levels"], cfg["blocks"]
     ch_of = lambda l: cfg["base"] * cfg["mults"][l]
     attn = lambda l: (cfg["attn"] >> l) & 1

@@ -1,5 +1,7 @@
 /* testutil.c — see testutil.h. */
 #include "testutil.h"
+#include "base/err.h"
+#include "diffusion/model.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,5 +27,27 @@ const char *tu_tmpdir(void) {
             fail();
         }
     }
+    return path;
+}
+
+const char *tu_tiny_model(void) {
+    static char path[512];
+    if (path[0]) return path;
+    dn_unet_config c = dn_unet_default_config(3, 8, 8, 2);
+    c.base_width = 8, c.n_levels = 2, c.mults[2] = 0, c.attn_levels = 0, c.groups = 2, c.temb_width = 16;
+    dn_unet m;
+    if (dn_unet_init(&m, &c) < 0) fail_msg("%s", dn_error());
+    dn_rng r;
+    dn_rng_seed(&r, 7, 0);
+    dn_unet_init_random(&m, &r);
+    dn_model_meta meta;
+    dn_model_meta_init(&meta);
+    snprintf(meta.dataset, sizeof meta.dataset, "pets");
+    meta.n_class_names = 2;
+    snprintf(meta.class_names[0], sizeof meta.class_names[0], "cat");
+    snprintf(meta.class_names[1], sizeof meta.class_names[1], "dog");
+    snprintf(path, sizeof path, "%s/tiny.dfm", tu_tmpdir());
+    if (dn_model_save(path, &m, &meta, DN_DTYPE_F32) < 0) fail_msg("%s", dn_error());
+    dn_unet_free(&m);
     return path;
 }

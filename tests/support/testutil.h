@@ -13,5 +13,8 @@ void tu_assert_close(const char *what, long i, double a, double b, double atol, 
 void tu_assert_allclose(const char *what, const float *a, const float *b, long n, double atol, double rtol);
 /* A unique empty temporary folder for the test (created); path valid until the process exits. */
 const char *tu_tmpdir(void);
+/* A 3x8x8 two-class model ("cat", "dog") with random weights, saved once per test program in
+ * tu_tmpdir(); its path. For tests of the viewer and the renderer, which need a model file. */
+const char *tu_tiny_model(void);
 
 #endif
