@@ -17,7 +17,7 @@ static const struct {
     {"data", cmd_data, "show a training set (fashion or pets) as a labelled grid"},
     {"train", cmd_train, "train a noise predictor (U-Net) on fashion or pets"},
     {"sample", cmd_sample, "draw pictures from a trained model: a grid, or one frame per step"},
-    {"view", cmd_view, "open the window that animates diffusion step by step (SDL2)"},
+    {"view", cmd_view, "open the window that animates diffusion step by step"},
     {"export", cmd_export, "write what 'diffuse view' shows as PNG slides, a contact sheet and a GIF"},
     {"model", cmd_model, "show what a model file holds; rewrite it as float16"},
     {"lesson", cmd_lesson, "play a ready-made lesson in the viewer, or export its slides"},

@@ -224,7 +224,7 @@ static void timeline_picks_frames(void **state) {
     assert_int_equal(dn_render_timeline_pick(&v, 1280, 720, L.plot.x, y), 10);
     assert_int_equal(dn_render_timeline_pick(&v, 1280, 720, L.plot.x + L.plot.w - 1, y), 0);
     /* half way (t about 500) is DDIM's t = 500: frame 6 of 10 (t = 0, 0, 100, ..., 900) */
-    float t6 = dn_render_frame_t(&v, 6);
+    float t6 = dn_run_t(v.run, 6);
     assert_true(fabsf(t6 - 500) < 1e-3f);
     int mid = L.plot.x + (int)lroundf((1.0f - 500.0f / 999.0f) * (float)(L.plot.w - 1));
     assert_int_equal(dn_render_timeline_pick(&v, 1280, 720, mid, y), 6);

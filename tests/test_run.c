@@ -207,8 +207,8 @@ static void img2img_starts_part_way(void **state) {
         float noise[P], x[P], xin[P], out[P];
         dn_rng_normal_fill(&rng, noise, P);
         dn_sampler_add_noise(x, &sp, 3, x0, noise, P);
-        dn_unet_acts acts;
-        assert_int_equal(dn_unet_acts_alloc(&acts, &net, 2), 0);
+        dn_guide gd;
+        assert_int_equal(dn_guide_init(&gd, &net, 2), 0);
         for (int k = 0; k <= 5; k++) {
             const dn_run_frame *f = dn_run_frame_wait(r, k);
             assert_non_null(f);
@@ -217,11 +217,11 @@ static void img2img_starts_part_way(void **state) {
             int i = 3 + k, id = 2;
             assert_true(f->t == sp.timesteps[i]);
             dn_sampler_scale_model_input(xin, &sp, i, x, P);
-            dn_guided_output(&net, &acts, out, NULL, NULL, xin, sp.timesteps[i], &id, 1, 2.0f);
+            dn_guided_output(&gd, out, NULL, NULL, xin, sp.timesteps[i], &id, 1, 2.0f);
             dn_step_out o = {.prev_sample = x};
             dn_sampler_step(&o, NULL, NULL, &rng, &sp, i, out, x, 1, P);
         }
-        dn_unet_acts_free(&acts);
+        dn_guide_free(&gd);
         dn_sampler_free(&sp);
         check_moves(r);
         dn_run_free(r);
@@ -307,8 +307,8 @@ static void forward_predictions(void **state) {
         c.x0 = x0;
         c.class_id = 1, c.cfg_scale = 3.0f;
         dn_run *r = start_ok(&c);
-        dn_unet_acts acts;
-        assert_int_equal(dn_unet_acts_alloc(&acts, &net, 2), 0);
+        dn_guide gd;
+        assert_int_equal(dn_guide_init(&gd, &net, 2), 0);
         int K = dn_run_frames(r) - 1, id = 1;
         assert_int_equal(K, 6);
         for (int k = 0; k <= K; k++) {
@@ -317,7 +317,7 @@ static void forward_predictions(void **state) {
             assert_int_equal(f->has_pred, k >= 1);
             if (k == 0) continue;
             assert_true(f->guided);
-            dn_guided_output(&net, &acts, out, uncond, cond, f->x, f->t, &id, 1, 3.0f);
+            dn_guided_output(&gd, out, uncond, cond, f->x, f->t, &id, 1, 3.0f);
             double a = (double)f->alpha_bar;
             for (int j = 0; j < P; j++) {
                 double e = (double)out[j], ec = (double)cond[j], eu = (double)uncond[j];
@@ -336,7 +336,7 @@ static void forward_predictions(void **state) {
                                 1e-4, 1e-4);
             }
         }
-        dn_unet_acts_free(&acts);
+        dn_guide_free(&gd);
         dn_run_free(r);
         dn_unet_free(&net);
     }

@@ -244,22 +244,6 @@ static void fmt_num(char *buf, size_t size, float x) {
     else snprintf(buf, size, "%.4f", (double)x);
 }
 
-// ----------------------------------------------------------------------------
-// the run's timesteps
-
-float dn_render_frame_t(const dn_view *v, int k) {
-    const dn_run_config *rc = dn_run_config_of(v->run);
-    dn_sampler sp;
-    if (dn_sampler_init(&sp, &v->sched, &rc->sampler) < 0) return 0;
-    int K = dn_view_frames(v) - 1;
-    float t = 0;
-    if (rc->mode == DN_RUN_FORWARD) t = k <= 0 ? 0.0f : sp.timesteps[K - k < 0 ? 0 : K - k];
-    else if (rc->start + k < sp.n) t = sp.timesteps[rc->start + k];
-    else t = sp.prev_t[sp.n - 1] >= 0 ? (float)sp.prev_t[sp.n - 1] : 0.0f;
-    dn_sampler_free(&sp);
-    return t;
-}
-
 /* x position on the plot of timestep t: T-1 at the left, 0 at the right */
 static int t_to_x(const dn_rect *p, int T, float t) {
     return p->x + (int)lroundf((1.0f - t / (float)(T - 1)) * (float)(p->w - 1));
@@ -304,18 +288,14 @@ static void draw_header(ctx *c, const dn_run_frame *f, int shown) {
              "Space plays (%g steps/s)   H: keys", (double)dn_view_speeds[v->speed]);
 }
 
-/* Euler's samples live at scale sqrt(sigma^2 + 1) (about 157 at t = 999), the others at 1. The
- * panels show every sampler's x at the variance-preserving scale, x sqrt(abar) for Euler (what the
- * network is fed), so x_t, its histogram and the next x_t read the same for all samplers.
- * `next`: the scale of the frame after f (Euler's next sigma). */
-static float shown_scale(const dn_view *v, const dn_run_frame *f, int next) {
-    if (v->set.mode != DN_RUN_REVERSE || v->set.sampler != DN_EULER) return 1.0f;
-    return sqrtf(next ? f->info.alpha_prod_prev : f->alpha_bar);
-}
+/* Every picture of x shows it at the variance-preserving scale (the run's f->scale: Euler's
+ * samples live at sqrt(sigma^2 + 1)), so x_t, its histogram and the next x_t read the same for all
+ * samplers. `next`: the scale of x + drift + random, the next frame's x. */
+static float shown_scale(const dn_run_frame *f, int next) { return next ? f->scale_next : f->scale; }
 
 /* f->x at the shown scale: f->x itself, or a scaled copy in out (n values). */
 static const float *shown_x(const dn_view *v, const dn_run_frame *f, float *out) {
-    float s = shown_scale(v, f, 0);
+    float s = shown_scale(f, 0);
     if (s == 1.0f) return f->x;
     long n = (long)v->channels * v->height * v->width;
     for (long i = 0; i < n; i++) out[i] = f->x[i] * s;
@@ -330,7 +310,7 @@ static void draw_big(ctx *c, const dn_run_frame *f) {
     fmt_num(tb, sizeof tb, f->alpha_bar);
     if (f->k == 0 && v->set.mode == DN_RUN_FORWARD)
         text(c, &c->f->body, b.x + S(c, 56), b.y + S(c, 3), DN_ALIGN_LEFT, MUTED, "clean image x_0, before any step");
-    else if (shown_scale(v, f, 0) != 1.0f)
+    else if (shown_scale(f, 0) != 1.0f)
         text(c, &c->f->body, b.x + S(c, 56), b.y + S(c, 3), DN_ALIGN_LEFT, MUTED,
              "t = %g   x / \xe2\x88\x9a(\xcf\x83\xc2\xb2+1)", (double)f->t);
     else
@@ -504,7 +484,7 @@ static void draw_cells(ctx *c, const dn_run_frame *f) {
         int K = dn_view_frames(v) - 1;
         long n = (long)v->channels * v->height * v->width;
         if (f->k < K) {
-            float sn = shown_scale(v, f, 1);
+            float sn = shown_scale(f, 1);
             for (long i = 0; i < n; i++) c->tmp[i] = (f->x[i] + f->drift[i] + f->random[i]) * sn;
             dn_rect r = fit_zoom(b, v->width, v->height, NULL);
             dn_canvas_blit_float(c->cv, r.x, r.y, r.w, r.h, c->tmp, v->channels, v->height, v->width);
@@ -623,7 +603,7 @@ static void draw_timeline(ctx *c, const dn_run_frame *f) {
     dn_canvas_fill_rect(c->cv, p.x, p.y, p.w, p.h, PANEL);
     /* img2img: the part of the schedule the run denoises, shaded */
     if (v->set.mode == DN_RUN_REVERSE && v->set.start > 0) {
-        float t0 = dn_render_frame_t(v, 0);
+        float t0 = dn_run_t(v->run, 0);
         int x0 = t_to_x(&p, T, t0);
         dn_canvas_fill_rect(c->cv, x0, p.y, p.x + p.w - x0, p.h, DN_RGB(30, 60, 50));
         text(c, &c->f->small, x0 + S(c, 6), p.y + S(c, 2), DN_ALIGN_LEFT, DN_RGB(130, 230, 160),
@@ -633,7 +613,7 @@ static void draw_timeline(ctx *c, const dn_run_frame *f) {
     int n = dn_view_frames(v);
     if (n <= 260)
         for (int k = 0; k < n; k++) {
-            int x = t_to_x(&p, T, dn_render_frame_t(v, k));
+            int x = t_to_x(&p, T, dn_run_t(v->run, k));
             dn_canvas_fill_rect(c->cv, x, p.y + p.h - S(c, 12), S(c, 2) < 1 ? 1 : S(c, 2), S(c, 12), MUTED);
         }
     /* curves: one point per pixel column, joined by vertical runs */
@@ -655,8 +635,8 @@ static void draw_timeline(ctx *c, const dn_run_frame *f) {
         pa = ya, ps = ys;
     }
     /* cursor */
-    float tc = f ? f->t : dn_render_frame_t(v, v->k);
-    if (f && f->k != v->k) tc = dn_render_frame_t(v, v->k);
+    float tc = f ? f->t : dn_run_t(v->run, v->k);
+    if (f && f->k != v->k) tc = dn_run_t(v->run, v->k);
     int cx = t_to_x(&p, T, tc), cw = S(c, 3) < 2 ? 2 : S(c, 3);
     dn_canvas_fill_rect(c->cv, cx - cw / 2, p.y - S(c, 4), cw, p.h + S(c, 8), INK);
     /* axis labels */
@@ -820,7 +800,7 @@ int dn_render_timeline_pick(const dn_view *v, int w, int h, int x, int y) {
     int n = dn_view_frames(v), best = -1;
     float bd = 0;
     for (int k = 0; k < n; k++) {
-        float d = fabsf((float)(t_to_x(&p, v->sched.T, dn_render_frame_t(v, k)) - x));
+        float d = fabsf((float)(t_to_x(&p, v->sched.T, dn_run_t(v->run, k)) - x));
         /* ties (equal t, e.g. the clean frame and t = 0) go to the frame nearest the cursor */
         if (best < 0 || d < bd || (d == bd && abs(k - v->k) < abs(best - v->k))) best = k, bd = d;
     }

@@ -47,8 +47,6 @@ void dn_render_fonts_close(dn_render_fonts *f); /* accepts NULL and a zeroed str
  * with a "computing" note. */
 int dn_render(dn_canvas *cv, const dn_view *v, dn_render_fonts *f);
 
-/* The timestep shown at frame k of the view's run (without waiting for the frame). */
-float dn_render_frame_t(const dn_view *v, int k);
 
 /* Mouse: the frame under canvas point (x, y) on the timeline (nearest timestep; ties go to the
  * frame nearest the cursor), or -1 if the point is not on the timeline. */

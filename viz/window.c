@@ -60,7 +60,7 @@ static dn_action key_action(SDL_Keycode key, Uint16 mod) {
 
 static void trace(const dn_window_opts *o, const dn_view *v, dn_action a, int rc) {
     if (!o->trace) return;
-    float t = dn_render_frame_t(v, v->k);
+    float t = dn_run_t(v->run, v->k);
     printf("action=%s arg=%d rc=%d k=%d frames=%d t=%g mode=%s sampler=%s steps=%d seed=%llu class=%d cond=%d cfg=%g "
            "help=%d overlay=%d guidance=%d playing=%d\n",
            dn_act_name(a.op), a.arg, rc, v->k, dn_view_frames(v), (double)t,

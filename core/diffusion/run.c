@@ -40,15 +40,16 @@ struct dn_run {
     int K;                  /* last frame index */
     long plane;             /* values per image, C*H*W */
     int guided;             /* two U-Net rows per evaluation (class and w != 1) */
+    int euler;              /* a reverse Euler run: x lives at scale sqrt(sigma^2 + 1) */
     float *x0;              /* (plane) copy of cfg.x0, or NULL */
     float *zeros;           /* (plane) zeros: what fields without data point to */
     dn_run_frame *frames;   /* (K + 1) headers */
     float **blocks;         /* (K + 1) each frame's buffers, NULL until computed */
+    float *ts;              /* (K + 1) each frame's timestep, known at start */
     /* worker-only state */
-    dn_rng rng;
-    dn_dpm_state dpm;       /* DPM++ history (allocated for every sampler; tiny) */
-    dn_unet_acts acts;      /* U-Net buffers for batch 2 (cond + uncond) */
-    float *xin;             /* (plane) what the network is fed */
+    dn_gen gen;             /* reverse: the one reverse loop (generate.h), one image */
+    dn_rng rng;             /* forward: the chain's noise */
+    dn_guide guide;         /* forward: evaluation buffers for batch 2 (cond + uncond) */
     float *out, *cond, *uncond, *eps_tmp; /* (plane) each: the guided output, its parts, scratch */
     /* shared state, under mu */
     pthread_mutex_t mu;
@@ -134,50 +135,39 @@ static int frame_alloc(dn_run *r, int k) {
     return 0;
 }
 
-/* The guided output for xin at timestep t into r->out (and its parts into r->cond, r->uncond). */
+/* Forward frames: the guided output for xin at timestep t into r->out (its parts into r->cond,
+ * r->uncond). */
 static void predict(dn_run *r, const float *xin, float t) {
     int id = r->cfg.class_id;
-    dn_guided_output(r->cfg.net, &r->acts, r->out, r->uncond, r->cond, xin, t, &id, 1, r->cfg.cfg_scale);
+    dn_guided_output(&r->guide, r->out, r->uncond, r->cond, xin, t, &id, 1, r->cfg.cfg_scale);
 }
 
 // ----------------------------------------------------------------------------
-// reverse: frame k is sampler step start + k
-
-/* Frame 0's image: the sampler's starting noise, or img2img's x0 noised to step `start`. */
-static void reverse_first(dn_run *r) {
-    float *x = r->frames[0].x;
-    if (r->cfg.start == 0) {
-        dn_sampler_init_noise(x, &r->sp, &r->rng, 1, r->plane);
-    } else {
-        dn_rng_normal_fill(&r->rng, r->eps_tmp, r->plane);
-        dn_sampler_add_noise(x, &r->sp, r->cfg.start, r->x0, r->eps_tmp, r->plane);
-    }
-}
+// reverse: frame k is sampler step start + k, one step of the run's dn_gen
 
 /* Frame k (k < K): the prediction at x_k and the step, which writes frame k+1's x.
  * 0, 1 when cancelled, -1 + dn_error. */
 static int reverse_frame(dn_run *r, int k) {
     dn_run_frame *f = &r->frames[k];
-    dn_sampler *sp = &r->sp;
-    dn_pred_type p = sp->cfg.prediction_type;
-    int i = r->cfg.start + k;
+    dn_gen *g = &r->gen;
+    dn_pred_type p = g->sp.cfg.prediction_type;
+    int i = g->i; /* = start + k */
     long P = r->plane;
-    dn_sampler_scale_model_input(r->xin, sp, i, f->x, P); /* Euler feeds x / sqrt(sigma^2+1) */
     if (cancelled(r)) return 1;
-    predict(r, r->xin, sp->timesteps[i]);
     if (frame_alloc(r, k + 1) < 0) return -1;
-    /* the same call as dn_gen_step: same inputs, same generator, same bits */
-    dn_step_out o = {.prev_sample = r->frames[k + 1].x, .pred_eps = r->eps_tmp, .pred_x0 = f->x0_pred,
-                     .drift = f->drift, .random = f->random};
-    dn_sampler_step(&o, &f->info, &r->dpm, &r->rng, sp, i, r->out, f->x, 1, P);
+    dn_step_out o = {.pred_eps = r->eps_tmp, .pred_x0 = f->x0_pred, .drift = f->drift, .random = f->random};
+    dn_gen_step(g, &o, &f->info);
+    memcpy(r->frames[k + 1].x, g->x, (size_t)P * sizeof(float));
     /* epsilon models: the guided output itself; otherwise the sampler's conversion */
-    memcpy(f->eps_pred, p == DN_PRED_EPSILON ? r->out : r->eps_tmp, (size_t)P * sizeof(float));
-    f->t = sp->timesteps[i];
+    memcpy(f->eps_pred, p == DN_PRED_EPSILON ? g->model_out : r->eps_tmp, (size_t)P * sizeof(float));
+    f->t = g->sp.timesteps[i];
     f->alpha_bar = f->info.alpha_prod_t;
     f->snr = snr_of(f->alpha_bar);
-    if (f->guided) {
-        to_eps(f->eps_cond, r->cond, r->xin, f->alpha_bar, p, P);
-        to_eps(f->eps_uncond, r->uncond, r->xin, f->alpha_bar, p, P);
+    f->scale = r->euler ? sqrtf(f->info.alpha_prod_t) : 1.0f;
+    f->scale_next = r->euler ? sqrtf(f->info.alpha_prod_prev) : 1.0f;
+    if (f->guided) { /* g->xin: what the network was fed (Euler divides x by sqrt(sigma^2+1)) */
+        to_eps(f->eps_cond, g->cond_out, g->xin, f->alpha_bar, p, P);
+        to_eps(f->eps_uncond, g->uncond_out, g->xin, f->alpha_bar, p, P);
     }
     if (k + 1 == r->K) {
         /* the end: the level the last step lands on (t_prev when the sampler has one, else 0) */
@@ -186,6 +176,7 @@ static int reverse_frame(dn_run *r, int k) {
         e->t = f->info.t_prev >= 0 ? (float)f->info.t_prev : 0.0f;
         e->alpha_bar = f->info.alpha_prod_prev;
         e->snr = snr_of(e->alpha_bar);
+        e->scale = e->scale_next = f->scale_next;
     }
     return 0;
 }
@@ -200,6 +191,7 @@ static int forward_frame(dn_run *r, int k) {
     const dn_sampler *sp = &r->sp;
     long P = r->plane;
     memset(&f->info, 0, sizeof f->info);
+    f->scale = f->scale_next = 1.0f; /* the chain's x is at the variance-preserving scale */
     float abar = 1.0f;
     if (k == 0) {
         memcpy(f->x, r->x0, (size_t)P * sizeof(float));
@@ -257,7 +249,9 @@ static int forward_frame(dn_run *r, int k) {
 static void *worker(void *arg) {
     dn_run *r = arg;
     int rc = frame_alloc(r, 0);
-    if (rc == 0 && r->cfg.mode == DN_RUN_REVERSE) reverse_first(r);
+    if (rc == 0 && r->cfg.mode == DN_RUN_REVERSE) {
+        memcpy(r->frames[0].x, r->gen.x, (size_t)r->plane * sizeof(float)); /* x_T, or img2img's start */
+    }
     for (int k = 0; rc == 0 && k <= r->K; k++) {
         pthread_mutex_lock(&r->mu);
         while (!r->cancel && r->want < k) pthread_cond_wait(&r->want_cv, &r->mu);
@@ -342,23 +336,43 @@ dn_run *dn_run_start(const dn_run_config *cfg) {
     if (cfg->mode == DN_RUN_FORWARD) r->cfg.start = 0;
     const dn_unet_config *nc = cfg->net ? &cfg->net->cfg : NULL;
     r->guided = nc && cfg->class_id != nc->num_classes && cfg->cfg_scale != 1.0f && nc->num_classes > 0;
+    r->euler = cfg->mode == DN_RUN_REVERSE && r->sp.cfg.kind == DN_EULER;
     size_t pb = (size_t)r->plane * sizeof(float);
     int need_x0 = cfg->x0 && (cfg->mode == DN_RUN_FORWARD || cfg->start > 0);
     r->frames = calloc((size_t)r->K + 1, sizeof *r->frames);
     r->blocks = calloc((size_t)r->K + 1, sizeof *r->blocks);
+    r->ts = malloc(((size_t)r->K + 1) * sizeof(float));
     r->zeros = calloc((size_t)r->plane, sizeof(float));
     r->x0 = need_x0 ? malloc(pb) : NULL;
-    r->xin = malloc(pb), r->out = malloc(pb), r->cond = malloc(pb), r->uncond = malloc(pb);
+    r->out = malloc(pb), r->cond = malloc(pb), r->uncond = malloc(pb);
     r->eps_tmp = malloc(pb);
-    if (!r->frames || !r->blocks || !r->zeros || (need_x0 && !r->x0) || !r->xin || !r->out || !r->cond ||
-        !r->uncond || !r->eps_tmp || dn_dpm_state_init(&r->dpm, r->plane) < 0 ||
-        (cfg->net && dn_unet_acts_alloc(&r->acts, cfg->net, 2) < 0)) {
+    if (!r->frames || !r->blocks || !r->ts || !r->zeros || (need_x0 && !r->x0) || !r->out || !r->cond ||
+        !r->uncond || !r->eps_tmp || (cfg->net && cfg->mode == DN_RUN_FORWARD && dn_guide_init(&r->guide, cfg->net, 2) < 0)) {
         dn_fail("run: out of memory for a run of %d frames", r->K + 1);
         goto fail;
     }
     if (need_x0) memcpy(r->x0, cfg->x0, pb);
     r->cfg.x0 = r->x0;
+    /* every frame's t (run.h): forward t_0 = 0, then the sampler's timesteps reversed; reverse the
+     * timestep of step start + k, the last frame where the last step lands */
+    for (int k = 0; k <= r->K; k++) {
+        const dn_sampler *sp = &r->sp;
+        if (cfg->mode == DN_RUN_FORWARD) r->ts[k] = k == 0 ? 0.0f : sp->timesteps[r->K - k];
+        else if (r->cfg.start + k < sp->n) r->ts[k] = sp->timesteps[r->cfg.start + k];
+        else r->ts[k] = sp->prev_t[sp->n - 1] >= 0 ? (float)sp->prev_t[sp->n - 1] : 0.0f;
+    }
     dn_rng_seed(&r->rng, cfg->seed, 0);
+    if (cfg->mode == DN_RUN_REVERSE) {
+        /* image 0 of a dn_gen draws from dn_rng_seed(seed, 0): the run is dn_gen's sample */
+        int id = cfg->class_id;
+        dn_gen_config gc = {.net = cfg->net, .sched = cfg->sched, .sampler = r->cfg.sampler, .n = 1, .ids = &id,
+                            .cfg_scale = cfg->cfg_scale, .seed = cfg->seed, .start = cfg->start, .x0 = r->x0,
+                            .keep_parts = r->guided};
+        if (dn_gen_init_config(&r->gen, &gc) < 0) {
+            dn_fail_context("run");
+            goto fail;
+        }
+    }
     r->want = 0; /* frame 0 at once */
     pthread_mutex_init(&r->mu, NULL);
     pthread_cond_init(&r->want_cv, NULL);
@@ -391,14 +405,16 @@ void dn_run_free(dn_run *r) {
     }
     for (int k = 0; r->blocks && k <= r->K; k++) free(r->blocks[k]);
     dn_sampler_free(&r->sp);
-    dn_dpm_state_free(&r->dpm);
-    dn_unet_acts_free(&r->acts);
-    free(r->frames), free(r->blocks), free(r->zeros), free(r->x0);
-    free(r->xin), free(r->out), free(r->cond), free(r->uncond), free(r->eps_tmp);
+    dn_gen_free(&r->gen);
+    dn_guide_free(&r->guide);
+    free(r->frames), free(r->blocks), free(r->ts), free(r->zeros), free(r->x0);
+    free(r->out), free(r->cond), free(r->uncond), free(r->eps_tmp);
     free(r);
 }
 
 int dn_run_frames(const dn_run *r) { return r->K + 1; }
+
+float dn_run_t(const dn_run *r, int k) { return r->ts[k < 0 ? 0 : k > r->K ? r->K : k]; }
 
 const dn_run_config *dn_run_config_of(const dn_run *r) { return &r->cfg; }
 

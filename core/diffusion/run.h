@@ -84,6 +84,10 @@ typedef struct {
     dn_step_info info;           /* the sampler's numbers for the move (reverse), else zeroed */
     int has_pred, has_true;      /* eps_pred/x0_pred/eps_cond/eps_uncond valid; eps_true/err valid */
     int guided;                  /* eps_cond and eps_uncond differ (a class and w != 1) */
+    float scale, scale_next;     /* x * scale is x at the variance-preserving scale, what a picture
+                                    of x_t shows (Euler's reverse samples live at sqrt(sigma^2 + 1):
+                                    scale = sqrt(alpha_bar); 1 for every other run); scale_next
+                                    the same for x + drift + random, the next frame's x */
     float *x, *eps_true, *eps_pred, *eps_cond, *eps_uncond, *x0_pred, *err, *drift, *random;
 } dn_run_frame;
 
@@ -96,6 +100,8 @@ dn_run *dn_run_start(const dn_run_config *cfg);
 void dn_run_free(dn_run *r);
 
 int dn_run_frames(const dn_run *r);               /* K + 1 */
+/* The timestep of frame k (clamped to 0 .. K), known before the frame is computed. */
+float dn_run_t(const dn_run *r, int k);
 const dn_run_config *dn_run_config_of(const dn_run *r);
 /* Ask the worker to compute up to frame k (clamped to K); returns at once. */
 void dn_run_want(dn_run *r, int k);
