@@ -131,6 +131,10 @@ typedef struct {
     dn_layout L;
     int failed;
     float *tmp; /* (C, H, W) scratch for scaled panels */
+    /* what this picture shows of the view's state: the cursor, the help overlay, play mode and
+     * the message line (the view's own on screen; a slide's when exporting) */
+    int k, help, playing;
+    const char *message;
 } ctx;
 
 static void text(ctx *c, dn_font *font, int x, int y, dn_align al, uint32_t color, const char *fmt, ...)
@@ -275,12 +279,12 @@ static void draw_header(ctx *c, const dn_run_frame *f, int shown) {
     text(c, &c->f->body, x + tw + 3 * pad, h.y + (h.h - c->f->body.height) / 2, DN_ALIGN_LEFT, INK, "%s", what);
     int n = dn_view_frames(v);
     int rx = c->L.numbers.x + c->L.numbers.w;
-    text(c, &c->f->title, rx, ty, DN_ALIGN_RIGHT, INK, "step %d / %d", v->k, n - 1);
+    text(c, &c->f->title, rx, ty, DN_ALIGN_RIGHT, INK, "step %d / %d", c->k, n - 1);
     int sw = text_width(&c->f->title, "step 0000 / 0000");
-    if (!f || shown != v->k)
+    if (!f || shown != c->k)
         text(c, &c->f->body, rx - sw - pad, h.y + (h.h - c->f->body.height) / 2, DN_ALIGN_RIGHT, YELLOW,
-             "computing step %d\xe2\x80\xa6 (showing %d)", v->k, f ? shown : 0);
-    else if (v->playing)
+             "computing step %d\xe2\x80\xa6 (showing %d)", c->k, f ? shown : 0);
+    else if (c->playing)
         text(c, &c->f->body, rx - sw - pad, h.y + (h.h - c->f->body.height) / 2, DN_ALIGN_RIGHT, acc,
              "\xe2\x96\xb6 playing %g steps/s", (double)dn_view_speeds[v->speed]);
     else
@@ -635,8 +639,8 @@ static void draw_timeline(ctx *c, const dn_run_frame *f) {
         pa = ya, ps = ys;
     }
     /* cursor */
-    float tc = f ? f->t : dn_run_t(v->run, v->k);
-    if (f && f->k != v->k) tc = dn_run_t(v->run, v->k);
+    float tc = f ? f->t : dn_run_t(v->run, c->k);
+    if (f && f->k != c->k) tc = dn_run_t(v->run, c->k);
     int cx = t_to_x(&p, T, tc), cw = S(c, 3) < 2 ? 2 : S(c, 3);
     dn_canvas_fill_rect(c->cv, cx - cw / 2, p.y - S(c, 4), cw, p.h + S(c, 8), INK);
     /* axis labels */
@@ -680,8 +684,8 @@ static void draw_caption(ctx *c, const dn_run_frame *f) {
     const dn_view *v = c->v;
     dn_rect r = c->L.caption;
     int y = r.y;
-    if (v->message[0]) {
-        text(c, &c->f->body, r.x, y, DN_ALIGN_LEFT, YELLOW, "%s", v->message);
+    if (c->message[0]) {
+        text(c, &c->f->body, r.x, y, DN_ALIGN_LEFT, YELLOW, "%s", c->message);
         y += c->f->body.height;
     }
     char buf[512];
@@ -709,7 +713,7 @@ static void draw_caption(ctx *c, const dn_run_frame *f) {
         }
         cap = buf;
     }
-    draw_wrapped(c, &c->f->body, r.x, y, r.w, INK, cap, v->message[0] ? 2 : 3);
+    draw_wrapped(c, &c->f->body, r.x, y, r.w, INK, cap, c->message[0] ? 2 : 3);
 }
 
 static void draw_help(ctx *c) {
@@ -764,16 +768,19 @@ static void draw_picture(ctx *c) {
     free(buf);
 }
 
-int dn_render(dn_canvas *cv, const dn_view *v, dn_render_fonts *f) {
+/* The view at cursor k, with or without the help overlay and the play mark, with this message. */
+static int render_at(dn_canvas *cv, const dn_view *v, dn_render_fonts *f, int k, int help, int playing,
+                     const char *message) {
     ctx c;
     memset(&c, 0, sizeof c);
     c.cv = cv, c.f = f, c.v = v;
+    c.k = k, c.help = help, c.playing = playing, c.message = message;
     dn_render_layout(&c.L, cv->w, cv->h, v->width, v->height);
     dn_canvas_clear(cv, BG);
     c.tmp = malloc(sizeof(float) * (size_t)v->channels * v->height * v->width);
     if (!c.tmp) return dn_fail("out of memory drawing a frame");
     int shown = 0;
-    const dn_run_frame *fr = dn_view_frame(v, &shown);
+    const dn_run_frame *fr = dn_view_frame_at(v, k, &shown);
     draw_header(&c, fr, shown);
     if (!fr) {
         text(&c, &f->title, cv->w / 2, cv->h / 2, DN_ALIGN_CENTER, YELLOW, "computing the first frame\xe2\x80\xa6");
@@ -786,9 +793,13 @@ int dn_render(dn_canvas *cv, const dn_view *v, dn_render_fonts *f) {
         if (v->set.panels & DN_PANEL_TIMELINE) draw_timeline(&c, fr);
         draw_caption(&c, fr);
     }
-    if (v->help) draw_help(&c);
+    if (c.help) draw_help(&c);
     free(c.tmp);
     return c.failed ? -1 : 0;
+}
+
+int dn_render(dn_canvas *cv, const dn_view *v, dn_render_fonts *f) {
+    return render_at(cv, v, f, v->k, v->help, v->playing, v->message);
 }
 
 int dn_render_timeline_pick(const dn_view *v, int w, int h, int x, int y) {
@@ -829,7 +840,7 @@ struct dn_export {
 static int export_next(int k, int n, int stride) { return k + stride < n - 1 ? k + stride : n - 1; }
 static int export_total(int n, int stride) { return n <= 1 ? 1 : (n - 2) / stride + 2; }
 
-dn_export *dn_export_begin(dn_view *v, const char *dir, int w, int h, const char *command, int delay_cs) {
+dn_export *dn_export_begin(const dn_view *v, const char *dir, int w, int h, const char *command, int delay_cs) {
     dn_export *ex = calloc(1, sizeof *ex);
     if (!ex) {
         dn_fail("out of memory starting an export");
@@ -848,10 +859,7 @@ dn_export *dn_export_begin(dn_view *v, const char *dir, int w, int h, const char
     ex->stride = (ex->n + EXPORT_MAX_FRAMES - 2) / (EXPORT_MAX_FRAMES - 1);
     if (ex->stride < 1) ex->stride = 1;
     ex->total = export_total(ex->n, ex->stride);
-    int keep_help = v->help, keep_play = v->playing;
-    v->help = 0, v->playing = 0;
     dn_view_describe(v, ex->settings, sizeof ex->settings);
-    v->help = keep_help, v->playing = keep_play;
     if (dn_make_dir(dir) < 0 || dn_canvas_init(&ex->cv, w, h, BG) < 0 || dn_render_fonts_fit(&ex->fonts, w, h) < 0)
         goto fail;
     ex->rgb = malloc((size_t)w * (size_t)h * 3);
@@ -874,7 +882,7 @@ void dn_export_progress(const dn_export *ex, int *done, int *total) {
 }
 
 /* The contact sheet (up to SHEET_MAX x_t's spread evenly over the run) and the GIF. */
-static int export_finish(dn_export *ex, dn_view *v) {
+static int export_finish(dn_export *ex, const dn_view *v) {
     long plane = (long)v->channels * v->height * v->width;
     int n = ex->n, ns = n < SHEET_MAX ? n : SHEET_MAX;
     float *sheet = malloc(sizeof(float) * (size_t)plane * SHEET_MAX);
@@ -912,7 +920,7 @@ static int export_finish(dn_export *ex, dn_view *v) {
     return dn_gif_end(&ex->gif, path);
 }
 
-int dn_export_step(dn_export *ex, dn_view *v, int wait) {
+int dn_export_step(dn_export *ex, const dn_view *v, int wait) {
     if (ex->finished) return 0;
     int k = ex->next_k, n = ex->n;
     const dn_run_frame *f = wait ? dn_run_frame_wait(v->run, k) : dn_run_frame_get(v->run, k);
@@ -921,16 +929,9 @@ int dn_export_step(dn_export *ex, dn_view *v, int wait) {
         dn_fail_context("frame %d of the run could not be computed", k);
         return -1;
     }
-    /* render the frame as the screen would show it at cursor k, then put the view back */
-    int keep_k = v->k, keep_help = v->help, keep_play = v->playing;
-    char keep_msg[sizeof v->message];
-    memcpy(keep_msg, v->message, sizeof keep_msg);
-    memcpy(v->message, ex->message, sizeof v->message);
-    v->k = k, v->help = 0, v->playing = 0; /* nothing else differs: a slide is the screen, pixel for pixel */
-    int rc = dn_render(&ex->cv, v, &ex->fonts);
-    v->k = keep_k, v->help = keep_help, v->playing = keep_play;
-    memcpy(v->message, keep_msg, sizeof keep_msg);
-    if (rc < 0) return -1;
+    /* the frame as the screen shows it at cursor k, without help or play mark: a slide is the
+     * screen, pixel for pixel */
+    if (render_at(&ex->cv, v, &ex->fonts, k, 0, 0, ex->message) < 0) return -1;
     char tval[32], kval[16], title[300], path[4200];
     snprintf(tval, sizeof tval, "%g", (double)f->t);
     snprintf(kval, sizeof kval, "%d", k);
@@ -960,7 +961,7 @@ void dn_export_free(dn_export *ex) {
     free(ex);
 }
 
-int dn_render_export(dn_view *v, const char *dir, int w, int h, const char *command, int delay_cs) {
+int dn_render_export(const dn_view *v, const char *dir, int w, int h, const char *command, int delay_cs) {
     dn_export *ex = dn_export_begin(v, dir, w, h, command, delay_cs);
     if (!ex) return -1;
     int rc;

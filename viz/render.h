@@ -54,24 +54,24 @@ int dn_render_timeline_pick(const dn_view *v, int w, int h, int x, int y);
 
 /* Exporter: render frames first..last of the view's run (waiting for each) at w x h into DIR as
  * frame_%03d.png (each with tEXt chunks: the settings and `command`), contact.png (the x_t of up to
- * 10 frames spread over the run, labelled) and run.gif (delay_cs per frame). The cursor of v is
- * restored afterwards. Creates DIR. Every file is written atomically. Returns the number of frames
+ * 10 frames spread over the run, labelled) and run.gif (delay_cs per frame). v is not changed
+ * (each frame is drawn as the screen would show it at that cursor). Creates DIR. Every file is written atomically. Returns the number of frames
  * written, or -1 + dn_error. */
-int dn_render_export(dn_view *v, const char *dir, int w, int h, const char *command, int delay_cs);
+int dn_render_export(const dn_view *v, const char *dir, int w, int h, const char *command, int delay_cs);
 
 /* The same export a file at a time, so a window stays live while it runs (the viewer's E):
  *   dn_export *ex = dn_export_begin(v, dir, w, h, command, delay_cs);  // NULL + dn_error
  *   while ((rc = dn_export_step(ex, v, 0)) > 0) { ...draw the progress, handle events... }
  *   dn_export_free(ex);                                                  // rc 0 done, -1 failed
  * begin keeps v's message, so every slide shows what the screen showed when the export began
- * (the window can show progress meanwhile). step writes the next frame with the cursor set to it
- * and puts v back as it was; with wait = 0 it returns 2 at once when that frame is not computed
+ * (the window can show progress meanwhile). step writes the next frame, drawn as the screen shows
+ * it at that cursor (v is not changed); with wait = 0 it returns 2 at once when that frame is not computed
  * yet, else 1 after a frame, 0 after the last (with contact.png and run.gif), -1 + dn_error on
  * failure. The run of v must not change between the calls. Cancelling = freeing early: the
  * frames written so far stay (each file is complete), the contact sheet and the GIF are not written. */
 typedef struct dn_export dn_export;
-dn_export *dn_export_begin(dn_view *v, const char *dir, int w, int h, const char *command, int delay_cs);
-int dn_export_step(dn_export *ex, dn_view *v, int wait);
+dn_export *dn_export_begin(const dn_view *v, const char *dir, int w, int h, const char *command, int delay_cs);
+int dn_export_step(dn_export *ex, const dn_view *v, int wait);
 void dn_export_progress(const dn_export *ex, int *done, int *total); /* frames written, to write */
 void dn_export_free(dn_export *ex); /* accepts NULL */
 

@@ -464,15 +464,17 @@ int dn_view_tick(dn_view *v, double dt) {
     return moved;
 }
 
-const dn_run_frame *dn_view_frame(const dn_view *v, int *shown) {
+const dn_run_frame *dn_view_frame(const dn_view *v, int *shown) { return dn_view_frame_at(v, v->k, shown); }
+
+const dn_run_frame *dn_view_frame_at(const dn_view *v, int at, int *shown) {
     if (!v->run) return NULL;
-    for (int k = v->k; k >= 0; k--) {
+    for (int k = at; k >= 0; k--) {
         const dn_run_frame *f = dn_run_frame_get(v->run, k);
         if (f) {
             if (shown) *shown = k;
             return f;
         }
-        if (k == v->k && dn_run_ready(v->run) <= k) k = dn_run_ready(v->run); /* skip to the last ready */
+        if (k == at && dn_run_ready(v->run) <= k) k = dn_run_ready(v->run); /* skip to the last ready */
     }
     return NULL;
 }

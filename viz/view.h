@@ -145,6 +145,8 @@ int dn_view_tick(dn_view *v, double dt);
  * then says "computing"). *shown (may be NULL) gets its index. NULL only if not even frame 0 is
  * ready yet. */
 const dn_run_frame *dn_view_frame(const dn_view *v, int *shown);
+/* The same for cursor k instead of v->k (the exporter draws every frame without moving v). */
+const dn_run_frame *dn_view_frame_at(const dn_view *v, int k, int *shown);
 
 int dn_view_frames(const dn_view *v); /* frames of the current run (K + 1) */
 
