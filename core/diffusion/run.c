@@ -77,16 +77,10 @@ static float step_abar(const dn_sampler *sp, int i) {
 
 static float snr_of(float abar) { return abar >= 1.0f ? INFINITY : abar / (1.0f - abar); }
 
-/* The noise a model output m implies for the variance-preserving input xin = sqrt(a) x0 +
- * sqrt(1-a) eps (Salimans & Ho 2022 for v): epsilon m; v sqrt(a) m + sqrt(1-a) xin;
- * sample (xin - sqrt(a) m) / sqrt(1-a). */
+/* The noise a model output m implies for the variance-preserving input xin (sampler.h's dn_predict). */
 static void to_eps(float *eps, const float *m, const float *xin, float abar, dn_pred_type p, long n) {
-    float sa = sqrtf(abar), sb = sqrtf(1.0f - abar);
-    for (long j = 0; j < n; j++) {
-        if (p == DN_PRED_EPSILON) eps[j] = m[j];
-        else if (p == DN_PRED_V) eps[j] = sa * m[j] + sb * xin[j];
-        else eps[j] = (xin[j] - sa * m[j]) / sb;
-    }
+    float sa = sqrtf(abar), sb = sqrtf(1.0f - abar), x0;
+    for (long j = 0; j < n; j++) dn_predict(&x0, &eps[j], p, xin[j], m[j], sa, sb);
 }
 
 static int cancelled(dn_run *r) {
@@ -207,13 +201,12 @@ static int forward_frame(dn_run *r, int k) {
             if (cancelled(r)) return 1;
             dn_pred_type p = sp->cfg.prediction_type;
             predict(r, f->x, f->t);
-            to_eps(f->eps_pred, r->out, f->x, abar, p, P);
             int clip = sp->cfg.clip_sample && (sp->cfg.kind == DN_DDPM || sp->cfg.kind == DN_DDIM);
             float range = sp->cfg.clip_sample_range;
             for (long j = 0; j < P; j++) {
-                /* x0 as the sampler's step would imply it (and clip it) at this t */
-                float x0 = p == DN_PRED_V ? sa * f->x[j] - sb * r->out[j]
-                         : p == DN_PRED_SAMPLE ? r->out[j] : (f->x[j] - sb * f->eps_pred[j]) / sa;
+                /* eps and x0 as the sampler's step would imply them (and clip x0) at this t */
+                float x0;
+                dn_predict(&x0, &f->eps_pred[j], p, f->x[j], r->out[j], sa, sb);
                 if (clip) x0 = x0 < -range ? -range : (x0 > range ? range : x0);
                 f->x0_pred[j] = x0;
                 f->err[j] = fabsf(f->eps_true[j] - f->eps_pred[j]);

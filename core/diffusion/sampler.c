@@ -206,21 +206,30 @@ float dn_ddpm_variance(const dn_sched *s, int t, int prev_t, dn_var_type type) {
 }
 
 // ----------------------------------------------------------------------------
-// one step
+// the prediction types: what the model's output says, for a sample x = alpha x0 + sigma eps
 
-/* x0 and eps implied by the model output at alpha-bar a (sa = sqrt(a), sb = sqrt(1 - a)) */
-static void predict(float *x0, float *eps, dn_pred_type p, float x, float m, float sa, float sb) {
-    if (p == DN_PRED_EPSILON) {
-        *x0 = (x - sb * m) / sa;
+void dn_predict(float *x0, float *eps, dn_pred_type p, float x, float m, float alpha, float sigma) {
+    if (p == DN_PRED_EPSILON) {        /* the noise itself */
+        *x0 = (x - sigma * m) / alpha;
         *eps = m;
-    } else if (p == DN_PRED_SAMPLE) {
+    } else if (p == DN_PRED_SAMPLE) {  /* the clean image itself */
         *x0 = m;
-        *eps = (x - sa * m) / sb;
-    } else { /* v = sqrt(a) eps - sqrt(1-a) x0 (Salimans & Ho 2022) */
-        *x0 = sa * x - sb * m;
-        *eps = sa * m + sb * x;
+        *eps = (x - alpha * m) / sigma;
+    } else {                           /* v = alpha eps - sigma x0 (Salimans & Ho 2022) */
+        *x0 = alpha * x - sigma * m;
+        *eps = alpha * m + sigma * x;
     }
 }
+
+void dn_pred_target(float *target, dn_pred_type p, const float *x0, const float *eps, float alpha, float sigma,
+                    long n) {
+    if (p == DN_PRED_V)
+        for (long i = 0; i < n; i++) target[i] = alpha * eps[i] - sigma * x0[i];
+    else memcpy(target, p == DN_PRED_SAMPLE ? x0 : eps, (size_t)n * sizeof(float));
+}
+
+// ----------------------------------------------------------------------------
+// one step: a function per sampler, each next to its equation
 
 static float clampf(float v, float r) { return v < -r ? -r : (v > r ? r : v); }
 
@@ -228,13 +237,184 @@ static void put(float *buf, long j, float v) {
     if (buf) buf[j] = v;
 }
 
+/* What every step function is given: the step's outputs, the sample and the model's output for
+ * it (batch images of per values each), the generators, and the numbers it reports. */
+typedef struct {
+    const dn_step_out *out;
+    dn_step_info *inf;
+    dn_dpm_state *st;
+    dn_rng *rngs;
+    const dn_sampler *sp;
+    int i, batch;
+    long n, per;
+    const float *model_output, *sample;
+} step_args;
+
+/* alpha-bar after step i for DDPM and DDIM: of the trained step it moves to, or past the end the
+ * final alpha (1, or alphas_cumprod[0] for DDIM without set_alpha_to_one). */
+static float alpha_prev(const dn_sampler *sp, int prev) {
+    const dn_sched *s = sp->sched;
+    const dn_sampler_config *c = &sp->cfg;
+    if (prev >= 0) return s->alphas_cumprod[prev];
+    return c->kind == DN_DDIM && !c->set_alpha_to_one ? s->alphas_cumprod[0] : 1.0f;
+}
+
+/* DDPM (Ho et al. 2020, eq. 7): the mean of the posterior q(x_prev | x_t, x0) from the predicted
+ * x0 and x_t, plus sqrt(variance) z:
+ *   x_prev = sqrt(abar_prev) beta_t' / (1 - abar_t) x0 + sqrt(alpha_t') (1 - abar_prev) / (1 - abar_t) x_t + std z
+ * with alpha_t' = abar_t / abar_prev, beta_t' = 1 - alpha_t' (the step may skip trained steps). */
+static void ddpm_step(const step_args *a) {
+    const dn_sampler *sp = a->sp;
+    const dn_sampler_config *c = &sp->cfg;
+    int t = sp->t_index[a->i], prev = sp->prev_t[a->i];
+    float a_t = sp->sched->alphas_cumprod[t], a_p = alpha_prev(sp, prev);
+    float b_t = 1.0f - a_t, b_p = 1.0f - a_p;
+    float sa = sqrtf(a_t), sb = sqrtf(b_t);
+    float cur_a = a_t / a_p, cur_b = 1.0f - cur_a;
+    float k_x0 = (sqrtf(a_p) * cur_b) / b_t, k_x = sqrtf(cur_a) * b_p / b_t;
+    int add_noise = t > 0; /* the last step to t = 0 adds none */
+    float std = add_noise ? sqrtf(dn_ddpm_variance(sp->sched, t, prev, c->variance_type)) : 0.0f;
+    assert(!add_noise || a->rngs);
+    for (int b = 0; b < a->batch; b++)
+        for (long j = b * a->per; j < (b + 1) * a->per; j++) {
+            float x = a->sample[j], x0, e;
+            dn_predict(&x0, &e, c->prediction_type, x, a->model_output[j], sa, sb);
+            if (c->clip_sample) x0 = clampf(x0, c->clip_sample_range);
+            float mean = k_x0 * x0 + k_x * x;
+            float r = add_noise ? std * dn_rng_normal(&a->rngs[b]) : 0.0f;
+            put(a->out->pred_x0, j, x0);
+            put(a->out->pred_eps, j, e);
+            put(a->out->drift, j, mean - x);
+            put(a->out->random, j, r);
+            a->out->prev_sample[j] = mean + r;
+        }
+    a->inf->t_prev = prev;
+    a->inf->alpha_prod_t = a_t;
+    a->inf->alpha_prod_prev = a_p;
+    a->inf->noise_std = std;
+}
+
+/* DDIM (Song et al. 2021, eq. 12): jump to the level of the next step along the predicted noise,
+ *   x_prev = sqrt(abar_prev) x0 + sqrt(1 - abar_prev - std^2) eps + std z,
+ * std = eta sqrt(DDIM variance); eta = 0 (the default) is deterministic. */
+static void ddim_step(const step_args *a) {
+    const dn_sampler *sp = a->sp;
+    const dn_sampler_config *c = &sp->cfg;
+    int t = sp->t_index[a->i], prev = sp->prev_t[a->i];
+    float a_t = sp->sched->alphas_cumprod[t], a_p = alpha_prev(sp, prev);
+    float sa = sqrtf(a_t), sb = sqrtf(1.0f - a_t);
+    float var = dn_ddim_variance(sp->sched, t, prev, c->set_alpha_to_one);
+    float std = c->eta * sqrtf(var);
+    float k_x0 = sqrtf(a_p), k_e = sqrtf(fmaxf(1.0f - a_p - std * std, 0.0f)); /* >= 0 in exact arithmetic */
+    int add_noise = c->eta > 0.0f;
+    assert(!add_noise || a->rngs);
+    for (int b = 0; b < a->batch; b++)
+        for (long j = b * a->per; j < (b + 1) * a->per; j++) {
+            float x = a->sample[j], x0, e;
+            dn_predict(&x0, &e, c->prediction_type, x, a->model_output[j], sa, sb);
+            if (c->clip_sample) {
+                x0 = clampf(x0, c->clip_sample_range);
+                if (c->use_clipped_model_output) e = (x - sa * x0) / sb; /* the noise the clipped x0 implies */
+            }
+            float mean = k_x0 * x0 + k_e * e;
+            float r = add_noise ? std * dn_rng_normal(&a->rngs[b]) : 0.0f;
+            put(a->out->pred_x0, j, x0);
+            put(a->out->pred_eps, j, e);
+            put(a->out->drift, j, mean - x);
+            put(a->out->random, j, r);
+            a->out->prev_sample[j] = mean + r;
+        }
+    a->inf->t_prev = prev;
+    a->inf->alpha_prod_t = a_t;
+    a->inf->alpha_prod_prev = a_p;
+    a->inf->noise_std = std;
+}
+
+/* Euler (Karras et al. 2022): one Euler step of the probability-flow ODE dx/dsigma = (x - x0) / sigma
+ * for samples x = x0 + sigma eps (variance exploding: x lives at scale sqrt(sigma^2 + 1)),
+ *   x_next = x + (sigma_next - sigma) (x - x0) / sigma.
+ * The network is fed x / sqrt(sigma^2 + 1) (dn_sampler_scale_model_input), so a v-prediction
+ * is converted at that variance-preserving scale. */
+static void euler_step(const step_args *a) {
+    const dn_sampler *sp = a->sp;
+    const dn_sampler_config *c = &sp->cfg;
+    float sigma = sp->sigmas[a->i], dt = sp->sigmas[a->i + 1] - sigma;
+    float s2 = sigma * sigma + 1.0f, vp = sqrtf(s2);
+    for (long j = 0; j < a->n; j++) {
+        float x = a->sample[j], m = a->model_output[j], x0, e;
+        if (c->prediction_type == DN_PRED_V) dn_predict(&x0, &e, DN_PRED_V, x / vp, m, 1.0f / vp, sigma / vp);
+        else dn_predict(&x0, &e, c->prediction_type, x, m, 1.0f, sigma);
+        float d = (x - x0) / sigma; /* the derivative, which is the noise estimate */
+        float move = d * dt;
+        put(a->out->pred_x0, j, x0);
+        put(a->out->pred_eps, j, d);
+        put(a->out->drift, j, move);
+        put(a->out->random, j, 0.0f);
+        a->out->prev_sample[j] = x + move;
+    }
+    a->inf->alpha_prod_t = 1.0f / s2;
+    a->inf->alpha_prod_prev = 1.0f / (sp->sigmas[a->i + 1] * sp->sigmas[a->i + 1] + 1.0f);
+}
+
+/* DPM-Solver++ 2M (Lu et al. 2022): data prediction, multistep, order 2, midpoint form. With
+ * alpha = 1/sqrt(sigma^2+1), s = sigma alpha and lambda = log(alpha / s) (half the log-SNR),
+ * h = lambda_next - lambda:
+ *   order 1: x_next = (s_next / s) x - alpha_next (e^-h - 1) x0
+ *   order 2: the same with x0 replaced by x0 + (x0 - x0_prev) / (2 r), r = h_prev / h. */
+static void dpmpp_2m_step(const step_args *a) {
+    const dn_sampler *sp = a->sp;
+    const dn_sampler_config *c = &sp->cfg;
+    dn_dpm_state *st = a->st;
+    int i = a->i;
+    assert(st && st->n == a->n);
+    float sig0 = sp->sigmas[i], sigt = sp->sigmas[i + 1];
+    float al_s0 = 1.0f / sqrtf(sig0 * sig0 + 1.0f), s_s0 = sig0 * al_s0;
+    float al_t = 1.0f / sqrtf(sigt * sigt + 1.0f), s_t = sigt * al_t;
+    float lam_s0 = logf(al_s0) - logf(s_s0), lam_t = logf(al_t) - logf(s_t);
+    float h = lam_t - lam_s0;
+    float ratio = s_t / s_s0;
+    float coef = al_t * (expf(-h) - 1.0f);
+    /* First order on the first step (no history), when the history is not the step just before
+     * (a viewer jumped), and on the last step when lower_order_final (fewer than 15 steps)
+     * or when it lands on sigma 0 (lambda = inf there). diffusers' lower_order_second only
+     * matters for order 3. */
+    int last = i == sp->n - 1;
+    int lower_final = last && ((c->lower_order_final && sp->n < 15) || c->final_sigmas_type == DN_FINAL_SIGMA_ZERO);
+    int order = (st->lower_order_nums >= 1 && st->prev_step == i - 1 && i >= 1 && !lower_final) ? 2 : 1;
+    float inv_r0 = 0.0f, half_coef = 0.5f * coef;
+    if (order == 2) {
+        float sig1 = sp->sigmas[i - 1];
+        float al_s1 = 1.0f / sqrtf(sig1 * sig1 + 1.0f), s_s1 = sig1 * al_s1;
+        float lam_s1 = logf(al_s1) - logf(s_s1);
+        float r0 = (lam_s0 - lam_s1) / h;
+        inv_r0 = 1.0f / r0;
+    }
+    for (long j = 0; j < a->n; j++) {
+        float x = a->sample[j], x0, e;
+        dn_predict(&x0, &e, c->prediction_type, x, a->model_output[j], al_s0, s_s0);
+        float v = ratio * x - coef * x0;
+        if (order == 2) {
+            float d1 = inv_r0 * (x0 - st->prev_x0[j]);
+            v = v - half_coef * d1;
+        }
+        st->prev_x0[j] = x0;
+        put(a->out->pred_x0, j, x0);
+        put(a->out->pred_eps, j, (x - al_s0 * x0) / s_s0);
+        put(a->out->drift, j, v - x);
+        put(a->out->random, j, 0.0f);
+        a->out->prev_sample[j] = v;
+    }
+    st->prev_step = i;
+    if (st->lower_order_nums < 2) st->lower_order_nums++;
+    a->inf->alpha_prod_t = al_s0 * al_s0;
+    a->inf->alpha_prod_prev = al_t * al_t;
+    a->inf->order = order;
+}
+
 void dn_sampler_step(const dn_step_out *out, dn_step_info *info, dn_dpm_state *st, dn_rng *rngs,
                      const dn_sampler *sp, int i, const float *model_output, const float *sample,
                      int batch, long n) {
     assert(out && out->prev_sample && sp && i >= 0 && i < sp->n && batch >= 1 && n % batch == 0);
-    const dn_sched *s = sp->sched;
-    const dn_sampler_config *c = &sp->cfg;
-    long per = n / batch;
     dn_step_info inf;
     memset(&inf, 0, sizeof inf);
     inf.t = sp->timesteps[i];
@@ -242,122 +422,12 @@ void dn_sampler_step(const dn_step_out *out, dn_step_info *info, dn_dpm_state *s
     inf.sigma = sp->sigmas[i];
     inf.sigma_next = sp->sigmas[i + 1];
     inf.order = 1;
-    float *nx = out->prev_sample;
-
-    if (c->kind == DN_DDPM || c->kind == DN_DDIM) {
-        int t = sp->t_index[i], prev = sp->prev_t[i];
-        float a_t = s->alphas_cumprod[t];
-        float a_p = prev >= 0 ? s->alphas_cumprod[prev]
-                              : (c->kind == DN_DDIM && !c->set_alpha_to_one ? s->alphas_cumprod[0] : 1.0f);
-        float b_t = 1.0f - a_t, b_p = 1.0f - a_p;
-        float sa = sqrtf(a_t), sb = sqrtf(b_t);
-        float k_x0, k_x, std; /* mean = k_x0 * x0 + k_x * (x or eps) */
-        int add_noise;
-        if (c->kind == DN_DDIM) {
-            /* DDIM eq. 12: x' = sqrt(a_p) x0 + sqrt(1 - a_p - std^2) eps + std z */
-            float var = dn_ddim_variance(s, t, prev, c->set_alpha_to_one);
-            std = c->eta * sqrtf(var); /* 0 when eta = 0: DDIM's deterministic sampler */
-            k_x0 = sqrtf(a_p);
-            k_x = sqrtf(fmaxf(1.0f - a_p - std * std, 0.0f)); /* >= 0 in exact arithmetic */
-            add_noise = c->eta > 0.0f;
-        } else {
-            /* DDPM eq. 7: posterior mean of q(x_prev | x_t, x0) plus sqrt(variance) z */
-            float cur_a = a_t / a_p, cur_b = 1.0f - cur_a;
-            k_x0 = (sqrtf(a_p) * cur_b) / b_t;
-            k_x = sqrtf(cur_a) * b_p / b_t;
-            add_noise = t > 0;
-            std = add_noise ? sqrtf(dn_ddpm_variance(s, t, prev, c->variance_type)) : 0.0f;
-        }
-        assert(!add_noise || rngs);
-        for (int b = 0; b < batch; b++) {
-            for (long j = b * per; j < (b + 1) * per; j++) {
-                float x = sample[j], x0, e;
-                predict(&x0, &e, c->prediction_type, x, model_output[j], sa, sb);
-                if (c->clip_sample) {
-                    x0 = clampf(x0, c->clip_sample_range);
-                    if (c->kind == DN_DDIM && c->use_clipped_model_output) e = (x - sa * x0) / sb;
-                }
-                float mean = c->kind == DN_DDIM ? k_x0 * x0 + k_x * e : k_x0 * x0 + k_x * x;
-                float r = add_noise ? std * dn_rng_normal(&rngs[b]) : 0.0f;
-                put(out->pred_x0, j, x0);
-                put(out->pred_eps, j, e);
-                put(out->drift, j, mean - x);
-                put(out->random, j, r);
-                nx[j] = mean + r;
-            }
-        }
-        inf.t_prev = prev;
-        inf.alpha_prod_t = a_t;
-        inf.alpha_prod_prev = a_p;
-        inf.noise_std = std;
-    } else if (c->kind == DN_EULER) {
-        /* Karras et al. 2022 Euler step of the probability-flow ODE dx/dsigma = (x - x0) / sigma */
-        float sigma = sp->sigmas[i], dt = sp->sigmas[i + 1] - sigma;
-        float s2 = sigma * sigma + 1.0f;
-        float kv = -sigma / sqrtf(s2);
-        for (long j = 0; j < n; j++) {
-            float x = sample[j], m = model_output[j], x0;
-            if (c->prediction_type == DN_PRED_EPSILON) x0 = x - sigma * m;
-            else if (c->prediction_type == DN_PRED_V) x0 = m * kv + x / s2;
-            else x0 = m;
-            float d = (x - x0) / sigma; /* the derivative, which is the noise estimate */
-            float move = d * dt;
-            put(out->pred_x0, j, x0);
-            put(out->pred_eps, j, d);
-            put(out->drift, j, move);
-            put(out->random, j, 0.0f);
-            nx[j] = x + move;
-        }
-        inf.alpha_prod_t = 1.0f / s2;
-        inf.alpha_prod_prev = 1.0f / (sp->sigmas[i + 1] * sp->sigmas[i + 1] + 1.0f);
-    } else {
-        /* DPM-Solver++ (Lu et al. 2022), data prediction, multistep order 2, midpoint form:
-         * alpha = 1/sqrt(sigma^2+1), s = sigma alpha, lambda = log(alpha) - log(s) (half log-SNR) */
-        assert(st && st->n == n);
-        float sig0 = sp->sigmas[i], sigt = sp->sigmas[i + 1];
-        float al_s0 = 1.0f / sqrtf(sig0 * sig0 + 1.0f), s_s0 = sig0 * al_s0;
-        float al_t = 1.0f / sqrtf(sigt * sigt + 1.0f), s_t = sigt * al_t;
-        float lam_s0 = logf(al_s0) - logf(s_s0), lam_t = logf(al_t) - logf(s_t);
-        float h = lam_t - lam_s0;
-        float ratio = s_t / s_s0;
-        float coef = al_t * (expf(-h) - 1.0f);
-        /* First order on the first step (no history), when the history is not the step just before
-         * (a viewer jumped), and on the last step when lower_order_final (fewer than 15 steps)
-         * or when it lands on sigma 0 (lambda = inf there). diffusers' lower_order_second only
-         * matters for order 3. */
-        int last = i == sp->n - 1;
-        int lower_final = last && ((c->lower_order_final && sp->n < 15) || c->final_sigmas_type == DN_FINAL_SIGMA_ZERO);
-        int order = (st->lower_order_nums >= 1 && st->prev_step == i - 1 && i >= 1 && !lower_final) ? 2 : 1;
-        float inv_r0 = 0.0f, half_coef = 0.5f * coef;
-        if (order == 2) {
-            float sig1 = sp->sigmas[i - 1];
-            float al_s1 = 1.0f / sqrtf(sig1 * sig1 + 1.0f), s_s1 = sig1 * al_s1;
-            float lam_s1 = logf(al_s1) - logf(s_s1);
-            float r0 = (lam_s0 - lam_s1) / h;
-            inv_r0 = 1.0f / r0;
-        }
-        for (long j = 0; j < n; j++) {
-            float x = sample[j], m = model_output[j], x0;
-            if (c->prediction_type == DN_PRED_EPSILON) x0 = (x - s_s0 * m) / al_s0;
-            else if (c->prediction_type == DN_PRED_V) x0 = al_s0 * x - s_s0 * m;
-            else x0 = m;
-            float v = ratio * x - coef * x0;
-            if (order == 2) {
-                float d1 = inv_r0 * (x0 - st->prev_x0[j]);
-                v = v - half_coef * d1;
-            }
-            st->prev_x0[j] = x0;
-            put(out->pred_x0, j, x0);
-            put(out->pred_eps, j, (x - al_s0 * x0) / s_s0);
-            put(out->drift, j, v - x);
-            put(out->random, j, 0.0f);
-            nx[j] = v;
-        }
-        st->prev_step = i;
-        if (st->lower_order_nums < 2) st->lower_order_nums++;
-        inf.alpha_prod_t = al_s0 * al_s0;
-        inf.alpha_prod_prev = al_t * al_t;
-        inf.order = order;
+    step_args a = {out, &inf, st, rngs, sp, i, batch, n, n / batch, model_output, sample};
+    switch (sp->cfg.kind) {
+    case DN_DDPM: ddpm_step(&a); break;
+    case DN_DDIM: ddim_step(&a); break;
+    case DN_EULER: euler_step(&a); break;
+    case DN_DPMPP_2M: dpmpp_2m_step(&a); break;
     }
     if (info) *info = inf;
 }

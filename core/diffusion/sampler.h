@@ -137,6 +137,15 @@ void dn_sampler_init_noise(float *x, const dn_sampler *sp, dn_rng *rngs, int bat
  * w = 0 the unconditional, w > 1 pushes further toward the condition. out may alias either. */
 void dn_cfg_combine(float *out, const float *uncond, const float *cond, float w, long n);
 
+/* What a model output m says about a sample x = alpha x0 + sigma eps (variance preserving:
+ * alpha = sqrt(abar), sigma = sqrt(1 - abar)), for each prediction type: the clean image x0 and
+ * the noise eps it implies. The one conversion: every sampler step, the viewer's runs and
+ * training's targets (dn_pred_target, its inverse) use these formulas. */
+void dn_predict(float *x0, float *eps, dn_pred_type p, float x, float m, float alpha, float sigma);
+/* What the network should output for x = alpha x0 + sigma eps: eps, x0, or v = alpha eps - sigma x0. */
+void dn_pred_target(float *target, dn_pred_type p, const float *x0, const float *eps, float alpha, float sigma,
+                    long n);
+
 /* DDIM's variance of step t -> prev_t (DDIM eq. 16 with eta = 1):
  * (1 - abar_prev) / (1 - abar_t) * (1 - abar_t / abar_prev); abar_prev = final alpha when prev_t < 0. */
 float dn_ddim_variance(const dn_sched *s, int t, int prev_t, int set_alpha_to_one);

@@ -4,6 +4,7 @@
 #include "base/fileio.h"
 #include "nn/nn.h"
 #include "diffusion/forward.h"
+#include "diffusion/sampler.h"
 #include "base/parallel.h"
 #include "base/rng.h"
 #include <assert.h>
@@ -177,15 +178,8 @@ void dn_trainer_step(dn_trainer *tr, dn_train_stats *st) {
         dn_rng_normal_fill(&r, eps, plane);
         dn_q_sample(tr->xt + (size_t)b * plane, x0, eps, &tr->sched, t, plane);
         tr->tvals[b] = (float)t;
-        float *tg = tr->target + (size_t)b * plane;
-        if (nc->prediction == DN_PRED_V) {
-            float sa = tr->sched.sqrt_alphas_cumprod[t], so = tr->sched.sqrt_one_minus_alphas_cumprod[t];
-            for (long i = 0; i < plane; i++) tg[i] = sa * eps[i] - so * x0[i];
-        } else if (nc->prediction == DN_PRED_SAMPLE) {
-            memcpy(tg, x0, (size_t)plane * sizeof(float));
-        } else {
-            memcpy(tg, eps, (size_t)plane * sizeof(float));
-        }
+        dn_pred_target(tr->target + (size_t)b * plane, (dn_pred_type)nc->prediction, x0, eps,
+                       tr->sched.sqrt_alphas_cumprod[t], tr->sched.sqrt_one_minus_alphas_cumprod[t], plane);
     }
 
     /* 4. predict, measure, learn */
