@@ -233,8 +233,14 @@ void dn_pred_target(float *target, dn_pred_type p, const float *x0, const float 
 
 static float clampf(float v, float r) { return v < -r ? -r : (v > r ? r : v); }
 
-static void put(float *buf, long j, float v) {
-    if (buf) buf[j] = v;
+/* Value j of a step's results: x0 and eps as predicted, the drift and random parts of the move,
+ * and the next sample (= x + drift + random, as the step computed it). */
+static void emit(const dn_step_out *o, long j, float x0, float eps, float drift, float random, float next) {
+    if (o->pred_x0) o->pred_x0[j] = x0;
+    if (o->pred_eps) o->pred_eps[j] = eps;
+    if (o->drift) o->drift[j] = drift;
+    if (o->random) o->random[j] = random;
+    o->prev_sample[j] = next;
 }
 
 /* What every step function is given: the step's outputs, the sample and the model's output for
@@ -282,11 +288,7 @@ static void ddpm_step(const step_args *a) {
             if (c->clip_sample) x0 = clampf(x0, c->clip_sample_range);
             float mean = k_x0 * x0 + k_x * x;
             float r = add_noise ? std * dn_rng_normal(&a->rngs[b]) : 0.0f;
-            put(a->out->pred_x0, j, x0);
-            put(a->out->pred_eps, j, e);
-            put(a->out->drift, j, mean - x);
-            put(a->out->random, j, r);
-            a->out->prev_sample[j] = mean + r;
+            emit(a->out, j, x0, e, mean - x, r, mean + r);
         }
     a->inf->t_prev = prev;
     a->inf->alpha_prod_t = a_t;
@@ -318,11 +320,7 @@ static void ddim_step(const step_args *a) {
             }
             float mean = k_x0 * x0 + k_e * e;
             float r = add_noise ? std * dn_rng_normal(&a->rngs[b]) : 0.0f;
-            put(a->out->pred_x0, j, x0);
-            put(a->out->pred_eps, j, e);
-            put(a->out->drift, j, mean - x);
-            put(a->out->random, j, r);
-            a->out->prev_sample[j] = mean + r;
+            emit(a->out, j, x0, e, mean - x, r, mean + r);
         }
     a->inf->t_prev = prev;
     a->inf->alpha_prod_t = a_t;
@@ -346,11 +344,7 @@ static void euler_step(const step_args *a) {
         else dn_predict(&x0, &e, c->prediction_type, x, m, 1.0f, sigma);
         float d = (x - x0) / sigma; /* the derivative, which is the noise estimate */
         float move = d * dt;
-        put(a->out->pred_x0, j, x0);
-        put(a->out->pred_eps, j, d);
-        put(a->out->drift, j, move);
-        put(a->out->random, j, 0.0f);
-        a->out->prev_sample[j] = x + move;
+        emit(a->out, j, x0, d, move, 0.0f, x + move);
     }
     a->inf->alpha_prod_t = 1.0f / s2;
     a->inf->alpha_prod_prev = 1.0f / (sp->sigmas[a->i + 1] * sp->sigmas[a->i + 1] + 1.0f);
@@ -398,11 +392,7 @@ static void dpmpp_2m_step(const step_args *a) {
             v = v - half_coef * d1;
         }
         st->prev_x0[j] = x0;
-        put(a->out->pred_x0, j, x0);
-        put(a->out->pred_eps, j, (x - al_s0 * x0) / s_s0);
-        put(a->out->drift, j, v - x);
-        put(a->out->random, j, 0.0f);
-        a->out->prev_sample[j] = v;
+        emit(a->out, j, x0, e, v - x, 0.0f, v);
     }
     st->prev_step = i;
     if (st->lower_order_nums < 2) st->lower_order_nums++;
