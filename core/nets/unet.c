@@ -1,6 +1,7 @@
-/* unet.c — see unet.h. Sections: config / parameter layout / activations / forward / backward /
- * counting. The forward saves what the backward needs; the backward walks the same blocks in
- * reverse, with small shared scratch buffers for the gradients inside a block. */
+/* unet.c — see unet.h. Sections: the plan / config / parameter layout / activations / forward /
+ * backward / counting. Every section walks the plan (the list of blocks made from the config);
+ * the forward saves what the backward needs; the backward walks the plan in reverse, with small
+ * shared scratch buffers for the gradients inside a block. */
 #include "nets/unet.h"
 #include "base/err.h"
 #include "nn/nn.h"
@@ -37,30 +38,74 @@ dn_unet_config dn_unet_default_config(int in_channels, int height, int width, in
 
 static int level_ch(const dn_unet_config *c, int l) { return c->base_width * c->mults[l]; }
 
-/* Every GroupNorm input channel count, in the order the network meets them, checked against
- * groups; attention channel counts against heads. Returns the offending count or 0. */
-static int bad_group_channels(const dn_unet_config *c) {
-    int L = c->n_levels, B = c->blocks, G = c->groups;
-    int skips[DN_UNET_MAX_SKIPS], ns = 0;
+/* ---- the plan -----------------------------------------------------------------------------------
+ * The architecture of unet.h as a list of blocks, in forward order. Skip 0 is conv_in's output;
+ * every down-path block output (after its attention, if any) and every downsample output is the
+ * next skip; each up-path ResBlock takes the most recent skip not yet taken. The structural
+ * fields are bounded first (dn_unet_param_count calls this on configs read from files). */
+
+static dn_unet_block *add_block(dn_unet_block *plan, int *n, dn_block_kind kind, int level, int cin, int cout,
+                                int skip_in) {
+    dn_unet_block *k = &plan[(*n)++];
+    k->kind = kind, k->level = level, k->cin = cin, k->cout = cout, k->skip_in = skip_in, k->skip_out = -1;
+    return k;
+}
+
+#define NAME(k, ...) snprintf((k)->name, sizeof (k)->name, __VA_ARGS__)
+
+/* Fills plan (DN_UNET_MAX_PLAN entries) and skip_c (DN_UNET_MAX_SKIPS, may be NULL: channels of
+ * each skip); returns the number of blocks, 0 if the structural fields are out of range. */
+static int make_plan(const dn_unet_config *c, dn_unet_block *plan, int *skip_c) {
+    if (c->n_levels < 1 || c->n_levels > DN_UNET_MAX_LEVELS || c->blocks < 1 || c->blocks > DN_UNET_MAX_BLOCKS ||
+        c->base_width < 1 || c->base_width > 1024)
+        return 0;
+    for (int l = 0; l < c->n_levels; l++)
+        if (c->mults[l] < 1 || c->mults[l] > 16) return 0;
+    int L = c->n_levels, B = c->blocks, n = 0, ns = 0, sc[DN_UNET_MAX_SKIPS];
     int ch = level_ch(c, 0);
-    skips[ns++] = ch;
+    sc[ns++] = ch; /* conv_in */
     for (int l = 0; l < L; l++) {
+        int attn = c->attn_levels >> l & 1;
         for (int b = 0; b < B; b++) {
-            if (ch % G) return ch;
+            NAME(add_block(plan, &n, DN_BLOCK_RES, l, ch, level_ch(c, l), -1), "down.%d.res.%d", l, b);
             ch = level_ch(c, l);
-            if (ch % G) return ch;
-            skips[ns++] = ch;
+            if (attn) NAME(add_block(plan, &n, DN_BLOCK_ATTN, l, ch, ch, -1), "down.%d.attn.%d", l, b);
+            plan[n - 1].skip_out = ns, sc[ns++] = ch;
         }
-        if (l < L - 1) skips[ns++] = ch;
+        if (l < L - 1) {
+            NAME(add_block(plan, &n, DN_BLOCK_DOWN, l, ch, ch, -1), "down.%d.down", l);
+            plan[n - 1].skip_out = ns, sc[ns++] = ch;
+        }
     }
-    for (int l = L - 1; l >= 0; l--)
+    NAME(add_block(plan, &n, DN_BLOCK_RES, L - 1, ch, ch, -1), "mid.res1");
+    NAME(add_block(plan, &n, DN_BLOCK_ATTN, L - 1, ch, ch, -1), "mid.attn");
+    NAME(add_block(plan, &n, DN_BLOCK_RES, L - 1, ch, ch, -1), "mid.res2");
+    for (int l = L - 1; l >= 0; l--) {
+        int attn = c->attn_levels >> l & 1;
         for (int b = 0; b <= B; b++) {
-            int cin = ch + skips[--ns];
-            if (cin % G) return cin;
+            ns--;
+            NAME(add_block(plan, &n, DN_BLOCK_RES, l, ch + sc[ns], level_ch(c, l), ns), "up.%d.res.%d", l, b);
             ch = level_ch(c, l);
+            if (attn) NAME(add_block(plan, &n, DN_BLOCK_ATTN, l, ch, ch, -1), "up.%d.attn.%d", l, b);
         }
-    if (ch % G) return ch;
-    return 0;
+        if (l > 0) NAME(add_block(plan, &n, DN_BLOCK_UP, l, ch, ch, -1), "up.%d.up", l);
+    }
+    if (skip_c) memcpy(skip_c, sc, sizeof sc);
+    return n;
+}
+
+/* Every GroupNorm input channel count, in the order the network meets them, checked against
+ * groups. Returns the offending count or 0. */
+static int bad_group_channels(const dn_unet_config *c) {
+    dn_unet_block plan[DN_UNET_MAX_PLAN];
+    int n = make_plan(c, plan, NULL), G = c->groups;
+    for (int i = 0; i < n; i++) {
+        const dn_unet_block *k = &plan[i];
+        if (k->kind == DN_BLOCK_RES && (k->cin % G || k->cout % G)) return k->cin % G ? k->cin : k->cout;
+        if (k->kind == DN_BLOCK_ATTN && k->cin % G) return k->cin;
+    }
+    int c0 = level_ch(c, 0);
+    return c0 % G ? c0 : 0;
 }
 
 int dn_unet_config_check(const dn_unet_config *c) {
@@ -180,74 +225,47 @@ static void walk_attn(walker *w, dn_attn_params *p, const char *pre, int c) {
     p->proj_b = take(w, 1, c, 0, 0, 0, "%s.proj.bias", pre);
 }
 
-/* The walk. Unused blocks stay NULL. Returns the number of floats. */
+/* The walk over the plan. Returns the number of floats. */
 static long walk_params(const dn_unet_config *c, dn_unet_params *p, walker *w) {
     memset(p, 0, sizeof *p);
-    int L = c->n_levels, B = c->blocks, S = c->base_width, T = c->temb_width;
-    char pre[40];
+    int S = c->base_width, T = c->temb_width;
+    dn_unet_block plan[DN_UNET_MAX_PLAN];
+    int nb = make_plan(c, plan, NULL);
     p->time1_w = take(w, 2, T, S, 0, 0, "time1.weight");
     p->time1_b = take(w, 1, T, 0, 0, 0, "time1.bias");
     p->time2_w = take(w, 2, T, T, 0, 0, "time2.weight");
     p->time2_b = take(w, 1, T, 0, 0, 0, "time2.bias");
     p->class_emb = take(w, 2, c->num_classes + 1, T, 0, 0, "class_emb.weight");
-    int ch = level_ch(c, 0);
-    p->conv_in_w = take(w, 4, ch, c->in_channels, 3, 3, "conv_in.weight");
-    p->conv_in_b = take(w, 1, ch, 0, 0, 0, "conv_in.bias");
-    int skips[DN_UNET_MAX_SKIPS], ns = 0;
-    skips[ns++] = ch;
-    for (int l = 0; l < L; l++) {
-        int co = level_ch(c, l);
-        for (int b = 0; b < B; b++) {
-            snprintf(pre, sizeof pre, "down.%d.res.%d", l, b);
-            walk_res(w, &p->down_res[l][b], pre, ch, co, T);
-            ch = co;
-            if (c->attn_levels >> l & 1) {
-                snprintf(pre, sizeof pre, "down.%d.attn.%d", l, b);
-                walk_attn(w, &p->down_attn[l][b], pre, ch);
-            }
-            skips[ns++] = ch;
-        }
-        if (l < L - 1) {
-            p->down_w[l] = take(w, 4, ch, ch, 3, 3, "down.%d.down.weight", l);
-            p->down_b[l] = take(w, 1, ch, 0, 0, 0, "down.%d.down.bias", l);
-            skips[ns++] = ch;
+    int c0 = level_ch(c, 0);
+    p->conv_in_w = take(w, 4, c0, c->in_channels, 3, 3, "conv_in.weight");
+    p->conv_in_b = take(w, 1, c0, 0, 0, 0, "conv_in.bias");
+    for (int i = 0; i < nb; i++) {
+        const dn_unet_block *k = &plan[i];
+        dn_block_params *bp = &p->blocks[i];
+        switch (k->kind) {
+        case DN_BLOCK_RES: walk_res(w, &bp->res, k->name, k->cin, k->cout, T); break;
+        case DN_BLOCK_ATTN: walk_attn(w, &bp->attn, k->name, k->cin); break;
+        case DN_BLOCK_DOWN:
+        case DN_BLOCK_UP:
+            bp->conv_w = take(w, 4, k->cout, k->cin, 3, 3, "%s.weight", k->name);
+            bp->conv_b = take(w, 1, k->cout, 0, 0, 0, "%s.bias", k->name);
+            break;
         }
     }
-    walk_res(w, &p->mid_res1, "mid.res1", ch, ch, T);
-    walk_attn(w, &p->mid_attn, "mid.attn", ch);
-    walk_res(w, &p->mid_res2, "mid.res2", ch, ch, T);
-    for (int l = L - 1; l >= 0; l--) {
-        int co = level_ch(c, l);
-        for (int b = 0; b <= B; b++) {
-            snprintf(pre, sizeof pre, "up.%d.res.%d", l, b);
-            walk_res(w, &p->up_res[l][b], pre, ch + skips[--ns], co, T);
-            ch = co;
-            if (c->attn_levels >> l & 1) {
-                snprintf(pre, sizeof pre, "up.%d.attn.%d", l, b);
-                walk_attn(w, &p->up_attn[l][b], pre, ch);
-            }
-        }
-        if (l > 0) {
-            p->up_w[l] = take(w, 4, ch, ch, 3, 3, "up.%d.up.weight", l);
-            p->up_b[l] = take(w, 1, ch, 0, 0, 0, "up.%d.up.bias", l);
-        }
-    }
-    p->norm_out_w = take(w, 1, ch, 0, 0, 0, "norm_out.weight");
-    p->norm_out_b = take(w, 1, ch, 0, 0, 0, "norm_out.bias");
-    p->conv_out_w = take(w, 4, c->out_channels, ch, 3, 3, "conv_out.weight");
+    p->norm_out_w = take(w, 1, c0, 0, 0, 0, "norm_out.weight");
+    p->norm_out_b = take(w, 1, c0, 0, 0, 0, "norm_out.bias");
+    p->conv_out_w = take(w, 4, c->out_channels, c0, 3, 3, "conv_out.weight");
     p->conv_out_b = take(w, 1, c->out_channels, 0, 0, 0, "conv_out.bias");
     return w->off;
 }
 
 long dn_unet_param_count(const dn_unet_config *c) {
     /* only the structural fields the walk reads need to be sane; bound them first */
-    if (c->n_levels < 1 || c->n_levels > DN_UNET_MAX_LEVELS || c->blocks < 1 ||
-        c->blocks > DN_UNET_MAX_BLOCKS || c->base_width < 1 || c->base_width > 1024 ||
-        c->temb_width < 1 || c->temb_width > 4096 || c->num_classes < 0 || c->num_classes > 10000 ||
-        c->in_channels < 1 || c->in_channels > 16 || c->out_channels < 1 || c->out_channels > 16)
+    dn_unet_block plan[DN_UNET_MAX_PLAN];
+    if (make_plan(c, plan, NULL) == 0 || c->temb_width < 1 || c->temb_width > 4096 || c->num_classes < 0 ||
+        c->num_classes > 10000 || c->in_channels < 1 || c->in_channels > 16 || c->out_channels < 1 ||
+        c->out_channels > 16)
         return 0;
-    for (int l = 0; l < c->n_levels; l++)
-        if (c->mults[l] < 1 || c->mults[l] > 16) return 0;
     dn_unet_params p;
     walker w = {0};
     return walk_params(c, &p, &w);
@@ -257,6 +275,7 @@ int dn_unet_init(dn_unet *m, const dn_unet_config *c) {
     memset(m, 0, sizeof *m);
     if (dn_unet_config_check(c)) return -1;
     m->cfg = *c;
+    m->n_blocks = make_plan(c, m->plan, NULL);
     walker w = {0};
     m->n_params = walk_params(c, &m->params, &w);
     m->param_mem = calloc((size_t)m->n_params, sizeof(float));
@@ -348,9 +367,15 @@ static void attn_acts(dn_attn_acts *a, bump *b, int B, int c, int hw, int G, int
     a->hw = hw;
 }
 
+static void push_skip(dn_unet_acts *a, float *p, int c, int hw) {
+    a->skip[a->n_skips] = p;
+    a->skip_c[a->n_skips] = c;
+    a->skip_hw[a->n_skips++] = hw;
+}
+
 static void layout_acts(dn_unet_acts *a, const dn_unet_config *c, int B, bump *b) {
-    int L = c->n_levels, NB = c->blocks, G = c->groups, NH = c->heads;
-    int S = c->base_width, T = c->temb_width;
+    int G = c->groups, NH = c->heads;
+    int S = c->base_width, T = c->temb_width, H = c->height, W = c->width;
     long maxc = 0; /* largest channels x positions of any tensor a scratch buffer must hold */
 #define SEE(cc, hw) do { if ((long)(cc) * (hw) > maxc) maxc = (long)(cc) * (hw); } while (0)
     a->ids = NULL;
@@ -364,75 +389,51 @@ static void layout_acts(dn_unet_acts *a, const dn_unet_config *c, int B, bump *b
     a->dt1a = grab(b, (size_t)B * T);
     a->dt1 = grab(b, (size_t)B * T);
     SEE(T, 1);
-    int ch = level_ch(c, 0);
-    int hw = c->height * c->width;
-    a->conv_in = grab(b, (size_t)B * ch * hw);
-    SEE(c->in_channels, hw);
-    SEE(ch, hw);
+    int c0 = level_ch(c, 0), hw0 = H * W;
+    a->conv_in = grab(b, (size_t)B * c0 * hw0);
+    SEE(c->in_channels, hw0);
+    SEE(c0, hw0);
     a->n_skips = 0;
-    a->skip[a->n_skips] = a->conv_in;
-    a->skip_c[a->n_skips] = ch;
-    a->skip_hw[a->n_skips++] = hw;
-    for (int l = 0; l < L; l++) {
-        int co = level_ch(c, l);
-        hw = (c->height >> l) * (c->width >> l);
-        for (int k = 0; k < NB; k++) {
-            res_acts(&a->down_res[l][k], b, B, ch, co, hw, G);
-            SEE(ch, hw);
-            ch = co;
-            SEE(ch, hw);
-            float *o = a->down_res[l][k].out;
-            if (c->attn_levels >> l & 1) {
-                attn_acts(&a->down_attn[l][k], b, B, ch, hw, G, NH);
-                SEE(3 * ch, hw);
-                o = a->down_attn[l][k].out;
-            }
-            a->skip[a->n_skips] = o;
-            a->skip_c[a->n_skips] = ch;
-            a->skip_hw[a->n_skips++] = hw;
+    push_skip(a, a->conv_in, c0, hw0);
+    dn_unet_block plan[DN_UNET_MAX_PLAN];
+    int nb = make_plan(c, plan, NULL);
+    for (int i = 0; i < nb; i++) {
+        const dn_unet_block *k = &plan[i];
+        dn_block_acts *ba = &a->blocks[i];
+        int hw = (H >> k->level) * (W >> k->level), hw_out = hw;
+        float *y = NULL;
+        switch (k->kind) {
+        case DN_BLOCK_RES:
+            if (k->skip_in >= 0) ba->cat = grab(b, (size_t)B * k->cin * hw);
+            res_acts(&ba->res, b, B, k->cin, k->cout, hw, G);
+            SEE(k->cin, hw);
+            SEE(k->cout, hw);
+            y = ba->res.out;
+            break;
+        case DN_BLOCK_ATTN:
+            attn_acts(&ba->attn, b, B, k->cin, hw, G, NH);
+            SEE(3 * k->cin, hw);
+            y = ba->attn.out;
+            break;
+        case DN_BLOCK_DOWN:
+            hw_out = (H >> (k->level + 1)) * (W >> (k->level + 1));
+            y = ba->out = grab(b, (size_t)B * k->cout * hw_out);
+            break;
+        case DN_BLOCK_UP:
+            hw_out = (H >> (k->level - 1)) * (W >> (k->level - 1));
+            ba->ups = grab(b, (size_t)B * k->cin * hw_out);
+            y = ba->out = grab(b, (size_t)B * k->cout * hw_out);
+            SEE(k->cin, hw_out);
+            break;
         }
-        if (l < L - 1) {
-            int hw2 = (c->height >> (l + 1)) * (c->width >> (l + 1));
-            a->down[l] = grab(b, (size_t)B * ch * hw2);
-            a->skip[a->n_skips] = a->down[l];
-            a->skip_c[a->n_skips] = ch;
-            a->skip_hw[a->n_skips++] = hw2;
-        }
+        ba->y = y;
+        if (k->skip_out >= 0) push_skip(a, y, k->cout, hw_out);
     }
-    hw = (c->height >> (L - 1)) * (c->width >> (L - 1));
-    res_acts(&a->mid_res1, b, B, ch, ch, hw, G);
-    attn_acts(&a->mid_attn, b, B, ch, hw, G, NH);
-    res_acts(&a->mid_res2, b, B, ch, ch, hw, G);
-    SEE(3 * ch, hw);
-    int ns = a->n_skips;
-    for (int l = L - 1; l >= 0; l--) {
-        int co = level_ch(c, l);
-        hw = (c->height >> l) * (c->width >> l);
-        for (int k = 0; k <= NB; k++) {
-            int cin = ch + a->skip_c[--ns];
-            a->up_cat[l][k] = grab(b, (size_t)B * cin * hw);
-            res_acts(&a->up_res[l][k], b, B, cin, co, hw, G);
-            SEE(cin, hw);
-            ch = co;
-            SEE(ch, hw);
-            if (c->attn_levels >> l & 1) {
-                attn_acts(&a->up_attn[l][k], b, B, ch, hw, G, NH);
-                SEE(3 * ch, hw);
-            }
-        }
-        if (l > 0) {
-            int hw2 = (c->height >> (l - 1)) * (c->width >> (l - 1));
-            a->up_ups[l] = grab(b, (size_t)B * ch * hw2);
-            a->up[l] = grab(b, (size_t)B * ch * hw2);
-            SEE(ch, hw2);
-        }
-    }
-    hw = c->height * c->width;
-    a->gn_out = grab(b, (size_t)B * ch * hw);
+    a->gn_out = grab(b, (size_t)B * c0 * hw0);
     a->mean_out = grab(b, (size_t)B * G);
     a->rstd_out = grab(b, (size_t)B * G);
-    a->a_out = grab(b, (size_t)B * ch * hw);
-    SEE(c->out_channels, hw);
+    a->a_out = grab(b, (size_t)B * c0 * hw0);
+    SEE(c->out_channels, hw0);
     for (int i = 0; i < a->n_skips; i++)
         a->dskip[i] = grab(b, (size_t)B * a->skip_c[i] * a->skip_hw[i]);
     a->scratch_len = (long)B * maxc;
@@ -523,7 +524,7 @@ void dn_unet_forward(const dn_unet *m, dn_unet_acts *a, float *out, const float 
     const dn_unet_config *c = &m->cfg;
     const dn_unet_params *p = &m->params;
     assert(N >= 1 && N <= a->max_batch);
-    int L = c->n_levels, NB = c->blocks, G = c->groups, NH = c->heads;
+    int G = c->groups, NH = c->heads;
     int S = c->base_width, T = c->temb_width, K = c->num_classes;
     a->n = N;
     a->x = x;
@@ -540,56 +541,38 @@ void dn_unet_forward(const dn_unet *m, dn_unet_acts *a, float *out, const float 
     add_into(a->temb, a->s0, (long)N * T);
     dn_silu_forward(a->temb_act, a->temb, (long)N * T);
 
-    int H = c->height, W = c->width, ch = level_ch(c, 0);
-    dn_conv2d_forward(a->conv_in, x, p->conv_in_w, p->conv_in_b, N, c->in_channels, H, W, ch, 3, 1);
+    int H = c->height, W = c->width, c0 = level_ch(c, 0);
+    dn_conv2d_forward(a->conv_in, x, p->conv_in_w, p->conv_in_b, N, c->in_channels, H, W, c0, 3, 1);
     const float *h = a->conv_in;
-    for (int l = 0; l < L; l++) {
-        int Hl = H >> l, Wl = W >> l;
-        for (int k = 0; k < NB; k++) {
-            res_forward(&p->down_res[l][k], &a->down_res[l][k], h, a->temb_act, a->s0, N, T, G, Hl, Wl);
-            h = a->down_res[l][k].out;
-            if (c->attn_levels >> l & 1) {
-                attn_forward(&p->down_attn[l][k], &a->down_attn[l][k], h, N, G, NH, Hl, Wl);
-                h = a->down_attn[l][k].out;
+    for (int i = 0; i < m->n_blocks; i++) {
+        const dn_unet_block *k = &m->plan[i];
+        const dn_block_params *bp = &p->blocks[i];
+        dn_block_acts *ba = &a->blocks[i];
+        int Hl = H >> k->level, Wl = W >> k->level;
+        switch (k->kind) {
+        case DN_BLOCK_RES:
+            if (k->skip_in >= 0) { /* up path: the path and the skip side by side */
+                int cs = a->skip_c[k->skip_in];
+                dn_concat_forward(ba->cat, h, a->skip[k->skip_in], N, k->cin - cs, cs, Hl * Wl);
+                h = ba->cat;
             }
+            res_forward(&bp->res, &ba->res, h, a->temb_act, a->s0, N, T, G, Hl, Wl);
+            break;
+        case DN_BLOCK_ATTN: attn_forward(&bp->attn, &ba->attn, h, N, G, NH, Hl, Wl); break;
+        case DN_BLOCK_DOWN:
+            dn_conv2d_forward(ba->out, h, bp->conv_w, bp->conv_b, N, k->cin, Hl, Wl, k->cout, 3, 2);
+            break;
+        case DN_BLOCK_UP:
+            dn_upsample2x_forward(ba->ups, h, N, k->cin, Hl, Wl);
+            dn_conv2d_forward(ba->out, ba->ups, bp->conv_w, bp->conv_b, N, k->cin, 2 * Hl, 2 * Wl, k->cout, 3, 1);
+            break;
         }
-        ch = level_ch(c, l);
-        if (l < L - 1) {
-            dn_conv2d_forward(a->down[l], h, p->down_w[l], p->down_b[l], N, ch, Hl, Wl, ch, 3, 2);
-            h = a->down[l];
-        }
-    }
-    int Hm = H >> (L - 1), Wm = W >> (L - 1);
-    res_forward(&p->mid_res1, &a->mid_res1, h, a->temb_act, a->s0, N, T, G, Hm, Wm);
-    attn_forward(&p->mid_attn, &a->mid_attn, a->mid_res1.out, N, G, NH, Hm, Wm);
-    res_forward(&p->mid_res2, &a->mid_res2, a->mid_attn.out, a->temb_act, a->s0, N, T, G, Hm, Wm);
-    h = a->mid_res2.out;
-    int ns = a->n_skips;
-    for (int l = L - 1; l >= 0; l--) {
-        int Hl = H >> l, Wl = W >> l;
-        for (int k = 0; k <= NB; k++) {
-            ns--;
-            dn_concat_forward(a->up_cat[l][k], h, a->skip[ns], N, ch, a->skip_c[ns], Hl * Wl);
-            res_forward(&p->up_res[l][k], &a->up_res[l][k], a->up_cat[l][k], a->temb_act, a->s0,
-                        N, T, G, Hl, Wl);
-            h = a->up_res[l][k].out;
-            ch = level_ch(c, l);
-            if (c->attn_levels >> l & 1) {
-                attn_forward(&p->up_attn[l][k], &a->up_attn[l][k], h, N, G, NH, Hl, Wl);
-                h = a->up_attn[l][k].out;
-            }
-        }
-        if (l > 0) {
-            dn_upsample2x_forward(a->up_ups[l], h, N, ch, Hl, Wl);
-            dn_conv2d_forward(a->up[l], a->up_ups[l], p->up_w[l], p->up_b[l], N, ch, 2 * Hl, 2 * Wl,
-                              ch, 3, 1);
-            h = a->up[l];
-        }
+        h = ba->y;
     }
     dn_groupnorm_forward(a->gn_out, a->mean_out, a->rstd_out, h, p->norm_out_w, p->norm_out_b,
-                         N, ch, H * W, G);
-    dn_silu_forward(a->a_out, a->gn_out, (long)N * ch * H * W);
-    dn_conv2d_forward(out, a->a_out, p->conv_out_w, p->conv_out_b, N, ch, H, W, c->out_channels, 3, 1);
+                         N, c0, H * W, G);
+    dn_silu_forward(a->a_out, a->gn_out, (long)N * c0 * H * W);
+    dn_conv2d_forward(out, a->a_out, p->conv_out_w, p->conv_out_b, N, c0, H, W, c->out_channels, 3, 1);
 }
 
 /* ---- backward --------------------------------------------------------------------------------- */
@@ -640,102 +623,76 @@ static void attn_backward(const dn_attn_params *p, dn_attn_params *g, const dn_a
     dn_groupnorm_backward(dx, g->norm_w, g->norm_b, s0, a->x, a->mean, a->rstd, p->norm_w, N, c, hw, G);
 }
 
+/* The plan in reverse. A block's output gradient is the running buffer gc, or for a block whose
+ * output is a skip that skip's gradient (dskip), which by then holds what the up path's concats
+ * and the next block gave back. Its input gradient goes into the skip gradient it read from (it
+ * adds), else into gp, zeroed first, which then becomes gc. */
 void dn_unet_backward(const dn_unet *m, dn_unet_acts *a, dn_unet_params *grads, float *dx,
                       const float *dout) {
     const dn_unet_config *c = &m->cfg;
     const dn_unet_params *p = &m->params;
     dn_unet_params *g = grads;
-    int N = a->n, L = c->n_levels, NB = c->blocks, G = c->groups, NH = c->heads;
+    int N = a->n, G = c->groups, NH = c->heads;
     int S = c->base_width, T = c->temb_width, K = c->num_classes;
-    int H = c->height, W = c->width, ch = level_ch(c, 0);
+    int H = c->height, W = c->width, c0 = level_ch(c, 0), nb = m->n_blocks;
     for (int i = 0; i < a->n_skips; i++) zero(a->dskip[i], (long)N * a->skip_c[i] * a->skip_hw[i]);
     zero(a->dtemb_act, (long)N * T);
     float *gc = a->g0, *gp = a->g1, *tmp; /* gradient of the current block's output / input */
 
     /* output: conv_out(SiLU(GN(h))) */
-    zero(a->s0, (long)N * ch * H * W);
-    dn_conv2d_backward(a->s0, g->conv_out_w, g->conv_out_b, dout, a->a_out, p->conv_out_w, N, ch, H, W,
+    zero(a->s0, (long)N * c0 * H * W);
+    dn_conv2d_backward(a->s0, g->conv_out_w, g->conv_out_b, dout, a->a_out, p->conv_out_w, N, c0, H, W,
                        c->out_channels, 3, 1);
-    zero(a->s1, (long)N * ch * H * W);
-    dn_silu_backward(a->s1, a->s0, a->gn_out, (long)N * ch * H * W);
-    zero(gc, (long)N * ch * H * W);
-    const float *hin = c->attn_levels & 1 ? a->up_attn[0][NB].out : a->up_res[0][NB].out;
-    dn_groupnorm_backward(gc, g->norm_out_w, g->norm_out_b, a->s1, hin, a->mean_out, a->rstd_out,
-                          p->norm_out_w, N, ch, H * W, G);
+    zero(a->s1, (long)N * c0 * H * W);
+    dn_silu_backward(a->s1, a->s0, a->gn_out, (long)N * c0 * H * W);
+    zero(gc, (long)N * c0 * H * W);
+    dn_groupnorm_backward(gc, g->norm_out_w, g->norm_out_b, a->s1, a->blocks[nb - 1].y, a->mean_out, a->rstd_out,
+                          p->norm_out_w, N, c0, H * W, G);
 
-    /* up path, in reverse */
-    int ns = 0;
-    for (int l = 0; l < L; l++) {
-        int Hl = H >> l, Wl = W >> l, cl = level_ch(c, l);
-        if (l > 0) {
-            long n2 = (long)N * cl * 4 * Hl * Wl;
-            zero(a->s0, n2);
-            dn_conv2d_backward(a->s0, g->up_w[l], g->up_b[l], gc, a->up_ups[l], p->up_w[l], N, cl,
-                               2 * Hl, 2 * Wl, cl, 3, 1);
-            zero(gp, (long)N * cl * Hl * Wl);
-            dn_upsample2x_backward(gp, a->s0, N, cl, Hl, Wl);
-            tmp = gc, gc = gp, gp = tmp;
-        }
-        for (int k = NB; k >= 0; k--) {
-            if (c->attn_levels >> l & 1) {
-                zero(gp, (long)N * cl * Hl * Wl);
-                attn_backward(&p->up_attn[l][k], &g->up_attn[l][k], &a->up_attn[l][k], gp, gc,
-                              a->s0, a->s1, N, G, NH, Hl, Wl);
-                tmp = gc, gc = gp, gp = tmp;
+    for (int i = nb - 1; i >= 0; i--) {
+        const dn_unet_block *k = &m->plan[i];
+        const dn_block_params *bp = &p->blocks[i];
+        dn_block_params *gb = &g->blocks[i];
+        const dn_block_acts *ba = &a->blocks[i];
+        int Hl = H >> k->level, Wl = W >> k->level, hw = Hl * Wl;
+        const float *d = k->skip_out >= 0 ? a->dskip[k->skip_out] : gc;
+        int in_skip = i == 0 ? 0 : m->plan[i - 1].skip_out; /* the skip this block read, or -1 */
+        float *din = in_skip >= 0 ? a->dskip[in_skip] : gp;
+        if (in_skip < 0 && k->skip_in < 0) zero(gp, (long)N * k->cin * hw);
+        switch (k->kind) {
+        case DN_BLOCK_RES:
+            if (k->skip_in >= 0) { /* into the concat's gradient, then split it: path and skip */
+                int cs = a->skip_c[k->skip_in], chh = k->cin - cs;
+                zero(a->s2, (long)N * k->cin * hw);
+                res_backward(&bp->res, &gb->res, &ba->res, a->s2, d, a->temb_act, a->dtemb_act, a->dtproj, a->s0,
+                             a->s1, N, T, G, Hl, Wl);
+                zero(gp, (long)N * chh * hw);
+                dn_concat_backward(gp, a->dskip[k->skip_in], a->s2, N, chh, cs, hw);
+            } else {
+                res_backward(&bp->res, &gb->res, &ba->res, din, d, a->temb_act, a->dtemb_act, a->dtproj, a->s0,
+                             a->s1, N, T, G, Hl, Wl);
             }
-            const dn_resblock_acts *ra = &a->up_res[l][k];
-            zero(a->s2, (long)N * ra->cin * Hl * Wl);
-            res_backward(&p->up_res[l][k], &g->up_res[l][k], ra, a->s2, gc, a->temb_act, a->dtemb_act,
-                         a->dtproj, a->s0, a->s1, N, T, G, Hl, Wl);
-            int cs = a->skip_c[ns], chh = ra->cin - cs;
-            zero(gp, (long)N * chh * Hl * Wl);
-            dn_concat_backward(gp, a->dskip[ns], a->s2, N, chh, cs, Hl * Wl);
-            ns++;
-            tmp = gc, gc = gp, gp = tmp;
+            break;
+        case DN_BLOCK_ATTN:
+            attn_backward(&bp->attn, &gb->attn, &ba->attn, din, d, a->s0, a->s1, N, G, NH, Hl, Wl);
+            break;
+        case DN_BLOCK_DOWN: {
+            const float *xin = i == 0 ? a->conv_in : a->blocks[i - 1].y;
+            dn_conv2d_backward(din, gb->conv_w, gb->conv_b, d, xin, bp->conv_w, N, k->cin, Hl, Wl, k->cout, 3, 2);
+            break;
         }
+        case DN_BLOCK_UP:
+            zero(a->s0, (long)N * k->cin * 4 * hw);
+            dn_conv2d_backward(a->s0, gb->conv_w, gb->conv_b, d, ba->ups, bp->conv_w, N, k->cin, 2 * Hl, 2 * Wl,
+                               k->cout, 3, 1);
+            dn_upsample2x_backward(din, a->s0, N, k->cin, Hl, Wl);
+            break;
+        }
+        if (in_skip < 0) tmp = gc, gc = gp, gp = tmp;
     }
-    assert(ns == a->n_skips);
-
-    /* middle, in reverse; the gradient of its input is that of the last skip */
-    int Hm = H >> (L - 1), Wm = W >> (L - 1), cm = level_ch(c, L - 1);
-    long nm = (long)N * cm * Hm * Wm;
-    zero(gp, nm);
-    res_backward(&p->mid_res2, &g->mid_res2, &a->mid_res2, gp, gc, a->temb_act, a->dtemb_act,
-                 a->dtproj, a->s0, a->s1, N, T, G, Hm, Wm);
-    tmp = gc, gc = gp, gp = tmp;
-    zero(gp, nm);
-    attn_backward(&p->mid_attn, &g->mid_attn, &a->mid_attn, gp, gc, a->s0, a->s1, N, G, NH, Hm, Wm);
-    tmp = gc, gc = gp, gp = tmp;
-    int top = a->n_skips - 1;
-    res_backward(&p->mid_res1, &g->mid_res1, &a->mid_res1, a->dskip[top], gc, a->temb_act,
-                 a->dtemb_act, a->dtproj, a->s0, a->s1, N, T, G, Hm, Wm);
-
-    /* down path, in reverse: the block that made skip i reads skip i-1 */
-    int si = top;
-    for (int l = L - 1; l >= 0; l--) {
-        int Hl = H >> l, Wl = W >> l, cl = level_ch(c, l);
-        if (l < L - 1) {
-            dn_conv2d_backward(a->dskip[si - 1], g->down_w[l], g->down_b[l], a->dskip[si],
-                               a->skip[si - 1], p->down_w[l], N, cl, Hl, Wl, cl, 3, 2);
-            si--;
-        }
-        for (int k = NB - 1; k >= 0; k--) {
-            const float *d = a->dskip[si];
-            if (c->attn_levels >> l & 1) {
-                zero(a->s2, (long)N * cl * Hl * Wl);
-                attn_backward(&p->down_attn[l][k], &g->down_attn[l][k], &a->down_attn[l][k], a->s2,
-                              d, a->s0, a->s1, N, G, NH, Hl, Wl);
-                d = a->s2;
-            }
-            res_backward(&p->down_res[l][k], &g->down_res[l][k], &a->down_res[l][k], a->dskip[si - 1],
-                         d, a->temb_act, a->dtemb_act, a->dtproj, a->s0, a->s1, N, T, G, Hl, Wl);
-            si--;
-        }
-    }
-    assert(si == 0);
     if (dx) zero(dx, (long)N * c->in_channels * H * W);
     dn_conv2d_backward(dx, g->conv_in_w, g->conv_in_b, a->dskip[0], a->x, p->conv_in_w, N,
-                       c->in_channels, H, W, level_ch(c, 0), 3, 1);
+                       c->in_channels, H, W, c0, 3, 1);
 
     /* time embedding */
     zero(a->dtemb, (long)N * T);
@@ -764,36 +721,21 @@ static double attn_flops(int c, int hw) {
 
 double dn_unet_flops(const dn_unet_config *c) {
     if (dn_unet_param_count(c) == 0) return 0.0;
-    int L = c->n_levels, NB = c->blocks, S = c->base_width, T = c->temb_width;
-    int H = c->height, W = c->width;
+    int S = c->base_width, T = c->temb_width, H = c->height, W = c->width, c0 = level_ch(c, 0);
     double f = 2.0 * S * T + 2.0 * T * T;
-    int ch = level_ch(c, 0), skips[DN_UNET_MAX_SKIPS], ns = 0;
-    f += conv_flops(c->in_channels, ch, 3, H * W);
-    skips[ns++] = ch;
-    for (int l = 0; l < L; l++) {
-        int hw = (H >> l) * (W >> l), co = level_ch(c, l);
-        for (int k = 0; k < NB; k++) {
-            f += res_flops(ch, co, T, hw);
-            ch = co;
-            if (c->attn_levels >> l & 1) f += attn_flops(ch, hw);
-            skips[ns++] = ch;
-        }
-        if (l < L - 1) {
-            f += conv_flops(ch, ch, 3, (H >> (l + 1)) * (W >> (l + 1)));
-            skips[ns++] = ch;
+    f += conv_flops(c->in_channels, c0, 3, H * W);
+    dn_unet_block plan[DN_UNET_MAX_PLAN];
+    int nb = make_plan(c, plan, NULL);
+    for (int i = 0; i < nb; i++) {
+        const dn_unet_block *k = &plan[i];
+        int l = k->level, hw = (H >> l) * (W >> l);
+        switch (k->kind) {
+        case DN_BLOCK_RES: f += res_flops(k->cin, k->cout, T, hw); break;
+        case DN_BLOCK_ATTN: f += attn_flops(k->cin, hw); break;
+        case DN_BLOCK_DOWN: f += conv_flops(k->cin, k->cout, 3, (H >> (l + 1)) * (W >> (l + 1))); break;
+        case DN_BLOCK_UP: f += conv_flops(k->cin, k->cout, 3, (H >> (l - 1)) * (W >> (l - 1))); break;
         }
     }
-    int hwm = (H >> (L - 1)) * (W >> (L - 1));
-    f += 2 * res_flops(ch, ch, T, hwm) + attn_flops(ch, hwm);
-    for (int l = L - 1; l >= 0; l--) {
-        int hw = (H >> l) * (W >> l), co = level_ch(c, l);
-        for (int k = 0; k <= NB; k++) {
-            f += res_flops(ch + skips[--ns], co, T, hw);
-            ch = co;
-            if (c->attn_levels >> l & 1) f += attn_flops(ch, hw);
-        }
-        if (l > 0) f += conv_flops(ch, ch, 3, (H >> (l - 1)) * (W >> (l - 1)));
-    }
-    f += conv_flops(ch, c->out_channels, 3, H * W);
+    f += conv_flops(c0, c->out_channels, 3, H * W);
     return f;
 }

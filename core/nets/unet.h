@@ -26,6 +26,11 @@
  * Initialisation, training data and the class-dropout rate that teaches the null class are the
  * trainer's business; the network only reserves the row.
  *
+ * The plan: dn_unet_init turns the config into the list of blocks above, in order (m->plan: a
+ * ResBlock, a SelfAttention, a downsample or an upsample each, with its level, channels and the
+ * skips it makes or takes). Every pass walks that one list: the parameter layout and names,
+ * the activations, forward, backward (the list reversed), the FLOP count and the config check.
+ *
  * Memory (llm.c style): parameters are one allocation with pointers into it (dn_unet_params);
  * gradients reuse the same struct type with their own allocation; the activations saved for
  * backward are one allocation sized for a maximum batch (dn_unet_acts). */
@@ -42,6 +47,9 @@ typedef enum { DN_PRED_EPSILON, DN_PRED_V, DN_PRED_SAMPLE } dn_pred_type;
 #define DN_UNET_MAX_BLOCKS 4
 /* Skips: conv_in + per level (B blocks + one downsample). */
 #define DN_UNET_MAX_SKIPS (1 + DN_UNET_MAX_LEVELS * (DN_UNET_MAX_BLOCKS + 1))
+/* Blocks of the plan: per level B ResBlocks (+ attention) down, B+1 up, a down- and an upsample
+ * between levels, and the middle three. */
+#define DN_UNET_MAX_PLAN (DN_UNET_MAX_LEVELS * (4 * DN_UNET_MAX_BLOCKS + 2) + 2 * (DN_UNET_MAX_LEVELS - 1) + 3)
 
 
 typedef struct {
@@ -82,8 +90,26 @@ typedef struct {
     float *proj_b;          /* (C) */
 } dn_attn_params;
 
-/* All parameters (or all gradients). S = base_width, T = temb_width, c_l as above.
- * Pointers of blocks the config does not use are NULL. */
+/* One block of the plan. */
+typedef enum { DN_BLOCK_RES, DN_BLOCK_ATTN, DN_BLOCK_DOWN, DN_BLOCK_UP } dn_block_kind;
+typedef struct {
+    dn_block_kind kind;
+    int level;         /* the resolution of its input: (H >> level) x (W >> level) */
+    int cin, cout;     /* channels in and out (an up ResBlock's cin includes the skip it takes) */
+    int skip_in;       /* the skip an up ResBlock concatenates to its input first, else -1 */
+    int skip_out;      /* the skip its output becomes (down path and middle input), else -1 */
+    char name[24];     /* prefix of its parameter names: "down.1.res.0", "mid.attn", "up.2.up" */
+} dn_unet_block;
+
+/* The parameters of one block: res (DN_BLOCK_RES), attn (DN_BLOCK_ATTN), or the 3x3 conv of a
+ * down- or upsample, conv_w (c, c, 3, 3) and conv_b (c). */
+typedef struct {
+    dn_resblock_params res;
+    dn_attn_params attn;
+    float *conv_w, *conv_b;
+} dn_block_params;
+
+/* All parameters (or all gradients). S = base_width, T = temb_width, c_l as above. */
 typedef struct {
     float *time1_w;   /* (T, S) */
     float *time1_b;   /* (T) */
@@ -92,16 +118,7 @@ typedef struct {
     float *class_emb; /* (num_classes + 1, T); the last row is the null class */
     float *conv_in_w; /* (c_0, in_channels, 3, 3) */
     float *conv_in_b; /* (c_0) */
-    dn_resblock_params down_res[DN_UNET_MAX_LEVELS][DN_UNET_MAX_BLOCKS];
-    dn_attn_params down_attn[DN_UNET_MAX_LEVELS][DN_UNET_MAX_BLOCKS];
-    float *down_w[DN_UNET_MAX_LEVELS]; /* (c_l, c_l, 3, 3) stride 2, levels 0 .. L-2 */
-    float *down_b[DN_UNET_MAX_LEVELS]; /* (c_l) */
-    dn_resblock_params mid_res1, mid_res2; /* c_{L-1} -> c_{L-1} */
-    dn_attn_params mid_attn;
-    dn_resblock_params up_res[DN_UNET_MAX_LEVELS][DN_UNET_MAX_BLOCKS + 1];
-    dn_attn_params up_attn[DN_UNET_MAX_LEVELS][DN_UNET_MAX_BLOCKS + 1];
-    float *up_w[DN_UNET_MAX_LEVELS]; /* (c_l, c_l, 3, 3) after the 2x upsample, levels 1 .. L-1 */
-    float *up_b[DN_UNET_MAX_LEVELS]; /* (c_l) */
+    dn_block_params blocks[DN_UNET_MAX_PLAN]; /* block i of the plan */
     float *norm_out_w, *norm_out_b;  /* (c_0) */
     float *conv_out_w;               /* (out_channels, c_0, 3, 3) */
     float *conv_out_b;               /* (out_channels) */
@@ -126,6 +143,8 @@ typedef struct {
     long n_params;
     int n_tensors;
     dn_unet_tensor tensors[DN_UNET_MAX_TENSORS];
+    int n_blocks;                      /* the plan: what every pass walks */
+    dn_unet_block plan[DN_UNET_MAX_PLAN];
 } dn_unet;
 
 /* ---- activations saved by the forward pass for the backward pass --------------------------- */
@@ -151,6 +170,15 @@ typedef struct {
     int c, hw;
 } dn_attn_acts;
 
+/* What one block of the plan keeps: res or attn, or for a down- or upsample its output (and the
+ * upsampled input of the upsample's conv); cat, an up ResBlock's input (B, cin, HW). */
+typedef struct {
+    dn_resblock_acts res;
+    dn_attn_acts attn;
+    float *cat, *ups, *out;
+    const float *y;     /* the block's output (res.out, attn.out or out) */
+} dn_block_acts;
+
 typedef struct {
     int max_batch;
     int n;              /* batch of the last forward */
@@ -161,19 +189,10 @@ typedef struct {
     float *temb_act;    /* (B, T) SiLU(temb), input of every ResBlock's projection */
     const float *x;     /* the input of the last forward, not owned */
     float *conv_in;     /* (B, c_0, HW) */
-    dn_resblock_acts down_res[DN_UNET_MAX_LEVELS][DN_UNET_MAX_BLOCKS];
-    dn_attn_acts down_attn[DN_UNET_MAX_LEVELS][DN_UNET_MAX_BLOCKS];
-    float *down[DN_UNET_MAX_LEVELS];            /* (B, c_l, HW_{l+1}) */
-    dn_resblock_acts mid_res1, mid_res2;
-    dn_attn_acts mid_attn;
-    float *up_cat[DN_UNET_MAX_LEVELS][DN_UNET_MAX_BLOCKS + 1]; /* (B, Ch + Cskip, HW_l) */
-    dn_resblock_acts up_res[DN_UNET_MAX_LEVELS][DN_UNET_MAX_BLOCKS + 1];
-    dn_attn_acts up_attn[DN_UNET_MAX_LEVELS][DN_UNET_MAX_BLOCKS + 1];
-    float *up_ups[DN_UNET_MAX_LEVELS];          /* (B, c_l, HW_{l-1}) upsampled, before the conv */
-    float *up[DN_UNET_MAX_LEVELS];              /* (B, c_l, HW_{l-1}) */
+    dn_block_acts blocks[DN_UNET_MAX_PLAN];     /* block i of the plan */
     float *gn_out, *mean_out, *rstd_out;        /* (B, c_0, HW), (B, G) x2 */
     float *a_out;                               /* (B, c_0, HW) */
-    /* skips in push order: pointer, channels, level */
+    /* skips in push order: pointer, channels, positions */
     int n_skips;
     float *skip[DN_UNET_MAX_SKIPS];
     int skip_c[DN_UNET_MAX_SKIPS], skip_hw[DN_UNET_MAX_SKIPS]; /* channels, positions */
