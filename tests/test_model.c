@@ -1,9 +1,11 @@
 /* test_model.c — model files: a float32 save loads back bit for bit with its metadata; float16
  * rounds as IEEE says; every truncation and every sampled single-byte corruption is refused with
  * outputs left zeroed; so are another version, another magic, and (with a re-forged checksum)
- * NaN weights, wrong shapes, bad configs, absurd counts and trailing bytes. */
+ * NaN weights, wrong shapes, bad configs, absurd counts and trailing bytes, in the container
+ * (base/tensorfile.h) and in version 1, the format before it, which is still read. */
 #include "testutil.h"
 #include "base/err.h"
+#include "base/fileio.h"
 #include "diffusion/model.h"
 #include "base/rng.h"
 #include "nets/unet.h"
@@ -209,19 +211,35 @@ static void single_byte_corruptions_refused(void **state) {
     free(d);
 }
 
+/* The offset of the first byte of the value of metadata entry `key` (a string after the key's). */
+static size_t find_value(const unsigned char *d, size_t len, const char *key) {
+    size_t n = strlen(key);
+    for (size_t i = 4; i + n + 4 < len; i++)
+        if (!memcmp(d + i, key, n) && d[i - 4] == n && !d[i - 3]) return i + n + 4;
+    fail_msg("no entry '%s'", key);
+    return 0;
+}
+
 static void put32(unsigned char *p, uint32_t v) {
     for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));
 }
 
-static void version_magic_and_forged_files_refused(void **state) {
+/* Version 1, the format before the container, is still read (older files load and convert): the
+ * same refusals, on the golden file written in that format by tests/golden/unet_twin.py. */
+static void legacy_v1_forged_files_refused(void **state) {
     (void)state;
     size_t len;
-    unsigned char *d = tiny_file(&len), *e = malloc(len + 64);
+    unsigned char *d, *e;
+    if (dn_read_file("tests/golden/unet_small.dfm", &d, &len, 1 << 20) < 0) fail_msg("%s", dn_error());
+    dn_unet ok;
+    if (dn_model_decode(&ok, NULL, d, len, "x.dfm") < 0) fail_msg("%s", dn_error());
+    dn_unet_free(&ok);
+    e = malloc(len + 64);
     /* another version, with a valid checksum */
     memcpy(e, d, len);
-    put32(e + 8, 2);
+    put32(e + 8, 7);
     refit_crc(e, len);
-    refused(e, len, "version 2");
+    refused(e, len, "version 7");
     /* another magic */
     memcpy(e, d, len);
     e[0] = 'X';
@@ -270,9 +288,84 @@ static void version_magic_and_forged_files_refused(void **state) {
             break;
         }
     assert_non_null(p);
-    put32(p + 8, 5); /* dims start after dtype and rank: (OC=4, C=1, 3, 3) -> OC=5 */
+    put32(p + 8, 5); /* dims start after dtype and rank: (OC=4, C=3, 3, 3) -> OC=5 */
     refit_crc(e, len);
     refused(e, len, "size 5");
+    /* a tensor named differently */
+    memcpy(e, d, len);
+    p = e + (p - e) - 14;
+    p[0] = 'k';
+    refit_crc(e, len);
+    refused(e, len, "konv_in.weight");
+    free(d), free(e);
+}
+
+/* A container file forged field by field, with a valid checksum each time. */
+static void version_magic_and_forged_files_refused(void **state) {
+    (void)state;
+    size_t len;
+    unsigned char *d = tiny_file(&len), *e = malloc(len + 64);
+    /* another version, with a valid checksum */
+    memcpy(e, d, len);
+    put32(e + 8, 3);
+    refit_crc(e, len);
+    refused(e, len, "version 3");
+    /* another magic */
+    memcpy(e, d, len);
+    e[0] = 'X';
+    refit_crc(e, len);
+    refused(e, len, "magic");
+    /* another kind of file */
+    memcpy(e, d, len);
+    memcpy(e + 16, "xnet", 4);
+    refit_crc(e, len);
+    refused(e, len, "not a model");
+    /* an invalid config (groups 3 do not divide 4 channels), checksum re-forged */
+    memcpy(e, d, len);
+    e[find_value(e, len, "unet.groups")] = '3';
+    refit_crc(e, len);
+    refused(e, len, "groups");
+    /* a config asking for absurd sizes: base width 9 (odd; the file says 4) */
+    memcpy(e, d, len);
+    e[find_value(e, len, "unet.base_width")] = '9';
+    refit_crc(e, len);
+    refused(e, len, "base_width");
+    /* absurd metadata count (after magic, version and the kind "unet") */
+    size_t meta_at = 8 + 4 + 4 + 4;
+    memcpy(e, d, len);
+    put32(e + meta_at, 0xffffffffu);
+    refit_crc(e, len);
+    refused(e, len, "metadata entries");
+    /* absurd key length */
+    memcpy(e, d, len);
+    put32(e + meta_at + 4, 0xfffffff0u);
+    refit_crc(e, len);
+    refused(e, len, "metadata key");
+    /* a NaN weight: the last float32 of the last tensor */
+    memcpy(e, d, len);
+    put32(e + len - 8, 0x7fc00000u);
+    refit_crc(e, len);
+    refused(e, len, "NaN");
+    put32(e + len - 8, 0xff800000u);
+    refit_crc(e, len);
+    refused(e, len, "infinite");
+    /* trailing bytes after the last tensor */
+    memcpy(e, d, len - 4);
+    memset(e + len - 4, 0, 8);
+    refit_crc(e, len + 4);
+    refused(e, len + 4, "unexpected bytes");
+    /* a tensor shape that does not match the config: find the first "conv_in.weight" record */
+    memcpy(e, d, len);
+    unsigned char *p = NULL;
+    for (size_t i = 0; i + 14 < len; i++)
+        if (memcmp(e + i, "conv_in.weight", 14) == 0) {
+            p = e + i + 14;
+            break;
+        }
+    assert_non_null(p);
+    put32(p + 8, 2), put32(p + 12, 2); /* dims after dtype and rank: (4,1,3,3) -> (2,2,3,3), as many values */
+    refit_crc(e, len);
+    refused(e, len, "size 2");
     /* a tensor named differently */
     memcpy(e, d, len);
     p = e + (p - e) - 14;
@@ -339,6 +432,7 @@ int main(void) {
         cmocka_unit_test(every_truncation_refused),
         cmocka_unit_test(single_byte_corruptions_refused),
         cmocka_unit_test(version_magic_and_forged_files_refused),
+        cmocka_unit_test(legacy_v1_forged_files_refused),
         cmocka_unit_test(meta_keys_validated),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

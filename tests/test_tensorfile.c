@@ -122,8 +122,8 @@ static void forged_files_refused(void **state) {
         {kind_at, 0, "kind"},
         {kind_at, 0xfffffff0u, "kind"},
         {meta_count_at, 0xffffffffu, "metadata entries"},
-        {meta_count_at + 4, 0, "bad key"},
-        {meta_count_at + 4, 0x7fffffffu, "bad key"},
+        {meta_count_at + 4, 0, "metadata key"},
+        {meta_count_at + 4, 0x7fffffffu, "metadata key"},
         {t_a, 0, "bad name"},
         {t_a + 4 + 8, 2, "dtype"},
         {t_a + 4 + 8 + 4, 0, "rank"},
@@ -131,8 +131,8 @@ static void forged_files_refused(void **state) {
         {t_a + 4 + 8 + 8, 0, "shape"},
         {t_a + 4 + 8 + 8, 0x40000000u, "shape"},
         {t_a + 4 + 8 + 8, 4, "bytes"},           /* (4,5): 80 bytes, the file's tensors do not add up */
-        {t_a + 4 + 8 + 16, 0x7fc00000u, "nan"},  /* the first value: NaN */
-        {t_a + 4 + 8 + 16, 0xff800000u, "inf"},  /* -inf */
+        {t_a + 4 + 8 + 16, 0x7fc00000u, "NaN"},  /* the first value: NaN */
+        {t_a + 4 + 8 + 16, 0xff800000u, "infinite"},  /* -inf */
     };
     for (size_t i = 0; i < sizeof forge / sizeof forge[0]; i++) {
         memcpy(e, d, len);

@@ -95,7 +95,8 @@ void dn_tf_free(dn_tf *f) {
 int dn_tf_parse(dn_tf *f, const unsigned char *data, size_t len, const char *name) {
     memset(f, 0, sizeof *f);
     if (len < 8 + 4 + 4 + 4 + 4 + 4) return dn_fail("'%s': only %zu bytes, too short to be a diffuse file", name, len);
-    if (memcmp(data, DN_TF_MAGIC, 8)) return dn_fail("'%s' is not a diffuse file (no DIFFUSE header)", name);
+    if (memcmp(data, DN_TF_MAGIC, 8))
+        return dn_fail("'%s' is not a diffuse file (bad magic number: no DIFFUSE header)", name);
     rd r = {data, len - 4, 8};
     uint32_t v;
     get_u32(&r, &v);
@@ -119,7 +120,7 @@ int dn_tf_parse(dn_tf *f, const unsigned char *data, size_t len, const char *nam
         const char *ks, *vs;
         size_t kn, vn;
         if (get_str(&r, &ks, &kn, DN_TF_MAX_KEY) || !name_ok(ks, kn, DN_TF_MAX_KEY)) {
-            return refuse(f, "'%s': metadata entry %u has a bad key (1..%d bytes of A-Z a-z 0-9 _ . -)", name, i,
+            return refuse(f, "'%s': metadata entry %u has a bad metadata key (1..%d bytes of A-Z a-z 0-9 _ . -)", name, i,
                            DN_TF_MAX_KEY);
         }
         memcpy(f->keys[i], ks, kn);
@@ -179,13 +180,13 @@ int dn_tf_parse(dn_tf *f, const unsigned char *data, size_t len, const char *nam
         for (long k = 0; k < numel; k++) {
             float x = value_at(q->data, q->dtype, k);
             if (!isfinite(x)) {
-                return refuse(f, "'%s': value %ld of tensor '%s' is %g", name, k, q->name, (double)x);
+                return refuse(f, "'%s': value %ld of tensor '%s' is %s", name, k, q->name, isnan(x) ? "NaN" : "infinite");
             }
         }
         f->n_tensors = (int)i + 1;
     }
     if (r.off != r.len) {
-        return refuse(f, "'%s': %zu bytes after the last tensor", name, r.len - r.off);
+        return refuse(f, "'%s': %zu unexpected bytes after the last tensor", name, r.len - r.off);
     }
     return 0;
 bad_kind:

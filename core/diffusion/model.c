@@ -2,6 +2,8 @@
 #include "diffusion/model.h"
 #include "base/err.h"
 #include "base/fileio.h"
+#include "base/tensorfile.h"
+#include "diffusion/sampler.h"
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -98,25 +100,6 @@ int dn_model_set_cfg_scale(dn_model_meta *meta, float w) {
 
 /* ---- writer --------------------------------------------------------------------------------------- */
 
-typedef dn_buf wbuf; /* core/base/fileio.h */
-
-static void put(wbuf *w, const void *src, size_t n) { dn_buf_put(w, src, n); }
-
-
-static void put_kv(wbuf *w, const char *k, const char *v) {
-    dn_buf_put_str(w, k);
-    dn_buf_put_str(w, v);
-}
-
-static void config_ints(const dn_unet_config *c, int32_t *v) {
-    int32_t a[N_CONFIG] = {c->in_channels, c->out_channels, c->height, c->width, c->base_width,
-                           c->n_levels, c->mults[0], c->mults[1], c->mults[2], c->mults[3],
-                           c->blocks, c->attn_levels, c->groups, c->heads, c->temb_width,
-                           c->num_classes, c->prediction};
-    for (int l = c->n_levels; l < DN_UNET_MAX_LEVELS; l++) a[6 + l] = 0; /* unused levels: canonical 0 */
-    memcpy(v, a, sizeof a);
-}
-
 /* What the reader would refuse, refused before writing: a saved file always loads back. */
 static int meta_check(const dn_model_meta *m, const dn_unet_config *c) {
     size_t l = strnlen(m->dataset, sizeof m->dataset);
@@ -151,87 +134,85 @@ static int meta_check(const dn_model_meta *m, const dn_unet_config *c) {
     return 0;
 }
 
-int dn_model_encode(unsigned char **data, size_t *len, const dn_unet *net,
-                    const dn_model_meta *meta_in, dn_dtype dtype) {
-    *data = NULL;
-    *len = 0;
+/* The config as "unet.*" entries (the config is text like the rest of the metadata). */
+static void put_int(dn_tf_writer *w, const char *key, long v) {
+    char num[32];
+    snprintf(num, sizeof num, "%ld", v);
+    dn_tf_write_meta(w, key, num);
+}
+
+int dn_model_write_meta(dn_tf_writer *w, const dn_unet *net, const dn_model_meta *meta_in) {
     dn_model_meta defaults;
     dn_model_meta_init(&defaults);
     const dn_model_meta *meta = meta_in ? meta_in : &defaults;
-    if (dtype != DN_DTYPE_F32 && dtype != DN_DTYPE_F16)
-        return dn_fail("cannot encode model: dtype %d (0 float32, 1 float16)", (int)dtype);
-    if (meta_check(meta, &net->cfg)) return -1;
-    wbuf w = {0};
-    put(&w, DN_MODEL_MAGIC, 8);
-    dn_buf_put_u32(&w, DN_MODEL_VERSION);
-    int32_t ci[N_CONFIG];
-    config_ints(&net->cfg, ci);
-    dn_buf_put_u32(&w, N_CONFIG);
-    for (int i = 0; i < N_CONFIG; i++) dn_buf_put_u32(&w, (uint32_t)ci[i]);
-
-    /* metadata: known fields as text, then the free-form entries */
+    const dn_unet_config *c = &net->cfg;
+    if (meta_check(meta, c)) return -1;
     char num[64], names[DN_META_MAX_CLASSES * 32];
-    int nkv = 6 + (meta->dataset[0] != 0) + (meta->n_class_names > 0) + meta->n_extra;
-    dn_buf_put_u32(&w, (uint32_t)nkv);
-    if (meta->dataset[0]) put_kv(&w, "dataset", meta->dataset);
+    put_int(w, "unet.in_channels", c->in_channels);
+    put_int(w, "unet.out_channels", c->out_channels);
+    put_int(w, "unet.height", c->height);
+    put_int(w, "unet.width", c->width);
+    put_int(w, "unet.base_width", c->base_width);
+    put_int(w, "unet.n_levels", c->n_levels);
+    names[0] = 0;
+    for (int l = 0; l < c->n_levels; l++) snprintf(names + strlen(names), 16, "%s%d", l ? "," : "", c->mults[l]);
+    dn_tf_write_meta(w, "unet.mults", names);
+    put_int(w, "unet.blocks", c->blocks);
+    put_int(w, "unet.attn_levels", c->attn_levels);
+    put_int(w, "unet.groups", c->groups);
+    put_int(w, "unet.heads", c->heads);
+    put_int(w, "unet.temb_width", c->temb_width);
+    put_int(w, "unet.num_classes", c->num_classes);
+    dn_tf_write_meta(w, "unet.prediction", dn_pred_type_name((dn_pred_type)c->prediction));
+    /* metadata: known fields as text, then the free-form entries */
+    if (meta->dataset[0]) dn_tf_write_meta(w, "dataset", meta->dataset);
     if (meta->n_class_names > 0) {
         names[0] = 0;
         for (int i = 0; i < meta->n_class_names; i++) {
             if (i) strcat(names, "\n");
             strncat(names, meta->class_names[i], 31);
         }
-        put_kv(&w, "class_names", names);
+        dn_tf_write_meta(w, "class_names", names);
     }
-    put_kv(&w, "schedule", dn_beta_kind_name(meta->schedule));
-    snprintf(num, sizeof num, "%d", meta->num_train_timesteps);
-    put_kv(&w, "num_train_timesteps", num);
+    dn_tf_write_meta(w, "schedule", dn_beta_kind_name(meta->schedule));
+    put_int(w, "num_train_timesteps", meta->num_train_timesteps);
     snprintf(num, sizeof num, "%.9g", (double)meta->beta_start);
-    put_kv(&w, "beta_start", num);
+    dn_tf_write_meta(w, "beta_start", num);
     snprintf(num, sizeof num, "%.9g", (double)meta->beta_end);
-    put_kv(&w, "beta_end", num);
-    snprintf(num, sizeof num, "%ld", meta->train_steps);
-    put_kv(&w, "train_steps", num);
+    dn_tf_write_meta(w, "beta_end", num);
+    put_int(w, "train_steps", meta->train_steps);
     snprintf(num, sizeof num, "%llu", (unsigned long long)meta->seed);
-    put_kv(&w, "seed", num);
-    for (int i = 0; i < meta->n_extra; i++) put_kv(&w, meta->extra_key[i], meta->extra_value[i]);
+    dn_tf_write_meta(w, "seed", num);
+    for (int i = 0; i < meta->n_extra; i++) dn_tf_write_meta(w, meta->extra_key[i], meta->extra_value[i]);
+    return 0;
+}
 
-    dn_buf_put_u32(&w, (uint32_t)net->n_tensors);
+int dn_model_write_tensors(dn_tf_writer *w, const dn_unet *net, dn_dtype dtype) {
     for (int i = 0; i < net->n_tensors; i++) {
         const dn_unet_tensor *t = &net->tensors[i];
-        dn_buf_put_str(&w, t->name);
-        dn_buf_put_u32(&w, (uint32_t)dtype);
-        dn_buf_put_u32(&w, (uint32_t)t->ndim);
-        for (int d = 0; d < t->ndim; d++) dn_buf_put_u32(&w, (uint32_t)t->shape[d]);
-        const float *v = net->param_mem + t->offset;
-        for (long k = 0; k < t->numel && !w.oom; k++) {
-            if (!isfinite(v[k])) {
-                free(w.data);
-                return dn_fail("cannot save model: weight %ld of %s is %g (training diverged?)", k,
-                               t->name, (double)v[k]);
-            }
-            if (dtype == DN_DTYPE_F32) {
-                uint32_t u;
-                memcpy(&u, &v[k], 4);
-                dn_buf_put_u32(&w, u);
-            } else {
-                uint16_t h = dn_f32_to_f16(v[k]);
-                if ((h & 0x7c00u) == 0x7c00u) {
-                    free(w.data);
-                    return dn_fail("cannot save model as float16: weight %ld of %s is %g, beyond "
-                                   "float16's 65504 (save as float32)", k, t->name, (double)v[k]);
-                }
-                unsigned char b[2] = {(unsigned char)h, (unsigned char)(h >> 8)};
-                put(&w, b, 2);
-            }
-        }
+        if (dn_tf_write_tensor(w, t->name, dtype, t->ndim, t->shape, net->param_mem + t->offset) < 0) return -1;
     }
-    if (!w.oom) dn_buf_put_u32(&w, (uint32_t)crc32(0L, w.data, (uInt)w.len));
-    if (w.oom) {
-        free(w.data);
-        return dn_fail("cannot encode model: out of memory");
+    return 0;
+}
+
+int dn_model_encode(unsigned char **data, size_t *len, const dn_unet *net,
+                    const dn_model_meta *meta, dn_dtype dtype) {
+    *data = NULL;
+    *len = 0;
+    if (dtype != DN_DTYPE_F32 && dtype != DN_DTYPE_F16)
+        return dn_fail("cannot encode model: dtype %d (0 float32, 1 float16)", (int)dtype);
+    dn_tf_writer w;
+    dn_tf_write_begin(&w, DN_MODEL_KIND);
+    if (dn_model_write_meta(&w, net, meta) < 0) {
+        unsigned char *d;
+        size_t l;
+        char msg[300];
+        snprintf(msg, sizeof msg, "%s", dn_error());
+        dn_tf_write_end(&w, &d, &l); /* frees the writer */
+        return dn_fail("%s", msg);
     }
-    *data = w.data;
-    *len = w.len;
+    dn_model_write_tensors(&w, net, dtype);
+    if (dn_tf_write_end(&w, data, len) < 0) return dn_fail_context("cannot save model");
     return 0;
 }
 
@@ -350,8 +331,10 @@ bad:
     return dn_fail("cannot load model '%s': bad value for metadata '%s': '%.60s'", name, k, v);
 }
 
-int dn_model_decode(dn_unet *net, dn_model_meta *meta_out, const unsigned char *data, size_t len,
-                    const char *name) {
+/* The reader of version 1 (before the container), kept so that older files still load (and can be
+ * converted: `diffuse model OLD.dfm --save NEW.dfm`). */
+static int decode_v1(dn_unet *net, dn_model_meta *meta_out, const unsigned char *data, size_t len,
+                     const char *name) {
     memset(net, 0, sizeof *net);
     if (meta_out) memset(meta_out, 0, sizeof *meta_out);
     dn_model_meta *meta = malloc(sizeof *meta);
@@ -517,6 +500,124 @@ fail:
     free(meta);
     free(value);
     return -1;
+}
+
+/* A required integer entry in lo..hi. */
+static int cfg_int(const dn_tf *f, const char *key, long lo, long hi, int *out, const char *name) {
+    const char *v = dn_tf_meta(f, key);
+    long n;
+    if (!v) return dn_fail("cannot load model '%s': no '%s' entry (not a U-Net file?)", name, key);
+    if (parse_long(v, lo, hi, &n)) return dn_fail("cannot load model '%s': bad value for '%s': '%.40s'", name, key, v);
+    *out = (int)n;
+    return 0;
+}
+
+int dn_model_read(const dn_tf *f, dn_unet *net, dn_model_meta *meta_out, const char *name, const char *skip_prefix,
+                  int extra_tensors) {
+    memset(net, 0, sizeof *net);
+    if (meta_out) memset(meta_out, 0, sizeof *meta_out);
+    dn_model_meta *meta = malloc(sizeof *meta);
+    if (!meta) return dn_fail("cannot load model '%s': out of memory", name);
+    dn_model_meta_init(meta);
+    dn_unet_config c;
+    memset(&c, 0, sizeof c);
+    const long big = 1L << 30;
+    if (cfg_int(f, "unet.in_channels", -big, big, &c.in_channels, name) ||
+        cfg_int(f, "unet.out_channels", -big, big, &c.out_channels, name) ||
+        cfg_int(f, "unet.height", -big, big, &c.height, name) || cfg_int(f, "unet.width", -big, big, &c.width, name) ||
+        cfg_int(f, "unet.base_width", -big, big, &c.base_width, name) ||
+        cfg_int(f, "unet.n_levels", 1, DN_UNET_MAX_LEVELS, &c.n_levels, name) ||
+        cfg_int(f, "unet.blocks", -big, big, &c.blocks, name) ||
+        cfg_int(f, "unet.attn_levels", -big, big, &c.attn_levels, name) ||
+        cfg_int(f, "unet.groups", -big, big, &c.groups, name) || cfg_int(f, "unet.heads", -big, big, &c.heads, name) ||
+        cfg_int(f, "unet.temb_width", -big, big, &c.temb_width, name) ||
+        cfg_int(f, "unet.num_classes", -big, big, &c.num_classes, name))
+        goto fail;
+    const char *mv = dn_tf_meta(f, "unet.mults"), *pv = dn_tf_meta(f, "unet.prediction");
+    int nm = 0;
+    for (const char *q = mv; q && *q && nm <= c.n_levels;) {
+        char *e;
+        long m = strtol(q, &e, 10);
+        if (e == q || m < 1 || m > 16 || (*e && *e != ',')) break;
+        if (nm < c.n_levels) c.mults[nm] = (int)m;
+        nm++;
+        q = *e ? e + 1 : e;
+    }
+    if (!mv || nm != c.n_levels) {
+        dn_fail("cannot load model '%s': 'unet.mults' must list %d width multipliers 1..16 (got '%.40s')", name,
+                c.n_levels, mv ? mv : "");
+        goto fail;
+    }
+    dn_pred_type pt;
+    if (!pv || dn_pred_type_parse(pv, &pt) < 0) {
+        dn_fail("cannot load model '%s': bad 'unet.prediction' (epsilon or v_prediction)", name);
+        goto fail;
+    }
+    c.prediction = (int)pt;
+    if (dn_unet_config_check(&c)) {
+        dn_fail_context("cannot load model '%s'", name);
+        goto fail;
+    }
+    size_t skip = skip_prefix ? strlen(skip_prefix) : 0;
+    for (int i = 0; i < f->n_meta; i++) {
+        const char *k = f->keys[i];
+        if (!strncmp(k, "unet.", 5) || (skip && !strncmp(k, skip_prefix, skip))) continue;
+        if (meta_entry(meta, k, f->values[i], &c, name)) goto fail;
+    }
+    /* tensors: exactly the config's, first and in order, with matching shapes */
+    if (dn_unet_init(net, &c)) {
+        dn_fail_context("cannot load model '%s'", name);
+        goto fail;
+    }
+    if (f->n_tensors != net->n_tensors + extra_tensors) {
+        dn_fail("cannot load model '%s': %d tensors, the config needs %d", name, f->n_tensors - extra_tensors,
+                net->n_tensors);
+        goto fail;
+    }
+    for (int i = 0; i < net->n_tensors; i++) {
+        const dn_unet_tensor *t = &net->tensors[i];
+        const dn_tf_tensor *q = &f->tensors[i];
+        if (strcmp(q->name, t->name)) {
+            dn_fail("cannot load model '%s': tensor %d is '%.63s', the config expects '%s'", name, i, q->name, t->name);
+            goto fail;
+        }
+        if (q->rank != t->ndim) {
+            dn_fail("cannot load model '%s': tensor %s has %d dimensions, expected %d", name, t->name, q->rank, t->ndim);
+            goto fail;
+        }
+        for (int d = 0; d < t->ndim; d++)
+            if (q->shape[d] != t->shape[d]) {
+                dn_fail("cannot load model '%s': tensor %s has size %d in dimension %d, the config expects %d", name,
+                        t->name, q->shape[d], d, t->shape[d]);
+                goto fail;
+            }
+        dn_tf_values(q, net->param_mem + t->offset);
+    }
+    if (meta_out) *meta_out = *meta;
+    free(meta);
+    return 0;
+fail:
+    dn_unet_free(net);
+    if (meta_out) memset(meta_out, 0, sizeof *meta_out);
+    free(meta);
+    return -1;
+}
+
+int dn_model_decode(dn_unet *net, dn_model_meta *meta, const unsigned char *data, size_t len, const char *name) {
+    memset(net, 0, sizeof *net);
+    if (meta) memset(meta, 0, sizeof *meta);
+    if (len > DN_MODEL_MAX_BYTES)
+        return dn_fail("cannot load model '%s': %zu bytes is over the limit of %zu", name, len, DN_MODEL_MAX_BYTES);
+    if (len >= 12 && !memcmp(data, DN_MODEL_MAGIC, 8) && data[8] == 1 && !data[9] && !data[10] && !data[11])
+        return decode_v1(net, meta, data, len, name);
+    dn_tf f;
+    if (dn_tf_parse(&f, data, len, name) < 0) return dn_fail_context("cannot load model");
+    int rc;
+    if (strcmp(f.kind, DN_MODEL_KIND))
+        rc = dn_fail("cannot load model '%s': it is a '%s' file, not a model", name, f.kind);
+    else rc = dn_model_read(&f, net, meta, name, NULL, 0);
+    dn_tf_free(&f);
+    return rc;
 }
 
 int dn_model_load(const char *path, dn_unet *net, dn_model_meta *meta) {

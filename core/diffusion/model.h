@@ -12,11 +12,13 @@
 #include "diffusion/schedule.h"
 #include "nets/unet.h"
 #include "base/fileio.h"
+#include "base/tensorfile.h"
 #include <stddef.h>
 #include <stdint.h>
 
 #define DN_MODEL_MAGIC "DIFFUSE\x1a" /* 8 bytes; \x1a stops `type` on DOS-like consoles */
-#define DN_MODEL_VERSION 1
+#define DN_MODEL_VERSION 1            /* the format before the container; still read */
+#define DN_MODEL_KIND "unet"          /* the container's kind (base/tensorfile.h) */
 #define DN_MODEL_MAX_BYTES ((size_t)320 << 20) /* 64M float32 parameters plus metadata */
 
 #define DN_META_MAX_CLASSES 64
@@ -62,6 +64,14 @@ int dn_model_save(const char *path, const dn_unet *net, const dn_model_meta *met
  * on failure both are zeroed and -1 is returned with dn_error(). */
 int dn_model_decode(dn_unet *net, dn_model_meta *meta, const unsigned char *data, size_t len,
                     const char *name);
+/* The pieces, for files that hold a model and more (training checkpoints): the config and the
+ * metadata as entries, then the weights as tensors (all entries before the first tensor), and the
+ * reader of a parsed container: the first tensors must be the model's, followed by exactly
+ * extra_tensors more; entries starting with skip_prefix (may be NULL) are the caller's. */
+int dn_model_write_meta(dn_tf_writer *w, const dn_unet *net, const dn_model_meta *meta);
+int dn_model_write_tensors(dn_tf_writer *w, const dn_unet *net, dn_dtype dtype);
+int dn_model_read(const dn_tf *f, dn_unet *net, dn_model_meta *meta, const char *name, const char *skip_prefix,
+                  int extra_tensors);
 /* Read a file (at most DN_MODEL_MAX_BYTES) and decode it. */
 int dn_model_load(const char *path, dn_unet *net, dn_model_meta *meta);
 

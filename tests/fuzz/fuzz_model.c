@@ -1,4 +1,5 @@
-/* fuzz_model.c — libFuzzer entry point for the model file parser (dn_model_decode): any input
+/* fuzz_model.c — libFuzzer entry point for the model file parser (dn_model_decode: the container
+ * of base/tensorfile.h and the version-1 format before it): any input
  * must be refused or loaded without a crash, a leak or undefined behaviour. Built by
  * scripts/fuzz.sh with -fsanitize=fuzzer,address,undefined.
  * Random bytes almost never carry a valid CRC-32, which would stop every input at the checksum.
