@@ -3,6 +3,7 @@
 #include "nets/classifier.h"
 #include "base/err.h"
 #include "base/fileio.h"
+#include "base/tensorfile.h"
 #include "nn/nn.h"
 #include "nn/optim.h"
 #include <assert.h>
@@ -481,15 +482,6 @@ int dn_cls_accuracy(const dn_classifier *m, const dn_data *d, long n, double *ac
 #define MAX_STR 31
 
 
-static void config_ints(const dn_cls_config *c, int32_t *v) {
-    int k = 0;
-    v[k++] = c->in_channels, v[k++] = c->height, v[k++] = c->width, v[k++] = c->n_layers;
-    for (int l = 0; l < DN_CLS_MAX_LAYERS; l++) v[k++] = c->widths[l];
-    for (int l = 0; l < DN_CLS_MAX_LAYERS; l++) v[k++] = c->strides[l];
-    v[k++] = c->groups, v[k++] = c->num_classes;
-    assert(k == N_CFG);
-}
-
 /* printable one-line text of at most MAX_STR bytes */
 static int name_ok(const char *s, size_t n) {
     if (n > MAX_STR) return 0;
@@ -500,6 +492,47 @@ static int name_ok(const char *s, size_t n) {
     return 1;
 }
 
+/* The tensors of a config in file order (the order of param_mem): names, shapes, offsets. */
+typedef struct {
+    int n;
+    char name[4 * DN_CLS_MAX_LAYERS + 2][24];
+    int rank[4 * DN_CLS_MAX_LAYERS + 2], shape[4 * DN_CLS_MAX_LAYERS + 2][4];
+    long offset[4 * DN_CLS_MAX_LAYERS + 2], numel[4 * DN_CLS_MAX_LAYERS + 2];
+} cls_tensors;
+
+static void add_tensor(cls_tensors *t, long *off, int rank, int s0, int s1, int s2, int s3, const char *fmt, int l) {
+    int k = t->n++;
+    snprintf(t->name[k], sizeof t->name[k], fmt, l);
+    int s[4] = {s0, s1, s2, s3};
+    long n = 1;
+    for (int d = 0; d < 4; d++) t->shape[k][d] = d < rank ? s[d] : 1, n *= d < rank ? s[d] : 1;
+    t->rank[k] = rank, t->numel[k] = n, t->offset[k] = *off;
+    *off += n;
+}
+
+/* The same walk as walk_params, with names. */
+static void list_tensors(const dn_cls_config *c, cls_tensors *t) {
+    long off = 0;
+    t->n = 0;
+    int cin = c->in_channels;
+    for (int l = 0; l < c->n_layers; l++) {
+        int oc = c->widths[l];
+        add_tensor(t, &off, 4, oc, cin, 3, 3, "conv.%d.weight", l);
+        add_tensor(t, &off, 1, oc, 0, 0, 0, "conv.%d.bias", l);
+        add_tensor(t, &off, 1, oc, 0, 0, 0, "norm.%d.weight", l);
+        add_tensor(t, &off, 1, oc, 0, 0, 0, "norm.%d.bias", l);
+        cin = oc;
+    }
+    add_tensor(t, &off, 2, c->num_classes, cin, 0, 0, "fc.weight", 0);
+    add_tensor(t, &off, 1, c->num_classes, 0, 0, 0, "fc.bias", 0);
+}
+
+/* "32,64,128": n comma-separated numbers */
+static void put_list(char *buf, size_t size, const int *v, int n) {
+    buf[0] = 0;
+    for (int i = 0; i < n; i++) snprintf(buf + strlen(buf), size - strlen(buf), "%s%d", i ? "," : "", v[i]);
+}
+
 int dn_cls_encode(unsigned char **data, size_t *len, const dn_classifier *m, int dtype) {
     *data = NULL, *len = 0;
     const dn_cls_config *c = &m->cfg;
@@ -508,50 +541,37 @@ int dn_cls_encode(unsigned char **data, size_t *len, const dn_classifier *m, int
     if (!name_ok(m->dataset, strnlen(m->dataset, sizeof m->dataset)))
         return dn_fail("cannot encode classifier: data set name is not one line under 32 bytes");
     for (int k = 0; k < c->num_classes; k++)
-        if (!name_ok(m->class_names[k], strnlen(m->class_names[k], 32)))
+        if (!name_ok(m->class_names[k], strnlen(m->class_names[k], 32)) || strchr(m->class_names[k], '\n'))
             return dn_fail("cannot encode classifier: class name %d is not one line under 32 bytes", k);
     if (!(m->test_accuracy == -1.0f || (m->test_accuracy >= 0.0f && m->test_accuracy <= 1.0f)))
         return dn_fail("cannot encode classifier: test accuracy %g (0..1, or -1 unknown)", (double)m->test_accuracy);
-    dn_buf w = {0};
-    dn_buf_put(&w, DN_CLS_MAGIC, 8);
-    dn_buf_put_u32(&w, DN_CLS_VERSION);
-    dn_buf_put_u32(&w, N_CFG);
-    int32_t ci[N_CFG];
-    config_ints(c, ci);
-    for (int i = 0; i < N_CFG; i++) dn_buf_put_u32(&w, (uint32_t)ci[i]);
-    dn_buf_put_u32(&w, (uint32_t)dtype);
-    uint32_t u;
-    memcpy(&u, &m->test_accuracy, 4);
-    dn_buf_put_u32(&w, u);
-    dn_buf_put_str(&w, m->dataset);
-    dn_buf_put_u32(&w, (uint32_t)c->num_classes);
-    for (int k = 0; k < c->num_classes; k++) dn_buf_put_str(&w, m->class_names[k]);
-    dn_buf_put_u32(&w, (uint32_t)m->n_params);
-    for (long i = 0; i < m->n_params && !w.oom; i++) {
-        float v = m->param_mem[i];
-        if (!isfinite(v)) {
-            dn_buf_free(&w);
-            return dn_fail("cannot save classifier: weight %ld is %g (training diverged?)", i, (double)v);
-        }
-        if (dtype == 0) {
-            memcpy(&u, &v, 4);
-            dn_buf_put_u32(&w, u);
-        } else {
-            uint16_t h = dn_f32_to_f16(v);
-            if ((h & 0x7c00u) == 0x7c00u) {
-                dn_buf_free(&w);
-                return dn_fail("cannot save classifier as float16: weight %ld is %g (save as float32)", i, (double)v);
-            }
-            unsigned char b[2] = {(unsigned char)h, (unsigned char)(h >> 8)};
-            dn_buf_put(&w, b, 2);
-        }
-    }
-    if (!w.oom) dn_buf_put_u32(&w, (uint32_t)crc32(0L, w.data, (uInt)w.len));
-    if (w.oom) {
-        dn_buf_free(&w);
-        return dn_fail("cannot encode classifier: out of memory");
-    }
-    *data = w.data, *len = w.len;
+    char buf[DN_CLS_MAX_CLASSES * 32 + 64];
+    dn_tf_writer w;
+    dn_tf_write_begin(&w, DN_CLS_KIND);
+#define PUT_INT(key, v) (snprintf(buf, sizeof buf, "%d", (v)), dn_tf_write_meta(&w, key, buf))
+    PUT_INT("classifier.in_channels", c->in_channels);
+    PUT_INT("classifier.height", c->height);
+    PUT_INT("classifier.width", c->width);
+    PUT_INT("classifier.n_layers", c->n_layers);
+    put_list(buf, sizeof buf, c->widths, c->n_layers);
+    dn_tf_write_meta(&w, "classifier.widths", buf);
+    put_list(buf, sizeof buf, c->strides, c->n_layers);
+    dn_tf_write_meta(&w, "classifier.strides", buf);
+    PUT_INT("classifier.groups", c->groups);
+    PUT_INT("classifier.num_classes", c->num_classes);
+#undef PUT_INT
+    snprintf(buf, sizeof buf, "%.9g", (double)m->test_accuracy);
+    dn_tf_write_meta(&w, "test_accuracy", buf);
+    dn_tf_write_meta(&w, "dataset", m->dataset);
+    buf[0] = 0;
+    for (int k = 0; k < c->num_classes; k++) snprintf(buf + strlen(buf), sizeof buf - strlen(buf), "%s%s", k ? "\n" : "", m->class_names[k]);
+    dn_tf_write_meta(&w, "class_names", buf);
+    cls_tensors t;
+    list_tensors(c, &t);
+    for (int i = 0; i < t.n; i++)
+        dn_tf_write_tensor(&w, t.name[i], dtype ? DN_DTYPE_F16 : DN_DTYPE_F32, t.rank[i], t.shape[i],
+                           m->param_mem + t.offset[i]);
+    if (dn_tf_write_end(&w, data, len) < 0) return dn_fail_context("cannot save classifier");
     return 0;
 }
 
@@ -587,7 +607,8 @@ static int get_name(reader *r, char *out) {
     return name_ok(out, n) ? 0 : -1;
 }
 
-int dn_cls_decode(dn_classifier *m, const unsigned char *data, size_t len, const char *name) {
+/* The reader of version 1 (before the container), kept so that older files still load. */
+static int decode_v1(dn_classifier *m, const unsigned char *data, size_t len, const char *name) {
     memset(m, 0, sizeof *m);
     size_t header = 8 + 4;
     if (len < header + 4) return dn_fail("cannot load classifier '%s': only %zu bytes, too short to be one", name, len);
@@ -664,6 +685,89 @@ int dn_cls_decode(dn_classifier *m, const unsigned char *data, size_t len, const
     memcpy(m->class_names, names, sizeof(names[0]) * (size_t)c.num_classes);
     m->test_accuracy = acc;
     return 0;
+}
+
+/* A required integer entry, or a comma list of n of them. */
+static int entry_ints(const dn_tf *f, const char *key, int *out, int n, const char *name) {
+    const char *v = dn_tf_meta(f, key), *q = v;
+    if (!v) return dn_fail("cannot load classifier '%s': no '%s' entry (not a classifier file?)", name, key);
+    for (int i = 0; i < n; i++) {
+        char *e;
+        long x = strtol(q, &e, 10);
+        if (e == q || x < -(1L << 30) || x > (1L << 30) || (i < n - 1 ? *e != ',' : *e != 0))
+            return dn_fail("cannot load classifier '%s': bad value for '%s': '%.40s' (%d numbers)", name, key, v, n);
+        out[i] = (int)x;
+        q = e + 1;
+    }
+    return 0;
+}
+
+int dn_cls_decode(dn_classifier *m, const unsigned char *data, size_t len, const char *name) {
+    memset(m, 0, sizeof *m);
+    if (len >= 8 && !memcmp(data, DN_CLS_MAGIC, 8)) return decode_v1(m, data, len, name);
+    dn_tf f;
+    if (dn_tf_parse(&f, data, len, name) < 0) return dn_fail_context("cannot load classifier");
+#define BAD(...) do { dn_fail(__VA_ARGS__); goto fail; } while (0)
+    if (strcmp(f.kind, DN_CLS_KIND)) BAD("cannot load classifier '%s': it is a '%s' file, not a classifier", name, f.kind);
+    dn_cls_config c;
+    memset(&c, 0, sizeof c);
+    if (entry_ints(&f, "classifier.in_channels", &c.in_channels, 1, name) ||
+        entry_ints(&f, "classifier.height", &c.height, 1, name) || entry_ints(&f, "classifier.width", &c.width, 1, name) ||
+        entry_ints(&f, "classifier.n_layers", &c.n_layers, 1, name) ||
+        entry_ints(&f, "classifier.groups", &c.groups, 1, name) ||
+        entry_ints(&f, "classifier.num_classes", &c.num_classes, 1, name))
+        goto fail;
+    if (c.n_layers < 1 || c.n_layers > DN_CLS_MAX_LAYERS)
+        BAD("cannot load classifier '%s': %d layers (1..%d)", name, c.n_layers, DN_CLS_MAX_LAYERS);
+    if (entry_ints(&f, "classifier.widths", c.widths, c.n_layers, name) ||
+        entry_ints(&f, "classifier.strides", c.strides, c.n_layers, name))
+        goto fail;
+    if (dn_cls_config_check(&c)) {
+        dn_fail_context("cannot load classifier '%s'", name);
+        goto fail;
+    }
+    const char *acc_s = dn_tf_meta(&f, "test_accuracy"), *ds = dn_tf_meta(&f, "dataset"), *cn = dn_tf_meta(&f, "class_names");
+    char *e = NULL;
+    float acc = acc_s ? strtof(acc_s, &e) : 0.0f;
+    if (!acc_s || !*acc_s || *e || !(acc == -1.0f || (acc >= 0.0f && acc <= 1.0f)))
+        BAD("cannot load classifier '%s': test accuracy outside 0..1", name);
+    if (!ds || !name_ok(ds, strlen(ds))) BAD("cannot load classifier '%s': bad data set name", name);
+    char names[DN_CLS_MAX_CLASSES][32];
+    int nn = 0;
+    for (const char *q = cn; q && nn < DN_CLS_MAX_CLASSES;) {
+        const char *nl = strchr(q, '\n');
+        size_t l = nl ? (size_t)(nl - q) : strlen(q);
+        if (!name_ok(q, l)) break;
+        memcpy(names[nn], q, l);
+        names[nn++][l] = 0;
+        if (!nl) break;
+        q = nl + 1;
+    }
+    if (!cn || nn != c.num_classes) BAD("cannot load classifier '%s': class names differ from num_classes", name);
+    cls_tensors t;
+    list_tensors(&c, &t);
+    if (f.n_tensors != t.n) BAD("cannot load classifier '%s': %d tensors, the config needs %d", name, f.n_tensors, t.n);
+    if (dn_cls_init(m, &c)) {
+        dn_fail_context("cannot load classifier '%s'", name);
+        goto fail;
+    }
+    for (int i = 0; i < t.n; i++) {
+        const dn_tf_tensor *q = &f.tensors[i];
+        int same = !strcmp(q->name, t.name[i]) && q->rank == t.rank[i];
+        for (int d = 0; d < 4 && same; d++) same = q->shape[d] == t.shape[i][d];
+        if (!same) BAD("cannot load classifier '%s': tensor %d is '%s', the config expects '%s' of another shape", name, i, q->name, t.name[i]);
+        dn_tf_values(q, m->param_mem + t.offset[i]);
+    }
+#undef BAD
+    snprintf(m->dataset, sizeof m->dataset, "%s", ds); /* ds lives in f */
+    dn_tf_free(&f);
+    memcpy(m->class_names, names, sizeof(names[0]) * (size_t)c.num_classes);
+    m->test_accuracy = acc;
+    return 0;
+fail:
+    dn_tf_free(&f);
+    dn_cls_free(m);
+    return -1;
 }
 
 int dn_cls_load(const char *path, dn_classifier *m) {

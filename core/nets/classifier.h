@@ -13,9 +13,10 @@
  *
  * Memory (llm.c style, as unet.h): parameters are one allocation with pointers into it; gradients
  * reuse the params struct over their own block; activations are one allocation for a max batch.
- * File (.dfc): magic, version, config, dtype, test accuracy, data set, class names, weights,
- * CRC-32 (docs/MODEL_FORMAT.md, last section). The loader refuses truncated, corrupted or
- * NaN-holding files with one line naming the file. */
+ * File (.dfc): the container of base/tensorfile.h, kind "classifier": the config, test accuracy,
+ * data set and class names as entries, the weights as named tensors (docs/MODEL_FORMAT.md). The
+ * loader refuses truncated, corrupted or NaN-holding files with one line naming the file; files
+ * of version 1 (before the container) still load. */
 #ifndef DN_CLASSIFIER_H
 #define DN_CLASSIFIER_H
 #include "data/data.h"
@@ -25,8 +26,9 @@
 
 #define DN_CLS_MAX_LAYERS 6
 #define DN_CLS_MAX_CLASSES 64
-#define DN_CLS_MAGIC "DIFFCLS\x1a" /* 8 bytes */
+#define DN_CLS_MAGIC "DIFFCLS\x1a" /* 8 bytes: the format before the container, still read */
 #define DN_CLS_VERSION 1
+#define DN_CLS_KIND "classifier"   /* the container's kind (base/tensorfile.h) */
 #define DN_CLS_MAX_BYTES ((size_t)64 << 20)
 
 typedef struct {

@@ -1,4 +1,4 @@
-/* fuzz_classifier.c — libFuzzer entry point for the classifier file parser (dn_cls_decode): any
+/* fuzz_classifier.c — (the container of base/tensorfile.h, and version 1 before it) libFuzzer entry point for the classifier file parser (dn_cls_decode): any
  * input must be refused or loaded without a crash, a leak or undefined behaviour. Built by
  * scripts/fuzz.sh with -fsanitize=fuzzer,address,undefined.
  * As in fuzz_model.c, each input is decoded twice: as it is, and with a correct CRC-32 appended
