@@ -1,6 +1,7 @@
-/* fuzz_classifier.c — (the container of base/tensorfile.h, and version 1 before it) libFuzzer entry point for the classifier file parser (dn_cls_decode): any
- * input must be refused or loaded without a crash, a leak or undefined behaviour. Built by
- * scripts/fuzz.sh with -fsanitize=fuzzer,address,undefined.
+/* fuzz_classifier.c — libFuzzer entry point for the classifier file parser (dn_cls_decode: the
+ * container of base/tensorfile.h, and version 1 before it): any input must be refused or loaded
+ * without a crash, a leak or undefined behaviour. Built by scripts/fuzz.sh with
+ * -fsanitize=fuzzer,address,undefined.
  * As in fuzz_model.c, each input is decoded twice: as it is, and with a correct CRC-32 appended
  * (the input is then the file body), so the fuzzer gets past the checksum to the config, name
  * and weight parsing. A loaded classifier's weights are read once so a sanitizer sees any bad
