@@ -2,6 +2,7 @@
 #include "diffusion/train.h"
 #include "base/err.h"
 #include "base/fileio.h"
+#include "base/tensorfile.h"
 #include "nn/nn.h"
 #include "diffusion/forward.h"
 #include "diffusion/sampler.h"
@@ -277,61 +278,56 @@ static int config_from_meta(dn_train_config *c, double *loss, const dn_model_met
  * "DIFFCKPT" | u32 version 1 | u64 model bytes | a float32 model file of the raw weights and the
  * run's metadata | u64 n | float ema[n], m[n], v[n] | i64 optimiser step, EMA updates, trainer step
  * | u32 CRC-32 of everything before. Native byte order (checked by the version word). */
-#define CKPT_MAGIC "DIFFCKPT"
-#define CKPT_VERSION 1u
+#define CKPT_MAGIC "DIFFCKPT" /* the checkpoints before the container, recognised to say so */
 
-static void put64(dn_buf *b, uint64_t v) { dn_buf_put(b, &v, 8); }
 
+#define CKPT_KIND "checkpoint"
+
+/* The checkpoint in the container (base/tensorfile.h): the model's entries and weights (float32)
+ * as in a model file, the counters as "checkpoint.*" entries, then the EMA weights and Adam's two
+ * moments as three flat tensors. */
 int dn_trainer_save(const dn_trainer *tr, const char *path) {
     dn_model_meta meta;
     dn_trainer_meta(tr, &meta);
-    unsigned char *model = NULL;
-    size_t mlen = 0;
-    if (dn_model_encode(&model, &mlen, &tr->net, &meta, DN_DTYPE_F32) < 0)
-        return dn_fail_context("cannot save checkpoint '%s'", path);
-    dn_buf b = {0};
-    uint32_t ver = CKPT_VERSION;
-    dn_buf_put(&b, CKPT_MAGIC, 8);
-    dn_buf_put(&b, &ver, 4);
-    put64(&b, mlen);
-    dn_buf_put(&b, model, mlen);
-    free(model);
-    size_t n = (size_t)tr->net.n_params;
-    put64(&b, n);
-    dn_buf_put(&b, tr->ema.w, n * sizeof(float));
-    dn_buf_put(&b, tr->opt.m, n * sizeof(float));
-    dn_buf_put(&b, tr->opt.v, n * sizeof(float));
-    put64(&b, (uint64_t)tr->opt.step);
-    put64(&b, (uint64_t)tr->ema.updates);
-    put64(&b, (uint64_t)tr->step);
-    if (b.oom) {
-        dn_buf_free(&b);
-        return dn_fail("cannot save checkpoint '%s': out of memory", path);
+    dn_tf_writer w;
+    dn_tf_write_begin(&w, CKPT_KIND);
+    if (dn_model_write_meta(&w, &tr->net, &meta) < 0) {
+        char msg[300];
+        snprintf(msg, sizeof msg, "%s", dn_error());
+        unsigned char *d;
+        size_t l;
+        dn_tf_write_end(&w, &d, &l); /* frees the writer */
+        return dn_fail("cannot save checkpoint '%s': %s", path, msg);
     }
-    uint32_t crc = (uint32_t)crc32(0L, b.data, (uInt)b.len);
-    dn_buf_put(&b, &crc, 4);
-    int rc = b.oom ? dn_fail("cannot save checkpoint '%s': out of memory", path)
-                   : dn_write_file_atomic(path, b.data, b.len);
-    dn_buf_free(&b);
+    char num[32];
+    snprintf(num, sizeof num, "%ld", tr->opt.step);
+    dn_tf_write_meta(&w, "checkpoint.opt_step", num);
+    snprintf(num, sizeof num, "%ld", tr->ema.updates);
+    dn_tf_write_meta(&w, "checkpoint.ema_updates", num);
+    snprintf(num, sizeof num, "%ld", tr->step);
+    dn_tf_write_meta(&w, "checkpoint.step", num);
+    dn_model_write_tensors(&w, &tr->net, DN_DTYPE_F32);
+    int n[1] = {(int)tr->net.n_params};
+    dn_tf_write_tensor(&w, "checkpoint.ema", DN_DTYPE_F32, 1, n, tr->ema.w);
+    dn_tf_write_tensor(&w, "checkpoint.adam_m", DN_DTYPE_F32, 1, n, tr->opt.m);
+    dn_tf_write_tensor(&w, "checkpoint.adam_v", DN_DTYPE_F32, 1, n, tr->opt.v);
+    unsigned char *data;
+    size_t len;
+    if (dn_tf_write_end(&w, &data, &len) < 0) return dn_fail_context("cannot save checkpoint '%s'", path);
+    int rc = dn_write_file_atomic(path, data, len);
+    free(data);
     return rc;
 }
 
-typedef struct {
-    const unsigned char *p;
-    size_t left;
-} reader;
-
-static int take(reader *r, void *dst, size_t n) {
-    if (r->left < n) return -1;
-    memcpy(dst, r->p, n);
-    r->p += n, r->left -= n;
+/* A "checkpoint.*" counter, >= 0. */
+static int counter(const dn_tf *f, const char *key, long *v) {
+    const char *s = dn_tf_meta(f, key);
+    char *e;
+    if (!s || *s < '0' || *s > '9') return -1;
+    long long x = strtoll(s, &e, 10);
+    if (*e || x < 0 || x > (1LL << 62)) return -1;
+    *v = (long)x;
     return 0;
-}
-
-static int finite_all(const float *x, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        if (!isfinite(x[i])) return 0;
-    return 1;
 }
 
 int dn_trainer_load(dn_trainer *tr, const char *path, long steps, const char *fashion_dir) {
@@ -340,71 +336,53 @@ int dn_trainer_load(dn_trainer *tr, const char *path, long steps, const char *fa
     size_t len = 0;
     if (dn_read_file(path, &data, &len, (size_t)4 * DN_MODEL_MAX_BYTES) < 0) return -1;
     int rc = -1;
-    reader r = {data, len};
-    char magic[8];
-    uint32_t ver = 0;
-    uint64_t mlen = 0, n = 0, opt_step, ema_updates, step;
+    dn_tf f = {0};
+    if (len >= 8 && !memcmp(data, CKPT_MAGIC, 8)) {
+        dn_fail("'%s' is a checkpoint of an older diffuse (before the file container); resume it with "
+                "that version, or start the run again (its model files still load)", path);
+        goto out;
+    }
+    if (dn_tf_parse(&f, data, len, path) < 0) goto out;
+    if (strcmp(f.kind, CKPT_KIND)) {
+        dn_fail("'%s' is a '%s' file, not a diffuse checkpoint", path, f.kind);
+        goto out;
+    }
     dn_model_meta meta;
     double loss = 0;
-    if (len < 12 || memcmp(data, CKPT_MAGIC, 8) != 0) {
-        dn_fail("'%s' is not a diffuse checkpoint (no DIFFCKPT header)", path);
-        goto out;
-    }
-    uint32_t crc_file;
-    memcpy(&crc_file, data + len - 4, 4);
-    if ((uint32_t)crc32(0L, data, (uInt)(len - 4)) != crc_file) {
-        dn_fail("checkpoint '%s' is truncated or corrupted (checksum mismatch)", path);
-        goto out;
-    }
-    r.left -= 4;
-    take(&r, magic, 8);
-    take(&r, &ver, 4);
-    if (ver != CKPT_VERSION) {
-        dn_fail("checkpoint '%s' has version %u (this diffuse reads %u, in this byte order)", path, ver,
-                CKPT_VERSION);
-        goto out;
-    }
-    if (take(&r, &mlen, 8) < 0 || mlen > r.left) {
-        dn_fail("checkpoint '%s' is damaged (model section)", path);
-        goto out;
-    }
-    if (dn_model_decode(&tr->net, &meta, r.p, (size_t)mlen, path) < 0) goto out;
-    r.p += mlen, r.left -= mlen;
+    if (dn_model_read(&f, &tr->net, &meta, path, "checkpoint.", 3) < 0) goto out;
     if (config_from_meta(&tr->cfg, &loss, &meta) < 0) {
         dn_fail_context("checkpoint '%s' has bad training settings", path);
         goto out;
     }
     if (steps > 0) tr->cfg.steps = steps;
-    if (take(&r, &n, 8) < 0 || n != (uint64_t)tr->net.n_params ||
-        r.left != 3 * n * sizeof(float) + 3 * 8) {
-        dn_fail("checkpoint '%s' is damaged (optimiser section does not match the network)", path);
+    long opt_step, ema_updates, step;
+    const dn_tf_tensor *te = dn_tf_find(&f, "checkpoint.ema"), *tm = dn_tf_find(&f, "checkpoint.adam_m"),
+                       *tv = dn_tf_find(&f, "checkpoint.adam_v");
+    long n = tr->net.n_params;
+    if (counter(&f, "checkpoint.opt_step", &opt_step) || counter(&f, "checkpoint.ema_updates", &ema_updates) ||
+        counter(&f, "checkpoint.step", &step) || !te || !tm || !tv || te->numel != n || tm->numel != n ||
+        tv->numel != n || step != opt_step || step != meta.train_steps) {
+        dn_fail("checkpoint '%s' is damaged or inconsistent (optimiser state missing, of the wrong size, or "
+                "step counters that disagree)", path);
         goto out;
     }
     if (open_parts(tr, fashion_dir) < 0) goto out;
     dn_adamw_config ac = dn_adamw_defaults();
     ac.weight_decay = tr->cfg.weight_decay;
-    if (dn_adamw_init(&tr->opt, tr->net.n_params, &ac) < 0 ||
-        dn_ema_init(&tr->ema, tr->net.param_mem, tr->net.n_params, tr->cfg.ema_decay, 1) < 0) {
+    if (dn_adamw_init(&tr->opt, n, &ac) < 0 || dn_ema_init(&tr->ema, tr->net.param_mem, n, tr->cfg.ema_decay, 1) < 0) {
         dn_fail("out of memory for the optimiser state");
         goto out;
     }
-    take(&r, tr->ema.w, n * sizeof(float));
-    take(&r, tr->opt.m, n * sizeof(float));
-    take(&r, tr->opt.v, n * sizeof(float));
-    take(&r, &opt_step, 8);
-    take(&r, &ema_updates, 8);
-    take(&r, &step, 8);
-    if (!finite_all(tr->ema.w, n) || !finite_all(tr->opt.m, n) || !finite_all(tr->opt.v, n) ||
-        (long)step < 0 || (long)step != (long)opt_step || (long)step != meta.train_steps) {
-        dn_fail("checkpoint '%s' is inconsistent (non-finite state or step counters disagree)", path);
-        goto out;
-    }
-    tr->opt.step = (long)opt_step;
-    tr->ema.updates = (long)ema_updates;
-    tr->step = (long)step;
+    dn_tf_values(te, tr->ema.w);
+    dn_tf_values(tm, tr->opt.m);
+    dn_tf_values(tv, tr->opt.v);
+    tr->opt.step = opt_step;
+    tr->ema.updates = ema_updates;
+    tr->step = step;
     tr->loss_smooth = loss;
     rc = 0;
 out:
+    dn_tf_free(&f);
     free(data);
     if (rc < 0) {
         if (!strstr(dn_error(), path)) dn_fail_context("cannot resume from '%s'", path);

@@ -91,9 +91,9 @@ void dn_trainer_ema_weights(const dn_trainer *tr, dn_unet *dst);
  * training settings as "train.*" entries. */
 void dn_trainer_meta(const dn_trainer *tr, dn_model_meta *meta);
 
-/* Checkpoint: the whole training state in one file, written atomically (format in
- * docs/MODEL_FORMAT.md). A checkpoint is for this machine's byte order; the model file is the
- * portable artefact. */
+/* Checkpoint: the whole training state in one file, written atomically: the container of
+ * base/tensorfile.h, kind "checkpoint" (the model's entries and float32 weights as in a model
+ * file, the step counters, the EMA weights and Adam's moments; docs/MODEL_FORMAT.md). */
 int dn_trainer_save(const dn_trainer *tr, const char *path);
 /* Restore a run from a checkpoint: settings, weights, moments, EMA, step. `steps` > 0 replaces
  * the planned total (to train on; the cosine schedule stretches to the new end). Returns 0 or -1 +
