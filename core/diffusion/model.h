@@ -1,6 +1,7 @@
 /* model.h — the model file (.dfm): a U-Net's config, its named weights (float32 or float16) and
- * metadata (data set, class names, noise schedule, training steps, seed, free key/values), ending
- * in a CRC-32. The byte layout is in docs/MODEL_FORMAT.md.
+ * metadata (data set, class names, noise schedule, training steps, seed, free key/values), in the
+ * container of base/tensorfile.h (kind "unet"). The byte layout is in docs/MODEL_FORMAT.md; files
+ * of version 1, before the container, still load.
  *
  * The loader trusts nothing: it refuses, with a message naming the file and the problem, a file
  * that is truncated, corrupted (checksum), of another version or not a model at all, whose config
