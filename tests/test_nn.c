@@ -512,6 +512,80 @@ static void assert_close_mag(const char *what, const float *a, const float *b, c
     for (long i = 0; i < n; i++) tu_assert_close(what, i, (double)a[i], (double)b[i], 1e-5 * (double)mag[i] + 1e-30, 0);
 }
 
+/* GroupNorm, SiLU, upsampling, concatenation and the per-channel add: the fast kernels against
+ * their reference loops, on odd shapes (HW not a multiple of the vector width, one group, many).
+ * Copies and single adds agree exactly; sums (GroupNorm, dbias) and exp (SiLU, whose fast kernel
+ * has its own exp) to float rounding. Backward passes add into their gradients: both start from
+ * the same non-zero values. */
+static void layers_fast_match_naive(void **state) {
+    (void)state;
+    const int shapes[][4] = {{2, 6, 7, 3}, {1, 8, 33, 4}, {3, 4, 5, 1}, {2, 16, 64, 8}}; /* N, C, HW, G */
+    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
+        int N = shapes[k][0], C = shapes[k][1], HW = shapes[k][2], G = shapes[k][3];
+        long n = (long)N * C * HW;
+        float *x = frandn(n, 2.0f), *gm = frandn(C, 1.0f), *bt = frandn(C, 0.5f), *dout = frandn(n, 1.0f);
+        float *o1 = fnew(n), *o2 = fnew(n), *m1 = fnew(N * G), *m2 = fnew(N * G), *r1 = fnew(N * G), *r2 = fnew(N * G);
+        dn_groupnorm_forward(o1, m1, r1, x, gm, bt, N, C, HW, G);
+        dn_groupnorm_forward_naive(o2, m2, r2, x, gm, bt, N, C, HW, G);
+        tu_assert_allclose("groupnorm out fast vs naive", o1, o2, n, 1e-5, 1e-5);
+        tu_assert_allclose("groupnorm mean fast vs naive", m1, m2, N * G, 1e-6, 1e-5);
+        tu_assert_allclose("groupnorm rstd fast vs naive", r1, r2, N * G, 1e-6, 1e-5);
+        float *dx1 = frandn(n, 1.0f), *dx2 = fnew(n), *dg1 = frandn(C, 1.0f), *dg2 = fnew(C), *db1 = frandn(C, 1.0f), *db2 = fnew(C);
+        memcpy(dx2, dx1, sizeof(float) * (size_t)n), memcpy(dg2, dg1, sizeof(float) * (size_t)C);
+        memcpy(db2, db1, sizeof(float) * (size_t)C);
+        dn_groupnorm_backward(dx1, dg1, db1, dout, x, m1, r1, gm, N, C, HW, G);
+        dn_groupnorm_backward_naive(dx2, dg2, db2, dout, x, m1, r1, gm, N, C, HW, G);
+        tu_assert_allclose("groupnorm dx fast vs naive", dx1, dx2, n, 1e-4, 1e-4);
+        tu_assert_allclose("groupnorm dgamma fast vs naive", dg1, dg2, C, 1e-4, 1e-4);
+        tu_assert_allclose("groupnorm dbeta fast vs naive", db1, db2, C, 1e-4, 1e-4);
+        dn_silu_forward(o1, x, n);
+        dn_silu_forward_naive(o2, x, n);
+        tu_assert_allclose("silu fast vs naive", o1, o2, n, 1e-6, 1e-6);
+        memcpy(dx2, dx1, sizeof(float) * (size_t)n);
+        dn_silu_backward(dx1, dout, x, n);
+        dn_silu_backward_naive(dx2, dout, x, n);
+        tu_assert_allclose("silu dx fast vs naive", dx1, dx2, n, 1e-6, 1e-6);
+        /* upsampling of (N, C, 3, W) images, W odd or even */
+        int H = 3, W = HW % 5 + 2;
+        long nu = (long)N * C * H * W;
+        float *xu = frandn(nu, 1.0f), *u1 = fnew(4 * nu), *u2 = fnew(4 * nu), *ud1 = frandn(nu, 1.0f), *ud2 = fnew(nu);
+        dn_upsample2x_forward(u1, xu, N, C, H, W);
+        dn_upsample2x_forward_naive(u2, xu, N, C, H, W);
+        assert_memory_equal(u1, u2, sizeof(float) * (size_t)(4 * nu));
+        memcpy(ud2, ud1, sizeof(float) * (size_t)nu);
+        float *ug = frandn(4 * nu, 1.0f);
+        dn_upsample2x_backward(ud1, ug, N, C, H, W);
+        dn_upsample2x_backward_naive(ud2, ug, N, C, H, W);
+        tu_assert_allclose("upsample dx fast vs naive", ud1, ud2, nu, 1e-6, 1e-6);
+        /* concatenation of x (C channels) and the first Cb = C / 2 + 1 channels' worth of dout */
+        int Cb = C / 2 + 1;
+        long nc = (long)N * (C + Cb) * HW;
+        float *c1 = fnew(nc), *c2 = fnew(nc), *bsrc = frandn((long)N * Cb * HW, 1.0f), *cg = frandn(nc, 1.0f);
+        dn_concat_forward(c1, x, bsrc, N, C, Cb, HW);
+        dn_concat_forward_naive(c2, x, bsrc, N, C, Cb, HW);
+        assert_memory_equal(c1, c2, sizeof(float) * (size_t)nc);
+        float *da1 = frandn(n, 1.0f), *da2 = fnew(n), *dbb1 = frandn((long)N * Cb * HW, 1.0f), *dbb2 = fnew((long)N * Cb * HW);
+        memcpy(da2, da1, sizeof(float) * (size_t)n), memcpy(dbb2, dbb1, sizeof(float) * (size_t)N * Cb * HW);
+        dn_concat_backward(da1, dbb1, cg, N, C, Cb, HW);
+        dn_concat_backward_naive(da2, dbb2, cg, N, C, Cb, HW);
+        assert_memory_equal(da1, da2, sizeof(float) * (size_t)n);
+        assert_memory_equal(dbb1, dbb2, sizeof(float) * (size_t)N * Cb * HW);
+        /* per-channel add */
+        float *bias = frandn((long)N * C, 1.0f), *dbi1 = frandn((long)N * C, 1.0f), *dbi2 = fnew((long)N * C);
+        dn_add_channel_forward(o1, x, bias, N, C, HW);
+        dn_add_channel_forward_naive(o2, x, bias, N, C, HW);
+        assert_memory_equal(o1, o2, sizeof(float) * (size_t)n);
+        memcpy(dx2, dx1, sizeof(float) * (size_t)n), memcpy(dbi2, dbi1, sizeof(float) * (size_t)N * C);
+        dn_add_channel_backward(dx1, dbi1, dout, N, C, HW);
+        dn_add_channel_backward_naive(dx2, dbi2, dout, N, C, HW);
+        assert_memory_equal(dx1, dx2, sizeof(float) * (size_t)n);
+        tu_assert_allclose("add_channel dbias fast vs naive", dbi1, dbi2, (long)N * C, 1e-5, 1e-5);
+        free(x), free(gm), free(bt), free(dout), free(o1), free(o2), free(m1), free(m2), free(r1), free(r2);
+        free(dx1), free(dx2), free(dg1), free(dg2), free(db1), free(db2), free(xu), free(u1), free(u2), free(ud1), free(ud2), free(ug);
+        free(c1), free(c2), free(bsrc), free(cg), free(da1), free(da2), free(dbb1), free(dbb2), free(bias), free(dbi1), free(dbi2);
+    }
+}
+
 static void conv_fast_case(int N, int C, int H, int W, int OC, int K, int s, int with_bias, int with_dx) {
     int Ho = dn_conv2d_out_size(H, K, s), Wo = dn_conv2d_out_size(W, K, s);
     long nx = (long)N * C * H * W, nw = (long)OC * C * K * K, no = (long)N * OC * Ho * Wo;
@@ -701,6 +775,7 @@ int main(void) {
         cmocka_unit_test(timestep_embedding_values),
         cmocka_unit_test(conv_fast_matches_naive),
         cmocka_unit_test(attention_fast_matches_naive),
+        cmocka_unit_test(layers_fast_match_naive),
         cmocka_unit_test(conv_same_bits_any_threads),
         cmocka_unit_test(layers_same_bits_any_threads),
     };

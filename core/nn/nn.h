@@ -3,8 +3,10 @@
  * const inputs, then sizes; kernels cannot fail and return void. Backward passes ADD into the
  * gradients they are given (dx[i] += ...): the caller zeroes them. A gradient pointer may be NULL
  * when that gradient is not wanted (e.g. dx of the first layer).
- * Every kernel with a fast version has a *_naive twin: the plain loops of the definition, kept as
- * the oracle the tests compare the fast one against (conv2d and attention; nn_naive.c). Fast
+ * Every kernel with a fast version has a *_naive twin beside it: the plain loops of the
+ * definition, short enough to read in one screen, kept as the oracle the tests compare the fast
+ * one against (conv2d, GroupNorm, SiLU, upsampling, concatenation, per-channel add, attention;
+ * nn_naive.c). A student reads the _naive one first. Fast
  * kernels (nn_conv.c: conv2d as register-tiled GEMMs over shifted copies of the image; nn.c:
  * attention through SGEMM, vectorised GroupNorm / SiLU) use the thread pool of parallel.h and
  * give the same bits for any thread count: each output element is computed by one task in a
@@ -39,10 +41,17 @@ void dn_groupnorm_forward(float *out, float *mean, float *rstd, const float *x,
 void dn_groupnorm_backward(float *dx, float *dgamma, float *dbeta, const float *dout,
                            const float *x, const float *mean, const float *rstd,
                            const float *gamma, int N, int C, int HW, int G);
+void dn_groupnorm_forward_naive(float *out, float *mean, float *rstd, const float *x,
+                                const float *gamma, const float *beta, int N, int C, int HW, int G);
+void dn_groupnorm_backward_naive(float *dx, float *dgamma, float *dbeta, const float *dout,
+                                 const float *x, const float *mean, const float *rstd,
+                                 const float *gamma, int N, int C, int HW, int G);
 
 /* ---- SiLU: y = x * sigmoid(x) (elementwise, n values) ------------------------------------------ */
 void dn_silu_forward(float *out, const float *x, long n);
 void dn_silu_backward(float *dx, const float *dout, const float *x, long n);
+void dn_silu_forward_naive(float *out, const float *x, long n);
+void dn_silu_backward_naive(float *dx, const float *dout, const float *x, long n);
 
 /* ---- linear: out = x w^T + b ---------------------------------------------------------------------
  * x: (N,IN); w: (OUT,IN); b: (OUT) or NULL; out: (N,OUT). */
@@ -60,15 +69,21 @@ void dn_embedding_backward(float *dtable, const float *dout, const int *ids, int
  * x: (N,C,H,W); out: (N,C,2H,2W). */
 void dn_upsample2x_forward(float *out, const float *x, int N, int C, int H, int W);
 void dn_upsample2x_backward(float *dx, const float *dout, int N, int C, int H, int W);
+void dn_upsample2x_forward_naive(float *out, const float *x, int N, int C, int H, int W);
+void dn_upsample2x_backward_naive(float *dx, const float *dout, int N, int C, int H, int W);
 
 /* ---- channel concatenation (U-Net skip connections) -----------------------------------------------
  * a: (N,Ca,HW); b: (N,Cb,HW); out: (N,Ca+Cb,HW). */
 void dn_concat_forward(float *out, const float *a, const float *b, int N, int Ca, int Cb, int HW);
 void dn_concat_backward(float *da, float *db, const float *dout, int N, int Ca, int Cb, int HW);
+void dn_concat_forward_naive(float *out, const float *a, const float *b, int N, int Ca, int Cb, int HW);
+void dn_concat_backward_naive(float *da, float *db, const float *dout, int N, int Ca, int Cb, int HW);
 
 /* ---- per-channel add: out[n,c,:] = x[n,c,:] + bias[n,c] (the time embedding into a ResBlock) --- */
 void dn_add_channel_forward(float *out, const float *x, const float *bias, int N, int C, int HW);
 void dn_add_channel_backward(float *dx, float *dbias, const float *dout, int N, int C, int HW);
+void dn_add_channel_forward_naive(float *out, const float *x, const float *bias, int N, int C, int HW);
+void dn_add_channel_backward_naive(float *dx, float *dbias, const float *dout, int N, int C, int HW);
 
 /* ---- multi-head self-attention over spatial positions (Vaswani et al. 2017, scaled dot product)
  * qkv: (N,3C,HW), the output of a 1x1 conv: channels [0,C) are q, [C,2C) k, [2C,3C) v; each

@@ -1,5 +1,5 @@
-/* nn_naive.c — the oracle kernels: conv2d, attention and SGEMM as the plain loops of their
- * definitions.
+/* nn_naive.c — the reference loops: every layer of nn.h that has a fast kernel, and SGEMM, as the
+ * plain loops of its definition (read these first; the fast ones compute the same sums).
  * out[n,o,y,x] = b[o] + sum_{c,ky,kx} w[o,c,ky,kx] * x[n,c, y*s+ky-p, x*s+kx-p], p = K/2,
  * with x read as zero outside the image. Slow on purpose: every term is written out, so the fast
  * GEMM-based kernels (nn_conv.c, nn.c, gemm.c) can be checked against it (tests/test_nn.c,
@@ -60,6 +60,119 @@ void dn_conv2d_backward_naive(float *dx, float *dw, float *db, const float *dout
                             }
                         }
                 }
+}
+
+/* GroupNorm: per image n and group g of C/G channels, mu and var over the group's C/G x HW values
+ * (biased variance, summed in double), xhat = (x - mu) / sqrt(var + eps), out = gamma xhat + beta. */
+void dn_groupnorm_forward_naive(float *out, float *mean, float *rstd, const float *x,
+                                const float *gamma, const float *beta, int N, int C, int HW, int G) {
+    int CG = C / G;
+    long len = (long)CG * HW;
+    for (int n = 0; n < N; n++)
+        for (int g = 0; g < G; g++) {
+            long base = ((long)n * C + (long)g * CG) * HW;
+            double s = 0, v = 0;
+            for (long i = 0; i < len; i++) s += (double)x[base + i];
+            double mu = s / (double)len;
+            for (long i = 0; i < len; i++) v += ((double)x[base + i] - mu) * ((double)x[base + i] - mu);
+            double r = 1.0 / sqrt(v / (double)len + 1e-5);
+            mean[n * G + g] = (float)mu, rstd[n * G + g] = (float)r;
+            for (int c = 0; c < CG; c++)
+                for (int i = 0; i < HW; i++) {
+                    long at = base + (long)c * HW + i;
+                    double xh = ((double)x[at] - mu) * r;
+                    out[at] = (float)(xh * (double)gamma[g * CG + c] + (double)beta[g * CG + c]);
+                }
+        }
+}
+
+/* The chain rule through it: dxhat = dout gamma; dgamma += sum dout xhat, dbeta += sum dout;
+ * dx += rstd (dxhat - mean(dxhat) - xhat mean(dxhat xhat)), the means over the group. */
+void dn_groupnorm_backward_naive(float *dx, float *dgamma, float *dbeta, const float *dout,
+                                 const float *x, const float *mean, const float *rstd,
+                                 const float *gamma, int N, int C, int HW, int G) {
+    int CG = C / G;
+    long len = (long)CG * HW;
+    for (int n = 0; n < N; n++)
+        for (int g = 0; g < G; g++) {
+            long base = ((long)n * C + (long)g * CG) * HW;
+            double mu = (double)mean[n * G + g], r = (double)rstd[n * G + g], sd = 0, sdx = 0;
+            for (int c = 0; c < CG; c++)
+                for (int i = 0; i < HW; i++) {
+                    long at = base + (long)c * HW + i;
+                    double xh = ((double)x[at] - mu) * r, d = (double)dout[at], dxh = d * (double)gamma[g * CG + c];
+                    if (dgamma) dgamma[g * CG + c] += (float)(d * xh);
+                    if (dbeta) dbeta[g * CG + c] += (float)d;
+                    sd += dxh;
+                    sdx += dxh * xh;
+                }
+            for (int c = 0; c < CG && dx; c++)
+                for (int i = 0; i < HW; i++) {
+                    long at = base + (long)c * HW + i;
+                    double xh = ((double)x[at] - mu) * r, dxh = (double)dout[at] * (double)gamma[g * CG + c];
+                    dx[at] += (float)(r * (dxh - sd / (double)len - xh * sdx / (double)len));
+                }
+        }
+}
+
+/* SiLU: y = x sigmoid(x) = x / (1 + e^-x); dy/dx = s (1 + x (1 - s)), s = sigmoid(x). */
+void dn_silu_forward_naive(float *out, const float *x, long n) {
+    for (long i = 0; i < n; i++) out[i] = x[i] / (1.0f + expf(-x[i]));
+}
+
+void dn_silu_backward_naive(float *dx, const float *dout, const float *x, long n) {
+    for (long i = 0; i < n; i++) {
+        float s = 1.0f / (1.0f + expf(-x[i]));
+        dx[i] += dout[i] * s * (1.0f + x[i] * (1.0f - s));
+    }
+}
+
+/* Nearest 2x upsampling: out[y][x] = in[y/2][x/2]; each input gets the sum of its four copies. */
+void dn_upsample2x_forward_naive(float *out, const float *x, int N, int C, int H, int W) {
+    for (long p = 0; p < (long)N * C; p++)
+        for (int y = 0; y < 2 * H; y++)
+            for (int xx = 0; xx < 2 * W; xx++)
+                out[(p * 2 * H + y) * 2 * W + xx] = x[(p * H + y / 2) * W + xx / 2];
+}
+
+void dn_upsample2x_backward_naive(float *dx, const float *dout, int N, int C, int H, int W) {
+    for (long p = 0; p < (long)N * C; p++)
+        for (int y = 0; y < 2 * H; y++)
+            for (int xx = 0; xx < 2 * W; xx++)
+                dx[(p * H + y / 2) * W + xx / 2] += dout[(p * 2 * H + y) * 2 * W + xx];
+}
+
+/* Concatenation along channels: image n is a's Ca channels, then b's Cb. */
+void dn_concat_forward_naive(float *out, const float *a, const float *b, int N, int Ca, int Cb, int HW) {
+    for (int n = 0; n < N; n++)
+        for (int c = 0; c < Ca + Cb; c++)
+            for (int i = 0; i < HW; i++)
+                out[((long)n * (Ca + Cb) + c) * HW + i] =
+                    c < Ca ? a[((long)n * Ca + c) * HW + i] : b[((long)n * Cb + c - Ca) * HW + i];
+}
+
+void dn_concat_backward_naive(float *da, float *db, const float *dout, int N, int Ca, int Cb, int HW) {
+    for (int n = 0; n < N; n++)
+        for (int c = 0; c < Ca + Cb; c++)
+            for (int i = 0; i < HW; i++) {
+                float g = dout[((long)n * (Ca + Cb) + c) * HW + i];
+                if (c < Ca && da) da[((long)n * Ca + c) * HW + i] += g;
+                if (c >= Ca && db) db[((long)n * Cb + c - Ca) * HW + i] += g;
+            }
+}
+
+/* Per-channel add: out[n,c,i] = x[n,c,i] + bias[n,c]; dbias[n,c] sums dout over the positions. */
+void dn_add_channel_forward_naive(float *out, const float *x, const float *bias, int N, int C, int HW) {
+    for (long p = 0; p < (long)N * C; p++)
+        for (int i = 0; i < HW; i++) out[p * HW + i] = x[p * HW + i] + bias[p];
+}
+
+void dn_add_channel_backward_naive(float *dx, float *dbias, const float *dout, int N, int C, int HW) {
+    for (long p = 0; p < (long)N * C; p++)
+        for (int i = 0; i < HW; i++) {
+            if (dx) dx[p * HW + i] += dout[p * HW + i];
+            if (dbias) dbias[p] += dout[p * HW + i];
+        }
 }
 
 /* ---- self-attention, the plain loops -----------------------------------------------------------
