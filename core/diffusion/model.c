@@ -5,6 +5,7 @@
 #include "base/tensorfile.h"
 #include "diffusion/sampler.h"
 #include <errno.h>
+#include <stddef.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -134,7 +135,20 @@ static int meta_check(const dn_model_meta *m, const dn_unet_config *c) {
     return 0;
 }
 
-/* The config as "unet.*" entries (the config is text like the rest of the metadata). */
+/* The config as "unet.*" entries (the config is text like the rest of the metadata): these
+ * integers, then "unet.mults" (n_levels numbers) and "unet.prediction" (a name). */
+static const struct {
+    const char *key;
+    size_t off;
+} cfg_keys[] = {
+    {"unet.in_channels", offsetof(dn_unet_config, in_channels)}, {"unet.out_channels", offsetof(dn_unet_config, out_channels)},
+    {"unet.height", offsetof(dn_unet_config, height)},           {"unet.width", offsetof(dn_unet_config, width)},
+    {"unet.base_width", offsetof(dn_unet_config, base_width)},   {"unet.n_levels", offsetof(dn_unet_config, n_levels)},
+    {"unet.blocks", offsetof(dn_unet_config, blocks)},           {"unet.attn_levels", offsetof(dn_unet_config, attn_levels)},
+    {"unet.groups", offsetof(dn_unet_config, groups)},           {"unet.heads", offsetof(dn_unet_config, heads)},
+    {"unet.temb_width", offsetof(dn_unet_config, temb_width)},   {"unet.num_classes", offsetof(dn_unet_config, num_classes)},
+};
+
 static void put_int(dn_tf_writer *w, const char *key, long v) {
     char num[32];
     snprintf(num, sizeof num, "%ld", v);
@@ -148,21 +162,11 @@ int dn_model_write_meta(dn_tf_writer *w, const dn_unet *net, const dn_model_meta
     const dn_unet_config *c = &net->cfg;
     if (meta_check(meta, c)) return -1;
     char num[64], names[DN_META_MAX_CLASSES * 32];
-    put_int(w, "unet.in_channels", c->in_channels);
-    put_int(w, "unet.out_channels", c->out_channels);
-    put_int(w, "unet.height", c->height);
-    put_int(w, "unet.width", c->width);
-    put_int(w, "unet.base_width", c->base_width);
-    put_int(w, "unet.n_levels", c->n_levels);
+    for (size_t k = 0; k < sizeof cfg_keys / sizeof cfg_keys[0]; k++)
+        put_int(w, cfg_keys[k].key, *(const int *)((const char *)c + cfg_keys[k].off));
     names[0] = 0;
     for (int l = 0; l < c->n_levels; l++) snprintf(names + strlen(names), 16, "%s%d", l ? "," : "", c->mults[l]);
     dn_tf_write_meta(w, "unet.mults", names);
-    put_int(w, "unet.blocks", c->blocks);
-    put_int(w, "unet.attn_levels", c->attn_levels);
-    put_int(w, "unet.groups", c->groups);
-    put_int(w, "unet.heads", c->heads);
-    put_int(w, "unet.temb_width", c->temb_width);
-    put_int(w, "unet.num_classes", c->num_classes);
     dn_tf_write_meta(w, "unet.prediction", dn_pred_type_name((dn_pred_type)c->prediction));
     /* metadata: known fields as text, then the free-form entries */
     if (meta->dataset[0]) dn_tf_write_meta(w, "dataset", meta->dataset);
@@ -521,18 +525,12 @@ int dn_model_read(const dn_tf *f, dn_unet *net, dn_model_meta *meta_out, const c
     dn_model_meta_init(meta);
     dn_unet_config c;
     memset(&c, 0, sizeof c);
-    const long big = 1L << 30;
-    if (cfg_int(f, "unet.in_channels", -big, big, &c.in_channels, name) ||
-        cfg_int(f, "unet.out_channels", -big, big, &c.out_channels, name) ||
-        cfg_int(f, "unet.height", -big, big, &c.height, name) || cfg_int(f, "unet.width", -big, big, &c.width, name) ||
-        cfg_int(f, "unet.base_width", -big, big, &c.base_width, name) ||
-        cfg_int(f, "unet.n_levels", 1, DN_UNET_MAX_LEVELS, &c.n_levels, name) ||
-        cfg_int(f, "unet.blocks", -big, big, &c.blocks, name) ||
-        cfg_int(f, "unet.attn_levels", -big, big, &c.attn_levels, name) ||
-        cfg_int(f, "unet.groups", -big, big, &c.groups, name) || cfg_int(f, "unet.heads", -big, big, &c.heads, name) ||
-        cfg_int(f, "unet.temb_width", -big, big, &c.temb_width, name) ||
-        cfg_int(f, "unet.num_classes", -big, big, &c.num_classes, name))
+    for (size_t k = 0; k < sizeof cfg_keys / sizeof cfg_keys[0]; k++)
+        if (cfg_int(f, cfg_keys[k].key, -(1L << 30), 1L << 30, (int *)((char *)&c + cfg_keys[k].off), name)) goto fail;
+    if (c.n_levels < 1 || c.n_levels > DN_UNET_MAX_LEVELS) {
+        dn_fail("cannot load model '%s': unet.n_levels %d must be in 1..%d", name, c.n_levels, DN_UNET_MAX_LEVELS);
         goto fail;
+    }
     const char *mv = dn_tf_meta(f, "unet.mults"), *pv = dn_tf_meta(f, "unet.prediction");
     int nm = 0;
     for (const char *q = mv; q && *q && nm <= c.n_levels;) {

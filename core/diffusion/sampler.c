@@ -265,6 +265,14 @@ static float alpha_prev(const dn_sampler *sp, int prev) {
     return c->kind == DN_DDIM && !c->set_alpha_to_one ? s->alphas_cumprod[0] : 1.0f;
 }
 
+/* The numbers of a DDPM or DDIM step, for captions and plots. */
+static void report(dn_step_info *inf, int prev, float a_t, float a_p, float std) {
+    inf->t_prev = prev;
+    inf->alpha_prod_t = a_t;
+    inf->alpha_prod_prev = a_p;
+    inf->noise_std = std;
+}
+
 /* DDPM (Ho et al. 2020, eq. 7): the mean of the posterior q(x_prev | x_t, x0) from the predicted
  * x0 and x_t, plus sqrt(variance) z:
  *   x_prev = sqrt(abar_prev) beta_t' / (1 - abar_t) x0 + sqrt(alpha_t') (1 - abar_prev) / (1 - abar_t) x_t + std z
@@ -290,10 +298,7 @@ static void ddpm_step(const step_args *a) {
             float r = add_noise ? std * dn_rng_normal(&a->rngs[b]) : 0.0f;
             emit(a->out, j, x0, e, mean - x, r, mean + r);
         }
-    a->inf->t_prev = prev;
-    a->inf->alpha_prod_t = a_t;
-    a->inf->alpha_prod_prev = a_p;
-    a->inf->noise_std = std;
+    report(a->inf, prev, a_t, a_p, std);
 }
 
 /* DDIM (Song et al. 2021, eq. 12): jump to the level of the next step along the predicted noise,
@@ -322,10 +327,7 @@ static void ddim_step(const step_args *a) {
             float r = add_noise ? std * dn_rng_normal(&a->rngs[b]) : 0.0f;
             emit(a->out, j, x0, e, mean - x, r, mean + r);
         }
-    a->inf->t_prev = prev;
-    a->inf->alpha_prod_t = a_t;
-    a->inf->alpha_prod_prev = a_p;
-    a->inf->noise_std = std;
+    report(a->inf, prev, a_t, a_p, std);
 }
 
 /* Euler (Karras et al. 2022): one Euler step of the probability-flow ODE dx/dsigma = (x - x0) / sigma
