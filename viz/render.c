@@ -37,8 +37,7 @@
 #define DESIGN_H 720
 #define NOISE_RANGE 3.0f /* noise panels map [-3, 3] to black .. white */
 
-// ----------------------------------------------------------------------------
-// layout
+/* ---- layout ---------------------------------------------------------------------------------- */
 
 typedef struct {
     float s;
@@ -90,8 +89,7 @@ void dn_render_layout(dn_layout *L, int w, int h, int img_w, int img_h) {
     L->caption = R(&t, 20, 628, 1240, 88);
 }
 
-// ----------------------------------------------------------------------------
-// fonts
+/* ---- fonts ----------------------------------------------------------------------------------- */
 
 static int font_px(float s, int design) {
     int px = (int)lroundf((float)design * s);
@@ -121,8 +119,7 @@ void dn_render_fonts_close(dn_render_fonts *f) {
     memset(f, 0, sizeof *f);
 }
 
-// ----------------------------------------------------------------------------
-// drawing helpers
+/* ---- drawing helpers ------------------------------------------------------------------------- */
 
 typedef struct {
     dn_canvas *cv;
@@ -253,8 +250,7 @@ static int t_to_x(const dn_rect *p, int T, float t) {
     return p->x + (int)lroundf((1.0f - t / (float)(T - 1)) * (float)(p->w - 1));
 }
 
-// ----------------------------------------------------------------------------
-// the parts of the frame
+/* ---- the parts of the frame ------------------------------------------------------------------ */
 
 static void draw_header(ctx *c, const dn_run_frame *f, int shown) {
     const dn_view *v = c->v;
@@ -818,8 +814,7 @@ int dn_render_timeline_pick(const dn_view *v, int w, int h, int x, int y) {
     return best;
 }
 
-// ----------------------------------------------------------------------------
-// export: the same frames as PNGs, a contact sheet and a GIF
+/* ---- export: the same frames as PNGs, a contact sheet and a GIF ------------------------------ */
 
 #define EXPORT_MAX_FRAMES 101 /* longer runs are exported every few steps (always with the last) */
 #define SHEET_MAX 10

@@ -62,8 +62,7 @@ struct dn_run {
     int started;            /* th is running (join it) */
 };
 
-// ----------------------------------------------------------------------------
-// small helpers
+/* ---- small helpers --------------------------------------------------------------------------- */
 
 /* alpha-bar of sampler step i as the sampler itself uses it (dn_step_info.alpha_prod_t):
  * DDPM/DDIM the trained alphas_cumprod[t]; Euler/DPM++ 1/(sigma^2+1) from its sigma */
@@ -136,8 +135,7 @@ static void predict(dn_run *r, const float *xin, float t) {
     dn_guided_output(&r->guide, r->out, r->uncond, r->cond, xin, t, &id, 1, r->cfg.cfg_scale);
 }
 
-// ----------------------------------------------------------------------------
-// reverse: frame k is sampler step start + k, one step of the run's dn_gen
+/* ---- reverse: frame k is sampler step start + k, one step of the run's dn_gen ---------------- */
 
 /* Frame k (k < K): the prediction at x_k and the step, which writes frame k+1's x.
  * 0, 1 when cancelled, -1 + dn_error. */
@@ -175,8 +173,7 @@ static int reverse_frame(dn_run *r, int k) {
     return 0;
 }
 
-// ----------------------------------------------------------------------------
-// forward: frame k >= 1 is at sampler step K - k (timesteps reversed)
+/* ---- forward: frame k >= 1 is at sampler step K - k (timesteps reversed) --------------------- */
 
 /* Frame k: its noise, prediction, and (k < K) the move to frame k+1, which writes its x.
  * 0, 1 when cancelled, -1 + dn_error. */
@@ -236,8 +233,7 @@ static int forward_frame(dn_run *r, int k) {
     return 0;
 }
 
-// ----------------------------------------------------------------------------
-// the worker
+/* ---- the worker ------------------------------------------------------------------------------ */
 
 static void *worker(void *arg) {
     dn_run *r = arg;
@@ -270,8 +266,7 @@ static void *worker(void *arg) {
     return NULL;
 }
 
-// ----------------------------------------------------------------------------
-// the API
+/* ---- the API --------------------------------------------------------------------------------- */
 
 static int check_config(const dn_run_config *c) {
     if (c->mode != DN_RUN_FORWARD && c->mode != DN_RUN_REVERSE)

@@ -14,8 +14,7 @@
 #pragma STDC FP_CONTRACT OFF
 #endif
 
-// ----------------------------------------------------------------------------
-// configuration
+/* ---- configuration --------------------------------------------------------------------------- */
 
 void dn_sampler_config_default(dn_sampler_config *c, dn_sampler_kind kind, int num_inference_steps) {
     memset(c, 0, sizeof *c);
@@ -38,8 +37,7 @@ void dn_sampler_config_recommended(dn_sampler_config *c, dn_sampler_kind kind, i
     c->use_clipped_model_output = kind == DN_DDIM;
 }
 
-// ----------------------------------------------------------------------------
-// timesteps and sigmas
+/* ---- timesteps and sigmas -------------------------------------------------------------------- */
 
 /* sigma of trained step t: sqrt((1 - abar) / abar), float32 as torch computes it */
 static float sigma_of(const dn_sched *s, int t) {
@@ -186,8 +184,7 @@ void dn_dpm_state_free(dn_dpm_state *st) {
     memset(st, 0, sizeof *st);
 }
 
-// ----------------------------------------------------------------------------
-// variances
+/* ---- variances ------------------------------------------------------------------------------- */
 
 float dn_ddim_variance(const dn_sched *s, int t, int prev_t, int set_alpha_to_one) {
     float a_t = s->alphas_cumprod[t];
@@ -205,8 +202,7 @@ float dn_ddpm_variance(const dn_sched *s, int t, int prev_t, dn_var_type type) {
     return v > 1e-20f ? v : 1e-20f;
 }
 
-// ----------------------------------------------------------------------------
-// the prediction types: what the model's output says, for a sample x = alpha x0 + sigma eps
+/* ---- the prediction types: what the model's output says, for a sample x = alpha x0 + sigma eps ---- */
 
 void dn_predict(float *x0, float *eps, dn_pred_type p, float x, float m, float alpha, float sigma) {
     if (p == DN_PRED_EPSILON) {        /* the noise itself */
@@ -228,8 +224,7 @@ void dn_pred_target(float *target, dn_pred_type p, const float *x0, const float 
     else memcpy(target, p == DN_PRED_SAMPLE ? x0 : eps, (size_t)n * sizeof(float));
 }
 
-// ----------------------------------------------------------------------------
-// one step: a function per sampler, each next to its equation
+/* ---- one step: a function per sampler, each next to its equation ----------------------------- */
 
 static float clampf(float v, float r) { return v < -r ? -r : (v > r ? r : v); }
 
@@ -424,8 +419,7 @@ void dn_sampler_step(const dn_step_out *out, dn_step_info *info, dn_dpm_state *s
     if (info) *info = inf;
 }
 
-// ----------------------------------------------------------------------------
-// helpers around the step
+/* ---- helpers around the step ----------------------------------------------------------------- */
 
 void dn_sampler_scale_model_input(float *out, const dn_sampler *sp, int i, const float *sample, long n) {
     assert(i >= 0 && i < sp->n);
@@ -467,8 +461,7 @@ void dn_cfg_combine(float *out, const float *uncond, const float *cond, float w,
     for (long j = 0; j < n; j++) out[j] = uncond[j] + w * (cond[j] - uncond[j]);
 }
 
-// ----------------------------------------------------------------------------
-// names
+/* ---- names ----------------------------------------------------------------------------------- */
 
 static const char *kind_names[] = {"ddpm", "ddim", "euler", "dpm++2m"};
 static const char *spacing_names[] = {"linspace", "leading", "trailing"};
