@@ -56,12 +56,6 @@ static int frame_pattern(const char *s) {
     return conv == 0 ? 0 : conv == 1 ? 1 : -1;
 }
 
-static int class_lookup(const dn_model_meta *m, const char *name) {
-    for (int k = 0; k < m->n_class_names; k++)
-        if (!strcasecmp(m->class_names[k], name)) return k;
-    return -1;
-}
-
 int cmd_sample(int argc, char **argv) {
     const char *cmd = argv[0];
     const char *model = NULL, *class_name = NULL, *sampler = "ddim", *out = "samples.png";
@@ -106,14 +100,9 @@ int cmd_sample(int argc, char **argv) {
     dn_gen g = {0};
     dn_sched sched = {0};
     if (class_name) {
-        cid = class_lookup(&meta, class_name);
+        cid = dn_model_class_id(&meta, K, class_name);
         if (cid < 0) {
-            char known[1024] = "";
-            size_t len = 0;
-            for (int k = 0; k < meta.n_class_names && len < sizeof known; k++)
-                len += (size_t)snprintf(known + len, sizeof known - len, "%s%s", k ? ", " : "", meta.class_names[k]);
-            cli_error(cmd, EXIT_USAGE, "the model '%s' knows no class '%s' (it knows: %s)", model, class_name,
-                      K ? known : "none, it is unconditional");
+            cli_error(cmd, EXIT_USAGE, "the model '%s' %s", model, dn_error());
             status = EXIT_USAGE;
             goto done;
         }

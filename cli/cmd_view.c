@@ -134,20 +134,8 @@ static int view_finish(const char *cmd, dn_view *v, view_opts *o) {
         s.cfg_scale = dn_model_cfg_scale(&v->meta);
     }
     if (o->class_name) {
-        int id = -1;
-        for (int k = 0; k < v->num_classes; k++)
-            if (!strcasecmp(dn_view_class_name(v, k), o->class_name)) id = k;
-        char *end;
-        long num = strtol(o->class_name, &end, 10);
-        if (id < 0 && *end == '\0' && num >= 0 && num < v->num_classes) id = (int)num;
-        if (id < 0) {
-            char known[1024] = "";
-            size_t len = 0;
-            for (int k = 0; k < v->num_classes && len < sizeof known; k++)
-                len += (size_t)snprintf(known + len, sizeof known - len, "%s%s", k ? ", " : "", dn_view_class_name(v, k));
-            return cli_error(cmd, EXIT_USAGE, "no class '%s' (the model knows: %s)", o->class_name,
-                             v->num_classes ? known : "none");
-        }
+        int id = dn_model_class_id(&v->meta, v->num_classes, o->class_name);
+        if (id < 0) return cli_error(cmd, EXIT_USAGE, "the model %s", dn_error());
         s.class_id = id;
     }
     if (memcmp(&s, &v->set, sizeof s) != 0 && dn_view_apply(v, &s) < 0) return cli_error(cmd, EXIT_FAIL, "%s", dn_error());

@@ -21,12 +21,6 @@ void dn_lesson_range(const dn_view *v, const dn_slide *s, int *from, int *to) {
     *from = a, *to = b;
 }
 
-static int class_by_name(const dn_view *v, const char *name) {
-    for (int k = 0; k < v->meta.n_class_names; k++)
-        if (!strcasecmp(v->meta.class_names[k], name)) return k;
-    return -1;
-}
-
 int dn_lesson_show(dn_view *v, const dn_lesson *l, int i) {
     if (i < 0 || i >= l->n_slides) return dn_fail("%s: no slide %d (it has %d)", l->source, i + 1, l->n_slides);
     const dn_slide *s = &l->slides[i];
@@ -40,14 +34,11 @@ int dn_lesson_show(dn_view *v, const dn_lesson *l, int i) {
     if (s->class_name[0]) {
         if (!v->num_classes)
             return dn_fail("%s:%d: class '%s', but the model has no classes", l->source, s->line, s->class_name);
-        int id = class_by_name(v, s->class_name);
+        int id = dn_model_class_id(&v->meta, v->num_classes, s->class_name);
         if (id < 0) {
-            char known[512] = "";
-            size_t n = 0;
-            for (int k = 0; k < v->meta.n_class_names && n < sizeof known; k++)
-                n += (size_t)snprintf(known + n, sizeof known - n, "%s%s", k ? ", " : "", v->meta.class_names[k]);
-            return dn_fail("%s:%d: the model knows no class '%s' (it knows: %s)", l->source, s->line, s->class_name,
-                           known);
+            char msg[600];
+            snprintf(msg, sizeof msg, "%s", dn_error());
+            return dn_fail("%s:%d: the model %s", l->source, s->line, msg);
         }
         if (id != v->set.class_id) {
             set.class_id = id;

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <zlib.h>
 
 #define N_CONFIG 17       /* int32 fields of the config block */
@@ -81,6 +82,20 @@ const char *dn_model_meta_get(const dn_model_meta *meta, const char *key) {
     for (int i = 0; i < meta->n_extra; i++)
         if (strcmp(meta->extra_key[i], key) == 0) return meta->extra_value[i];
     return NULL;
+}
+
+int dn_model_class_id(const dn_model_meta *m, int num_classes, const char *name) {
+    for (int k = 0; k < m->n_class_names && k < num_classes; k++)
+        if (!strcasecmp(m->class_names[k], name)) return k;
+    char *end;
+    long num = strtol(name, &end, 10);
+    if (*name && *end == '\0' && num >= 0 && num < num_classes) return (int)num;
+    char known[1024] = "";
+    size_t len = 0;
+    for (int k = 0; k < m->n_class_names && len < sizeof known; k++)
+        len += (size_t)snprintf(known + len, sizeof known - len, "%s%s", k ? ", " : "", m->class_names[k]);
+    if (!m->n_class_names && num_classes) snprintf(known, sizeof known, "numbers 0..%d", num_classes - 1);
+    return dn_fail("knows no class '%s' (it knows: %s)", name, num_classes ? known : "none, it is unconditional");
 }
 
 #define CFG_KEY "sample.cfg_scale"

@@ -47,6 +47,9 @@ void dn_model_meta_init(dn_model_meta *meta);
 int dn_model_meta_set(dn_model_meta *meta, const char *key, const char *value);
 /* The value of a free-form entry, or NULL. */
 const char *dn_model_meta_get(const dn_model_meta *meta, const char *key);
+/* The class a name means: a class name (any case) or a number 0 .. num_classes-1. Returns the id,
+ * or -1 with dn_error "knows no class 'horse' (it knows: cat, dog)" (callers say who knows). */
+int dn_model_class_id(const dn_model_meta *meta, int num_classes, const char *name);
 /* The guidance scale the model's trainer recommends (entry "sample.cfg_scale"), or 3 when the
  * file has none or an unusable one (outside 0 .. 100). */
 float dn_model_cfg_scale(const dn_model_meta *meta);
