@@ -163,7 +163,10 @@ int cmd_sample(int argc, char **argv) {
             written++;
         }
         if (g.i == g.sp.n) break;
-        dn_gen_step(&g, NULL, NULL);
+        if (dn_gen_step(&g, NULL, NULL) < 0) {
+            cli_error(cmd, EXIT_FAIL, "%s", dn_error());
+            goto done;
+        }
     }
     if (!frames) {
         snprintf(title, sizeof title, "%s, %s %d steps, seed %d: %s", meta.dataset[0] ? meta.dataset : model,

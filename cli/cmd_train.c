@@ -180,7 +180,9 @@ static int sample_grid(const dn_trainer *tr, dn_unet *ema_net, const char *path,
     dn_gen g;
     int rc = dn_gen_init(&g, ema_net, &tr->sched, &sc, n, ids, cfg_scale, 1234);
     if (rc == 0) {
-        while (g.i < g.sp.n) dn_gen_step(&g, NULL, NULL);
+        while (g.i < g.sp.n && rc == 0) rc = dn_gen_step(&g, NULL, NULL);
+    }
+    if (rc == 0) {
         char title[128];
         snprintf(title, sizeof title, "%s, step %ld: DDIM 25 steps, guidance %.1f (last row unconditional)",
                  tr->cfg.data, tr->step, (double)cfg_scale);
@@ -347,7 +349,12 @@ int cmd_train(int argc, char **argv) {
     double rate = 0;
     while (tr.step < tr.cfg.steps && !stop_requested) {
         dn_train_stats st;
-        dn_trainer_step(&tr, &st);
+        if (dn_trainer_step(&tr, &st) < 0) {
+            if (tty) printf("\n");
+            cli_error(cmd, EXIT_FAIL, "step %ld: %s; the weights are unchanged, the last checkpoint is '%s'",
+                      tr.step + 1, dn_error(), ckpt_path);
+            goto done;
+        }
         double el = now() - t0;
         rate = (double)(tr.step - start_step) * tr.cfg.batch / (el > 1e-9 ? el : 1e-9);
         fprintf(log, "%ld,%.6g,%.6g,%.6g,%.6g,%.4g,%.2f\n", tr.step, (double)st.loss, tr.loss_smooth,

@@ -459,6 +459,39 @@ static void free_while_computing(void **state) {
     dn_unet_free(&net);
 }
 
+/* A kernel that cannot get its scratch memory does not crash and is not silent: dn_gen_step and
+ * the run fail with one line saying so (here by a test limit on the workspace), and both work
+ * again once memory is there. */
+static void out_of_kernel_memory_is_reported(void **state) {
+    (void)state;
+    dn_unet net;
+    tiny_net(&net, DN_PRED_EPSILON);
+    dn_run_config c = base_config(DN_RUN_REVERSE, &net, DN_DDIM, 4);
+    c.class_id = 1, c.cfg_scale = 2.0f;
+    dn_gen g;
+    assert_int_equal(dn_gen_init(&g, &net, &sched, &c.sampler, 1, &c.class_id, c.cfg_scale, 0), 0);
+    dn_workspace_free(); /* this thread's buffers: grown again (and refused) at the next request */
+    dn_workspace_limit(64);
+    assert_int_equal(dn_gen_step(&g, NULL, NULL), -1);
+    assert_non_null(strstr(dn_error(), "out of memory"));
+    assert_non_null(strstr(dn_error(), "kernel scratch"));
+    dn_workspace_limit(0);
+    assert_int_equal(dn_gen_step(&g, NULL, NULL), 0);
+    dn_gen_free(&g);
+    dn_workspace_limit(64);
+    dn_run *r = start_ok(&c); /* its worker thread starts with no buffers */
+    assert_null(dn_run_frame_wait(r, 1));
+    assert_int_equal(dn_run_failed(r), 1);
+    assert_non_null(strstr(dn_error(), "kernel scratch"));
+    dn_run_free(r);
+    dn_workspace_limit(0);
+    assert_int_equal(dn_workspace_check(), 0); /* nothing left recorded */
+    r = start_ok(&c);
+    assert_non_null(dn_run_frame_wait(r, 4));
+    dn_run_free(r);
+    dn_unet_free(&net);
+}
+
 static void expect_refused(const dn_run_config *c, const char *part) {
     dn_run *r = dn_run_start(c);
     if (r) {
@@ -504,6 +537,7 @@ static void bad_configs_are_refused(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(reverse_equals_dn_gen),
+        cmocka_unit_test(out_of_kernel_memory_is_reported),
         cmocka_unit_test(img2img_starts_part_way),
         cmocka_unit_test(forward_has_the_chain_law),
         cmocka_unit_test(forward_predictions),

@@ -6,6 +6,7 @@
  * only a task already claimed is. Before the next job is written, the caller waits until no
  * worker is inside the job (`active`), and a job is only entered while it is open. */
 #include "base/parallel.h"
+#include "base/err.h"
 #include <assert.h>
 #include <pthread.h>
 #include <sched.h>
@@ -208,18 +209,37 @@ static _Thread_local struct {
     size_t cap[DN_WORKSPACE_SLOTS];
 } ws;
 
+static _Atomic size_t ws_failed; /* bytes of the first failed request since the last check, 0 none */
+static _Atomic size_t ws_limit;  /* tests: requests above this fail (0: no limit) */
+
 void *dn_workspace(int slot, size_t bytes) {
     assert(slot >= 0 && slot < DN_WORKSPACE_SLOTS);
     if (bytes > ws.cap[slot]) {
         free(ws.p[slot]);
-        size_t cap = (bytes + 63) / 64 * 64;
+        ws.p[slot] = NULL;
+        ws.cap[slot] = 0;
+        size_t cap = (bytes + 63) / 64 * 64, limit = atomic_load(&ws_limit);
         if (cap < 4096) cap = 4096;
-        ws.p[slot] = aligned_alloc(64, cap);
-        assert(ws.p[slot] && "out of memory for a kernel workspace");
+        void *p = limit && bytes > limit ? NULL : aligned_alloc(64, cap);
+        if (!p) {
+            size_t none = 0;
+            atomic_compare_exchange_strong(&ws_failed, &none, bytes);
+            return NULL;
+        }
+        ws.p[slot] = p;
         ws.cap[slot] = cap;
     }
     return ws.p[slot];
 }
+
+int dn_workspace_check(void) {
+    size_t bytes = atomic_exchange(&ws_failed, 0);
+    if (!bytes) return 0;
+    return dn_fail("out of memory for %.1f MB of kernel scratch (close other programs, or use a smaller batch)",
+                   (double)bytes / (1 << 20));
+}
+
+void dn_workspace_limit(size_t bytes) { atomic_store(&ws_limit, bytes); }
 
 void dn_workspace_free(void) {
     for (int i = 0; i < DN_WORKSPACE_SLOTS; i++) {

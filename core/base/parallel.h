@@ -27,13 +27,21 @@ int dn_cores(void);
 typedef void (*dn_task_fn)(void *ctx, int task);
 void dn_parallel_for(int ntasks, dn_task_fn fn, void *ctx);
 
-/* A per-thread scratch buffer of at least `bytes` bytes, 64-byte aligned, for kernels (which cannot
- * fail: out of memory aborts with an assert). Each thread has DN_WORKSPACE_SLOTS independent
- * slots; a slot's buffer stays valid (contents kept) until the same thread asks that slot for
- * more than it holds. Buffers live as long as their thread; dn_workspace_free releases the
- * calling thread's. */
+/* A per-thread scratch buffer of at least `bytes` bytes, 64-byte aligned, for kernels. Each
+ * thread has DN_WORKSPACE_SLOTS independent slots; a slot's buffer stays valid (contents kept)
+ * until the same thread asks that slot for more than it holds. Buffers live as long as their
+ * thread; dn_workspace_free releases the calling thread's.
+ * Kernels cannot fail (they return void), so out of memory here is recorded instead: dn_workspace
+ * returns NULL, the kernel skips its work (its outputs are then meaningless), and the next
+ * dn_workspace_check, which the functions that can fail call after their kernels (a sampling
+ * step, a training step, a classifier pass, a viewer frame), turns it into -1 + dn_error. */
 #define DN_WORKSPACE_SLOTS 4
 void *dn_workspace(int slot, size_t bytes);
 void dn_workspace_free(void);
+/* 0, or -1 + dn_error ("out of memory for N MB of kernel scratch") if a dn_workspace call failed
+ * on any thread since the last check; clears the record. */
+int dn_workspace_check(void);
+/* For tests: refuse every workspace request above `bytes` as if out of memory (0: no limit). */
+void dn_workspace_limit(size_t bytes);
 
 #endif

@@ -1,6 +1,7 @@
 /* generate.c — the reverse process with classifier-free guidance (see generate.h). */
 #include "diffusion/generate.h"
 #include "base/err.h"
+#include "base/parallel.h"
 #include <assert.h>
 #include <stdlib.h>
 #include <string.h>
@@ -147,7 +148,7 @@ int dn_gen_init_config(dn_gen *g, const dn_gen_config *c) {
     return 0;
 }
 
-void dn_gen_step(dn_gen *g, const dn_step_out *extra, dn_step_info *info) {
+int dn_gen_step(dn_gen *g, const dn_step_out *extra, dn_step_info *info) {
     assert(g->i < g->sp.n);
     long vals = (long)g->n * g->plane;
     dn_sampler_scale_model_input(g->xin, &g->sp, g->i, g->x, vals);
@@ -158,6 +159,7 @@ void dn_gen_step(dn_gen *g, const dn_step_out *extra, dn_step_info *info) {
     o.prev_sample = g->x;
     dn_sampler_step(&o, info, &g->dpm, g->rngs, &g->sp, g->i, g->model_out, g->x, g->n, vals);
     g->i++;
+    return dn_workspace_check();
 }
 
 void dn_gen_free(dn_gen *g) {

@@ -84,8 +84,10 @@ int dn_gen_init(dn_gen *g, const dn_unet *net, const dn_sched *sched, const dn_s
                 int n, const int *ids, float cfg_scale, uint64_t seed);
 /* Take step g->i: run the network (with guidance) on g->x and update g->x in place.
  * extra: where the step's other results go (its prev_sample is ignored: g->x is the output);
- * may be NULL. info may be NULL. Allocates nothing. Must not be called when g->i == g->sp.n. */
-void dn_gen_step(dn_gen *g, const dn_step_out *extra, dn_step_info *info);
+ * may be NULL. info may be NULL. Allocates nothing. Must not be called when g->i == g->sp.n.
+ * 0, or -1 + dn_error when a kernel ran out of scratch memory (parallel.h): g->x is then
+ * meaningless. */
+int dn_gen_step(dn_gen *g, const dn_step_out *extra, dn_step_info *info);
 void dn_gen_free(dn_gen *g); /* accepts NULL and a zeroed struct */
 
 #endif

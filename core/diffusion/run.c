@@ -148,7 +148,7 @@ static int reverse_frame(dn_run *r, int k) {
     if (cancelled(r)) return 1;
     if (frame_alloc(r, k + 1) < 0) return -1;
     dn_step_out o = {.pred_eps = r->eps_tmp, .pred_x0 = f->x0_pred, .drift = f->drift, .random = f->random};
-    dn_gen_step(g, &o, &f->info);
+    if (dn_gen_step(g, &o, &f->info) < 0) return -1;
     memcpy(r->frames[k + 1].x, g->x, (size_t)P * sizeof(float));
     /* epsilon models: the guided output itself; otherwise the sampler's conversion */
     memcpy(f->eps_pred, p == DN_PRED_EPSILON ? g->model_out : r->eps_tmp, (size_t)P * sizeof(float));
@@ -249,6 +249,7 @@ static void *worker(void *arg) {
         if (stop) break;
         if (r->cfg.mode == DN_RUN_FORWARD) rc = forward_frame(r, k);
         else if (k < r->K) rc = reverse_frame(r, k);
+        if (rc == 0 && dn_workspace_check() < 0) rc = -1; /* a kernel's scratch (forward frames) */
         if (rc != 0) break;
         pthread_mutex_lock(&r->mu);
         r->ready = k + 1;

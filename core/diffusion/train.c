@@ -157,7 +157,7 @@ static void load_task(void *p, int b) {
     dn_data_batch(&tr->data, tr->x0 + (size_t)b * c->plane, tr->ids + b, tr->idx + b, 1);
 }
 
-void dn_trainer_step(dn_trainer *tr, dn_train_stats *st) {
+int dn_trainer_step(dn_trainer *tr, dn_train_stats *st) {
     const dn_train_config *c = &tr->cfg;
     const dn_unet_config *nc = &tr->net.cfg;
     int B = c->batch;
@@ -190,6 +190,7 @@ void dn_trainer_step(dn_trainer *tr, dn_train_stats *st) {
     dn_mse_backward(tr->dout, tr->out, tr->target, total, 1.0f);
     memset(tr->grad_mem, 0, (size_t)tr->net.n_params * sizeof(float));
     dn_unet_backward(&tr->net, &tr->acts, &tr->grads, NULL, tr->dout);
+    if (dn_workspace_check() < 0) return -1; /* no update from gradients a kernel could not compute */
     float gnorm = dn_clip_grad_norm(tr->grad_mem, tr->net.n_params, c->clip);
     dn_lr_schedule ls = {c->lr, c->min_lr, c->warmup, c->steps, c->cosine};
     float lr = dn_lr_at(&ls, tr->step);
@@ -198,6 +199,7 @@ void dn_trainer_step(dn_trainer *tr, dn_train_stats *st) {
     tr->loss_smooth = tr->step == 0 ? (double)loss : 0.98 * tr->loss_smooth + 0.02 * (double)loss;
     tr->step++;
     if (st) st->loss = loss, st->grad_norm = gnorm, st->lr = lr;
+    return 0;
 }
 
 void dn_trainer_ema_weights(const dn_trainer *tr, dn_unet *dst) {

@@ -81,8 +81,9 @@ int dn_trainer_init(dn_trainer *tr, const dn_train_config *cfg, const dn_unet_co
                     const char *fashion_dir);
 void dn_trainer_free(dn_trainer *tr); /* accepts NULL and a zeroed struct */
 
-/* One update (uses dn_threads_get() threads). */
-void dn_trainer_step(dn_trainer *tr, dn_train_stats *st);
+/* One update (uses dn_threads_get() threads). 0, or -1 + dn_error when a kernel ran out of
+ * scratch memory (parallel.h): the update is then not applied, the weights stay as they were. */
+int dn_trainer_step(dn_trainer *tr, dn_train_stats *st);
 
 /* Copy the EMA weights into a network of the same config (e.g. for sampling during training). */
 void dn_trainer_ema_weights(const dn_trainer *tr, dn_unet *dst);

@@ -43,7 +43,10 @@ static int sample(const dn_eval *e, const int *ids, float w, const char *what, f
     if (dn_gen_init(&g, c->net, c->sched, &sc, c->n, ids, w, c->seed)) return -1;
     double t0 = now();
     while (g.i < g.sp.n) {
-        dn_gen_step(&g, NULL, NULL);
+        if (dn_gen_step(&g, NULL, NULL) < 0) {
+            dn_gen_free(&g);
+            return -1;
+        }
         if (c->progress) c->progress(c->ctx, what, g.i, g.sp.n, now() - t0);
     }
     memcpy(x, g.x, (size_t)c->n * (size_t)g.plane * sizeof(float));

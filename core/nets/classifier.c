@@ -3,6 +3,7 @@
 #include "nets/classifier.h"
 #include "base/err.h"
 #include "base/fileio.h"
+#include "base/parallel.h"
 #include "base/tensorfile.h"
 #include "nn/nn.h"
 #include "nn/optim.h"
@@ -399,6 +400,7 @@ int dn_cls_train(dn_classifier *m, const dn_data *d, const dn_cls_train_config *
             }
             seen += B, since++;
             dn_cls_backward(m, &a, &grads, y);
+            if (dn_workspace_check() < 0) goto done; /* no update from gradients a kernel could not compute */
             dn_adamw_step(&opt, m->param_mem, gmem, dn_lr_at(&sched, step));
             int last = s == steps_per_epoch - 1;
             if (tc->progress && (last || (tc->report_every > 0 && (step + 1) % tc->report_every == 0))) {
@@ -436,7 +438,7 @@ int dn_cls_apply(const dn_classifier *m, float *feat, float *probs, const float 
         if (probs) memcpy(probs + i * K, a.probs, (size_t)b * (size_t)K * sizeof(float));
     }
     dn_cls_acts_free(&a);
-    return 0;
+    return dn_workspace_check();
 }
 
 int dn_cls_accuracy(const dn_classifier *m, const dn_data *d, long n, double *acc) {
@@ -470,7 +472,7 @@ int dn_cls_accuracy(const dn_classifier *m, const dn_data *d, long n, double *ac
     *acc = (double)right / (double)n;
     dn_cls_acts_free(&a);
     free(x), free(idx), free(y);
-    return 0;
+    return dn_workspace_check();
 }
 
 /* ---- the .dfc file -----------------------------------------------------------------------------

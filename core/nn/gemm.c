@@ -229,6 +229,7 @@ void dn_sgemm(int ta, int tb, int M, int N, int K, const float *A, int lda, cons
     /* slots 0 and 1 of the calling thread's workspace (callers inside a kernel use slots 2, 3) */
     float *ap = dn_workspace(0, (size_t)na * MR * K * sizeof(float));
     float *bp = nq ? dn_workspace(1, (size_t)nq * NR * K * sizeof(float)) : NULL;
+    if (!ap || (nq && !bp)) return; /* out of memory: recorded for dn_workspace_check */
     long boffs[KC];
     for (int k = 0; k < KC; k++) boffs[k] = (long)k * ldb;
     sgemm_job g = {M, N, K, ldc, A, B, ta ? 1 : lda, ta ? lda : 1, tb ? 1 : ldb, tb ? ldb : 1,

@@ -411,6 +411,7 @@ static void att_bwd_task(void *vctx, int task) {
     const float *a = g->catt + ((long)n * g->NH + h) * HW * HW;
     const float *go = g->dout + ((long)n * g->C + (long)h * D) * HW;
     float *ds = dn_workspace(3, (size_t)HW * HW * sizeof(float));
+    if (!ds) return; /* out of memory: recorded for dn_workspace_check */
     float scale = 1.0f / sqrtf((float)D);
     dn_sgemm(1, 0, HW, HW, D, go, HW, v, HW, 0.0f, ds, HW); /* datt[i,j] = sum_d g[d,i] v[d,j] */
     dn_sgemm(0, 0, D, HW, HW, go, HW, a, HW, 1.0f, dv, HW); /* dv[d,j] += sum_i g[d,i] a[i,j] */

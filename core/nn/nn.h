@@ -14,7 +14,8 @@
  * They exist once per instruction set (kernels.h picks one) and give the same bits on every CPU;
  * linear, embedding, timestep embedding and MSE are plain loops (nn_small.c).
  * Scratch memory comes from parallel.h's per-thread workspace (allocated once, reused; out of
- * memory is an assert, since kernels cannot fail). tests/test_nn.c checks every layer. */
+ * memory there is recorded, the kernel skips its work, and dn_workspace_check reports it).
+ * tests/test_nn.c checks every layer. */
 #ifndef DN_NN_H
 #define DN_NN_H
 #include "nn/kernel_names.h"

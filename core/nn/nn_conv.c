@@ -125,6 +125,7 @@ static void conv_block(const conv_job *j, int n, long q, int nq, const float *bs
     if (nq < NR) {
         /* a partial block: pack its rows zero-padded and compute into a full tile */
         float *panel = dn_workspace(1, (size_t)(j->CKK + round_up(j->OC, MR)) * NR * sizeof(float));
+        if (!panel) return; /* out of memory: recorded for dn_workspace_check */
         t = panel + (long)j->CKK * NR;
         for (int r = 0; r < j->CKK; r++) {
             memcpy(panel + (long)r * NR, bsrc + offs[r], (size_t)nq * sizeof(float));
@@ -164,6 +165,7 @@ static void conv_task(void *vctx, int task) {
         base = xn + q0;
     } else {
         float *xq = dn_workspace(0, (size_t)j->C * j->s * j->K * j->Lv * sizeof(float));
+        if (!xq) return;
         make_planes(xq, xn, j->C, j->H, j->W, j->K, j->s, j->Wo, j->Lv, y0, hs);
         base = xq;
     }
@@ -186,6 +188,7 @@ static void conv_fwd(float *out, const float *x, const float *w, const float *b,
     int nstripes = (Ho + rows - 1) / rows;
     long Lv = plane_len(rows, K, s, Wo);
     long *offs = dn_workspace(2, (size_t)(2 * CKK) * sizeof(long));
+    if (!offs) return;
     row_offsets(offs, CKK, C, K, s, Wo, Lv, (long)H * W, direct);
     for (int r = 0; r < CKK; r++) offs[CKK + r] = (long)r * NR;
     conv_job j = {out, x, w, b, offs, C, H, W, OC, K, s, Ho, Wo, CKK, rows, nstripes, accumulate, direct, Lv};
@@ -210,6 +213,7 @@ static void dx_task(void *vctx, int n) {
     const dx_job *g = vctx;
     int HWo = g->Ho * g->Wo, KK = g->K * g->K, CKK = g->C * KK, pad = g->K / 2;
     float *dcols = dn_workspace(3, (size_t)CKK * HWo * sizeof(float));
+    if (!dcols) return;
     dn_sgemm(1, 0, CKK, HWo, g->OC, g->w, CKK, g->dout + (long)n * g->OC * HWo, HWo, 0.0f, dcols, HWo);
     float *dxn = g->dx + (long)n * g->C * g->H * g->W;
     for (int r = 0; r < CKK; r++) {
@@ -292,6 +296,7 @@ static void conv_dw(float *dw, float *db, const float *dout, const float *x, int
     long noff = round_up((long)(R8 + QB) * (long)sizeof(long), 64) / (long)sizeof(float);
     long ndwt = (long)R8 * OCs;
     float *ws = dn_workspace(2, (size_t)(noff + ndwt + N * (xs + ys + OC)) * sizeof(float));
+    if (!ws) return;
     long *offs = (long *)(void *)ws, *boffs = offs + R8;
     float *dwt = ws + noff, *xq = dwt + ndwt, *yt = xq + N * xs, *dbn = yt + N * ys;
     dwprep_job pj = {xq, yt, db ? dbn : NULL, x, dout, C, H, W, K, s, Ho, Wo, OC, OCs, xs, ys, Lv};
@@ -316,6 +321,7 @@ void dn_conv2d_backward(float *dx, float *dw, float *db, const float *dout, cons
     if (dx && stride == 1) {
         /* wf (C, OC*K*K): wf[c, (o,ky,kx)] = w[o, c, K-1-ky, K-1-kx] */
         float *wf = dn_workspace(3, (size_t)C * OC * KK * sizeof(float));
+        if (!wf) return;
         for (int o = 0; o < OC; o++)
             for (int c = 0; c < C; c++)
                 for (int k = 0; k < KK; k++)
