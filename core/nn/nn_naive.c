@@ -4,6 +4,7 @@
  * with x read as zero outside the image. Slow on purpose: every term is written out, so the fast
  * GEMM-based kernels (nn_conv.c, nn.c, gemm.c) can be checked against it (tests/test_nn.c,
  * tests/test_gemm.c). Compiled once, not per instruction set. */
+#include "base/parallel.h"
 #include "nn/gemm.h"
 #include "nn/nn.h"
 #include <assert.h>
@@ -219,8 +220,8 @@ void dn_attention_backward_naive(float *dqkv, const float *dout, const float *qk
                            int N, int C, int HW, int NH) {
     int D = C / NH;
     float scale = 1.0f / sqrtf((float)D);
-    float *ds = malloc((size_t)HW * sizeof(float));
-    assert(ds && "out of memory in dn_attention_backward");
+    float *ds = dn_workspace(3, (size_t)HW * sizeof(float));
+    if (!ds) return; /* out of memory: recorded for dn_workspace_check */
     for (int n = 0; n < N; n++)
         for (int h = 0; h < NH; h++) {
             long qo = ((long)n * 3 * C + (long)h * D) * HW;
@@ -249,7 +250,6 @@ void dn_attention_backward_naive(float *dqkv, const float *dout, const float *qk
                 }
             }
         }
-    free(ds);
 }
 
 /* ---- SGEMM: the oracle (double accumulation) and the definition of dn_sgemm's bits ---------- */
