@@ -309,6 +309,11 @@ int dn_tf_write_tensor(dn_tf_writer *w, const char *name, dn_dtype dtype, int ra
     return 0;
 }
 
+void dn_tf_write_abort(dn_tf_writer *w) {
+    dn_buf_free(&w->b);
+    memset(w, 0, sizeof *w);
+}
+
 int dn_tf_write_end(dn_tf_writer *w, unsigned char **data, size_t *len) {
     *data = NULL, *len = 0;
     if (!w->in_tensors) { /* a file without tensors */

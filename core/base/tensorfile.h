@@ -84,5 +84,7 @@ int dn_tf_write_tensor(dn_tf_writer *w, const char *name, dn_dtype dtype, int ra
 /* The finished file in a new buffer (caller frees), or -1 + dn_error (the first failure, or out
  * of memory); the writer is freed either way. */
 int dn_tf_write_end(dn_tf_writer *w, unsigned char **data, size_t *len);
+/* Give up on a file being written (a caller's own check failed): frees the writer. */
+void dn_tf_write_abort(dn_tf_writer *w);
 
 #endif

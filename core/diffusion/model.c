@@ -223,12 +223,8 @@ int dn_model_encode(unsigned char **data, size_t *len, const dn_unet *net,
     dn_tf_writer w;
     dn_tf_write_begin(&w, DN_MODEL_KIND);
     if (dn_model_write_meta(&w, net, meta) < 0) {
-        unsigned char *d;
-        size_t l;
-        char msg[300];
-        snprintf(msg, sizeof msg, "%s", dn_error());
-        dn_tf_write_end(&w, &d, &l); /* frees the writer */
-        return dn_fail("%s", msg);
+        dn_tf_write_abort(&w);
+        return -1;
     }
     dn_model_write_tensors(&w, net, dtype);
     if (dn_tf_write_end(&w, data, len) < 0) return dn_fail_context("cannot save model");

@@ -294,12 +294,8 @@ int dn_trainer_save(const dn_trainer *tr, const char *path) {
     dn_tf_writer w;
     dn_tf_write_begin(&w, CKPT_KIND);
     if (dn_model_write_meta(&w, &tr->net, &meta) < 0) {
-        char msg[300];
-        snprintf(msg, sizeof msg, "%s", dn_error());
-        unsigned char *d;
-        size_t l;
-        dn_tf_write_end(&w, &d, &l); /* frees the writer */
-        return dn_fail("cannot save checkpoint '%s': %s", path, msg);
+        dn_tf_write_abort(&w);
+        return dn_fail_context("cannot save checkpoint '%s'", path);
     }
     char num[32];
     snprintf(num, sizeof num, "%ld", tr->opt.step);

@@ -98,7 +98,7 @@ typedef struct {
     int cin, cout;     /* channels in and out (an up ResBlock's cin includes the skip it takes) */
     int skip_in;       /* the skip an up ResBlock concatenates to its input first, else -1 */
     int skip_out;      /* the skip its output becomes (down path and middle input), else -1 */
-    char name[24];     /* prefix of its parameter names: "down.1.res.0", "mid.attn", "up.2.up" */
+    char name[40];     /* prefix of its parameter names: "down.1.res.0", "mid.attn", "up.2.up" */
 } dn_unet_block;
 
 /* The parameters of one block: res (DN_BLOCK_RES), attn (DN_BLOCK_ATTN), or the 3x3 conv of a
