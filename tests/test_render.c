@@ -213,6 +213,30 @@ static void every_mode_draws(void **state) {
     dn_view_free(&v);
 }
 
+/* The header's sentence agrees with the picture: "an" before a vowel ("into an Ankle boot", not
+ * "a Ankle boot"), and at guidance 0, where the sample is the unconditional one, it says the
+ * class is ignored instead of promising a cat. */
+static void headline_says_what_is_shown(void **state) {
+    (void)state;
+    dn_view v;
+    open_view(&v, 1, DN_RUN_REVERSE, 4);
+    char h[256];
+    v.set.cond = 1, v.set.class_id = 0, v.set.cfg_scale = 3.0f;
+    dn_render_headline(&v, h, sizeof h);
+    assert_string_equal(h, "denoising pure noise into a cat");
+    snprintf(v.meta.class_names[0], sizeof v.meta.class_names[0], "Ankle boot");
+    dn_render_headline(&v, h, sizeof h);
+    assert_string_equal(h, "denoising pure noise into an Ankle boot");
+    v.set.cfg_scale = 0.0f;
+    dn_render_headline(&v, h, sizeof h);
+    assert_null(strstr(h, "Ankle boot"));
+    assert_non_null(strstr(h, "ignores the class"));
+    v.set.cond = 0;
+    dn_render_headline(&v, h, sizeof h);
+    assert_string_equal(h, "denoising pure noise (no condition)");
+    dn_view_free(&v);
+}
+
 static void timeline_picks_frames(void **state) {
     (void)state;
     dn_view v;
@@ -389,6 +413,7 @@ int main(void) {
         cmocka_unit_test(euler_x_shown_at_unit_scale),
         cmocka_unit_test(deterministic_and_changes_with_step),
         cmocka_unit_test(every_mode_draws),
+        cmocka_unit_test(headline_says_what_is_shown),
         cmocka_unit_test(timeline_picks_frames),
         cmocka_unit_test(export_is_the_screen),
         cmocka_unit_test(export_step_by_step),

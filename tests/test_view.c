@@ -205,6 +205,46 @@ static void mode_and_img2img(void **state) {
     dn_view_free(&v);
 }
 
+/* Esc is how a teacher leaves fullscreen: it never quits (Q does). It leaves fullscreen, else
+ * closes the help, else says how to quit. (It used to quit at once.) */
+static void escape_leaves_fullscreen(void **state) {
+    (void)state;
+    dn_view v;
+    open_view(&v, 1, DN_RUN_FORWARD, 10);
+    act(&v, DN_ACT_FULLSCREEN);
+    act(&v, DN_ACT_HELP_TOGGLE);
+    assert_true(v.fullscreen && v.help);
+    act(&v, DN_ACT_ESCAPE);
+    assert_false(v.fullscreen);
+    assert_true(v.help);
+    assert_false(v.quit);
+    act(&v, DN_ACT_ESCAPE);
+    assert_false(v.help);
+    act(&v, DN_ACT_ESCAPE);
+    assert_false(v.quit);
+    assert_non_null(strstr(v.message, "Q quits"));
+    act(&v, DN_ACT_QUIT);
+    assert_true(v.quit);
+    dn_view_free(&v);
+}
+
+/* M on the clean picture of a forward run starts the reverse run at pure noise (frame 0), not at
+ * its finished, other picture (it used to land on the last frame); elsewhere M keeps the noise
+ * level (mode_and_img2img). */
+static void mode_from_the_clean_picture_starts_denoising(void **state) {
+    (void)state;
+    dn_view v;
+    open_view(&v, 1, DN_RUN_FORWARD, 20);
+    assert_int_equal(v.k, 0);
+    assert_int_equal(act(&v, DN_ACT_MODE_TOGGLE), 1);
+    assert_int_equal(v.set.mode, DN_RUN_REVERSE);
+    assert_int_equal(v.k, 0);
+    const dn_run_frame *f = dn_run_frame_wait(v.run, 0);
+    assert_non_null(f);
+    assert_true(f->t > 900.0f); /* pure noise: the first sampler step */
+    dn_view_free(&v);
+}
+
 static void play_ticks(void **state) {
     (void)state;
     dn_view v;
@@ -290,6 +330,8 @@ int main(void) {
         cmocka_unit_test(settings_start_new_runs),
         cmocka_unit_test(sampler_and_steps_cycle),
         cmocka_unit_test(mode_and_img2img),
+        cmocka_unit_test(escape_leaves_fullscreen),
+        cmocka_unit_test(mode_from_the_clean_picture_starts_denoising),
         cmocka_unit_test(play_ticks),
         cmocka_unit_test(init_errors),
     };

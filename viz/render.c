@@ -252,6 +252,20 @@ static int t_to_x(const dn_rect *p, int T, float t) {
 
 /* ---- the parts of the frame ------------------------------------------------------------------ */
 
+void dn_render_headline(const dn_view *v, char *what, size_t size) {
+    const dn_view_settings *s = &v->set;
+    if (s->mode == DN_RUN_FORWARD) snprintf(what, size, "noising %.48s", v->image_name);
+    else if (s->start > 0)
+        snprintf(what, size, "img2img: denoising %.40s from step %d of %d", v->image_name, s->start, s->steps);
+    else if (v->num_classes && s->cond && s->cfg_scale == 0.0f)
+        snprintf(what, size, "denoising pure noise: guidance 0 ignores the class (unconditional)");
+    else if (v->num_classes && s->cond) {
+        const char *name = dn_view_class_name(v, s->class_id);
+        int vowel = strchr("AEIOUaeiou", name[0]) != NULL && name[0];
+        snprintf(what, size, "denoising pure noise into %s %s", vowel ? "an" : "a", name);
+    } else snprintf(what, size, "denoising pure noise (no condition)");
+}
+
 static void draw_header(ctx *c, const dn_run_frame *f, int shown) {
     const dn_view *v = c->v;
     const dn_view_settings *s = &v->set;
@@ -266,12 +280,7 @@ static void draw_header(ctx *c, const dn_run_frame *f, int shown) {
     dn_canvas_fill_rect(c->cv, x, h.y + S(c, 6), tw + 2 * pad, h.h - S(c, 12), acc);
     text(c, &c->f->title, x + pad, ty, DN_ALIGN_LEFT, BG, "%s", tag);
     char what[256];
-    if (fwd) snprintf(what, sizeof what, "noising %.48s", v->image_name);
-    else if (s->start > 0)
-        snprintf(what, sizeof what, "img2img: denoising %.40s from step %d of %d", v->image_name, s->start, s->steps);
-    else if (v->num_classes && s->cond)
-        snprintf(what, sizeof what, "denoising pure noise into a %s", dn_view_class_name(v, s->class_id));
-    else snprintf(what, sizeof what, "denoising pure noise (no condition)");
+    dn_render_headline(v, what, sizeof what);
     text(c, &c->f->body, x + tw + 3 * pad, h.y + (h.h - c->f->body.height) / 2, DN_ALIGN_LEFT, INK, "%s", what);
     int n = dn_view_frames(v);
     int rx = c->L.numbers.x + c->L.numbers.w;

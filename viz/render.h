@@ -52,6 +52,10 @@ int dn_render(dn_canvas *cv, const dn_view *v, dn_render_fonts *f);
  * frame nearest the cursor), or -1 if the point is not on the timeline. */
 int dn_render_timeline_pick(const dn_view *v, int w, int h, int x, int y);
 
+/* The header's sentence for the view's settings: "noising cat.png", "denoising pure noise into an
+ * Ankle boot", "... guidance 0 ignores the class (unconditional)", "img2img: ...". */
+void dn_render_headline(const dn_view *v, char *buf, size_t size);
+
 /* Exporter: render frames first..last of the view's run (waiting for each) at w x h into DIR as
  * frame_%03d.png (each with tEXt chunks: the settings and `command`), contact.png (the x_t of up to
  * 10 frames spread over the run, labelled) and run.gif (delay_cs per frame). v is not changed

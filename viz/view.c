@@ -38,7 +38,8 @@ const dn_view_key_help dn_view_help[] = {
     {"E", "export frames, contact sheet, GIF (Esc cancels)"},
     {"F", "fullscreen"},
     {"H / F1", "this help"},
-    {"Q / Escape", "quit"},
+    {"Escape", "leave fullscreen / close this help"},
+    {"Q", "quit"},
     {"Click / drag timeline", "jump to that t"},
     {"PageDown / PageUp", "lessons: next / previous slide"},
     {NULL, NULL},
@@ -48,7 +49,7 @@ static const char *const act_names[DN_ACT_COUNT] = {
     "NONE", "STEP_NEXT", "STEP_PREV", "STEP_NEXT10", "STEP_PREV10", "FIRST", "LAST", "SCRUB_TO",
     "PLAY_TOGGLE", "SPEED_UP", "SPEED_DOWN", "COND_TOGGLE", "CLASS_NEXT", "CLASS_SET", "CFG_UP",
     "CFG_DOWN", "GUIDANCE_TOGGLE", "SAMPLER_NEXT", "STEPS_NEXT", "NEW_SEED", "OVERLAY_TOGGLE",
-    "MODE_TOGGLE", "IMG2IMG", "EXPORT", "FULLSCREEN", "HELP_TOGGLE", "QUIT",
+    "MODE_TOGGLE", "IMG2IMG", "EXPORT", "FULLSCREEN", "HELP_TOGGLE", "QUIT", "ESCAPE",
 };
 
 const char *dn_act_name(dn_act op) {
@@ -418,6 +419,9 @@ int dn_view_act(dn_view *v, dn_action a) {
         }
         s.mode = s.mode == DN_RUN_FORWARD ? DN_RUN_REVERSE : DN_RUN_FORWARD;
         s.start = 0;
+        /* the same noise level, except from the clean picture of a forward run: the reverse run at
+         * t = 0 is another, finished picture, so start its denoising instead (pure noise) */
+        if (v->set.mode == DN_RUN_FORWARD && v->k == 0) return restart(v, &s, 0);
         return restart(v, &s, same_point(v, v->k, s.mode, s.steps + 1));
     case DN_ACT_IMG2IMG: {
         if (!v->has_net) {
@@ -436,6 +440,11 @@ int dn_view_act(dn_view *v, dn_action a) {
     case DN_ACT_FULLSCREEN: v->fullscreen = !v->fullscreen; return 1;
     case DN_ACT_HELP_TOGGLE: v->help = !v->help; return 1;
     case DN_ACT_QUIT: v->quit = 1; return 1;
+    case DN_ACT_ESCAPE: /* what a teacher means by Esc: out of fullscreen (or out of the help) */
+        if (v->fullscreen) v->fullscreen = 0;
+        else if (v->help) v->help = 0;
+        else snprintf(v->message, sizeof v->message, "Q quits (Esc leaves fullscreen and closes the help)");
+        return 1;
     case DN_ACT_COUNT: break;
     }
     return 0;

@@ -77,10 +77,12 @@ typedef enum {
     DN_ACT_SAMPLER_NEXT, DN_ACT_STEPS_NEXT,
     DN_ACT_NEW_SEED,
     DN_ACT_OVERLAY_TOGGLE,
-    DN_ACT_MODE_TOGGLE,   /* forward <-> reverse from pure noise, same t */
+    DN_ACT_MODE_TOGGLE,   /* forward <-> reverse from pure noise, same t; from the clean
+                             frame of a forward run to the start of the reverse run */
     DN_ACT_IMG2IMG,       /* reverse, starting from the photo noised to the cursor's t */
     DN_ACT_EXPORT,        /* sets export_requested; the program writes the files */
     DN_ACT_FULLSCREEN, DN_ACT_HELP_TOGGLE, DN_ACT_QUIT,
+    DN_ACT_ESCAPE,        /* leave fullscreen, else close the help; never quits (Q does) */
     DN_ACT_COUNT
 } dn_act;
 

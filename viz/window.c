@@ -43,7 +43,7 @@ static const struct {
     {SDLK_e, -1, DN_ACT_EXPORT},           {SDLK_f, -1, DN_ACT_FULLSCREEN},
     {SDLK_F11, -1, DN_ACT_FULLSCREEN},     {SDLK_h, -1, DN_ACT_HELP_TOGGLE},
     {SDLK_F1, -1, DN_ACT_HELP_TOGGLE},     {SDLK_q, -1, DN_ACT_QUIT},
-    {SDLK_ESCAPE, -1, DN_ACT_QUIT},
+    {SDLK_ESCAPE, -1, DN_ACT_ESCAPE},
 };
 
 static dn_action key_action(SDL_Keycode key, Uint16 mod) {
