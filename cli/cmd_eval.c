@@ -318,7 +318,7 @@ int cmd_eval(int argc, char **argv) {
     double t_start = now();
     if (dn_model_load(model, &net, &meta)) return cli_error(cmd, EXIT_FAIL, "%s", dn_error());
     int K = net.cfg.num_classes;
-    const char *dname = dn_eval_data_name(meta.dataset);
+    const char *dname = dn_data_short_name(meta.dataset);
     if (!meta.dataset[0]) {
         cli_error(cmd, EXIT_FAIL, "the model '%s' does not say which data set it learned (no 'dataset' entry)", model);
         goto done;

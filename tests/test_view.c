@@ -6,6 +6,7 @@
 #include "base/err.h"
 #include "diffusion/model.h"
 #include "view.h"
+#include "data/data.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -245,6 +246,34 @@ static void mode_from_the_clean_picture_starts_denoising(void **state) {
     dn_view_free(&v);
 }
 
+/* A forward run of a training image is conditioned on that image's class, not on class 0 (a dog
+ * was shown, and its noise predicted, "as a cat"); a class chosen afterwards still wins. */
+static void forward_uses_the_image_class(void **state) {
+    (void)state;
+    dn_data d;
+    assert_int_equal(dn_data_open(&d, "pets", 0, NULL), 0);
+    long dog = -1;
+    for (long i = 0; i < 64 && dog < 0; i++)
+        if (dn_data_label(&d, i) == 1) dog = i;
+    dn_data_close(&d);
+    assert_true(dog >= 0);
+    dn_view_settings s;
+    dn_view_settings_default(&s);
+    s.mode = DN_RUN_FORWARD, s.steps = 6, s.image_index = (int)dog;
+    snprintf(s.model, sizeof s.model, "%s", tu_tiny_model()); /* its data set: pets */
+    dn_view v;
+    if (dn_view_init(&v, &s) < 0) fail_msg("%s", dn_error());
+    assert_int_equal(v.image_label, 1);
+    assert_int_equal(v.set.class_id, 1);
+    assert_int_equal(dn_run_config_of(v.run)->class_id, 1);
+    assert_string_equal(dn_view_class_name(&v, v.set.class_id), "dog");
+    dn_view_settings t = v.set;
+    t.class_id = 0;
+    assert_int_equal(dn_view_apply(&v, &t), 0);
+    assert_int_equal(dn_run_config_of(v.run)->class_id, 0);
+    dn_view_free(&v);
+}
+
 static void play_ticks(void **state) {
     (void)state;
     dn_view v;
@@ -331,6 +360,7 @@ int main(void) {
         cmocka_unit_test(sampler_and_steps_cycle),
         cmocka_unit_test(mode_and_img2img),
         cmocka_unit_test(escape_leaves_fullscreen),
+        cmocka_unit_test(forward_uses_the_image_class),
         cmocka_unit_test(mode_from_the_clean_picture_starts_denoising),
         cmocka_unit_test(play_ticks),
         cmocka_unit_test(init_errors),

@@ -106,6 +106,7 @@ static int load_picture(dn_view *v, const char *path) {
 static int load_image(dn_view *v) {
     const dn_view_settings *s = &v->set;
     long n = (long)v->channels * v->height * v->width;
+    v->image_label = -1;
     v->x0 = malloc(sizeof(float) * (size_t)n);
     if (!v->x0) return dn_fail("out of memory");
     if (s->image[0]) {
@@ -137,7 +138,12 @@ static int load_image(dn_view *v) {
     if (!tmp) {
         dn_fail("out of memory");
     } else {
-        dn_data_batch(&d, tmp, NULL, &idx, 1);
+        int label = -1;
+        dn_data_batch(&d, tmp, &label, &idx, 1);
+        /* its class means something to the model only if the model learned this data set */
+        if (v->has_net && v->meta.dataset[0] && !strcmp(dn_data_short_name(v->meta.dataset), d.name) && label >= 0 &&
+            label < v->num_classes)
+            v->image_label = label;
         if (d.channels == v->channels && d.height == v->height && d.width == v->width) {
             memcpy(v->x0, tmp, sizeof(float) * (size_t)n);
             rc = 0;
@@ -254,6 +260,9 @@ int dn_view_init(dn_view *v, const dn_view_settings *s) {
         goto fail;
     }
     if (load_image(v) < 0 || load_picture(v, v->set.picture) < 0) goto fail;
+    /* a forward run of a training image is conditioned on that image's own class (an ankle boot
+     * is noised, and its noise predicted, as an ankle boot); a class chosen afterwards wins */
+    if (v->set.mode == DN_RUN_FORWARD && v->image_label >= 0) v->set.class_id = v->image_label;
     dn_view_settings s2 = v->set;
     if (start_run(v, &s2, 0) < 0) goto fail;
     if (!v->has_net) snprintf(v->message, sizeof v->message, "no model: forward only (give --model to denoise)");

@@ -105,6 +105,7 @@ typedef struct {
     int channels, height, width;
     float *x0;                 /* (channels, height, width) the clean image in [-1, 1] */
     char image_name[128];      /* "pets training image #0", "cat.png" */
+    int image_label;           /* the class of a training image of the model's own data set, else -1 */
     char model_name[128];      /* "pets.dfm", or "" */
     /* the run and the cursor */
     dn_run *run;

@@ -70,3 +70,9 @@ int dn_data_class_id(const dn_data *d, const char *name) {
         if (same_nocase(d->class_names[i], name)) return i;
     return -1;
 }
+
+const char *dn_data_short_name(const char *dataset) {
+    if (!strncmp(dataset, "fashion", 7)) return "fashion";
+    if (!strncmp(dataset, "pets", 4)) return "pets";
+    return dataset;
+}

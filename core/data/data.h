@@ -46,4 +46,7 @@ int dn_data_label(const dn_data *d, long i);
 /* The class id whose name is `name` (case-insensitive), or -1. */
 int dn_data_class_id(const dn_data *d, const char *name);
 
+/* The data set name dn_data_open takes for a model's "dataset" entry: "fashion-mnist" -> "fashion". */
+const char *dn_data_short_name(const char *dataset);
+
 #endif

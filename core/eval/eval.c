@@ -14,12 +14,6 @@ static double now(void) {
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-const char *dn_eval_data_name(const char *dataset) {
-    if (!strncmp(dataset, "fashion", 7)) return "fashion";
-    if (!strncmp(dataset, "pets", 4)) return "pets";
-    return dataset;
-}
-
 int dn_eval_check(const dn_unet *net, const dn_classifier *cls, const char *net_name, const char *cls_name) {
     const dn_unet_config *uc = &net->cfg;
     const dn_cls_config *cc = &cls->cfg;

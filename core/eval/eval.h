@@ -71,7 +71,4 @@ int dn_eval_samples(dn_eval *e, const int *ids, float w, const char *what, dn_ev
 
 void dn_eval_close(dn_eval *e); /* accepts a zeroed struct */
 
-/* The short data set name of a model's "dataset" entry: "fashion-mnist" -> "fashion". */
-const char *dn_eval_data_name(const char *dataset);
-
 #endif
