@@ -235,6 +235,19 @@ static void headline_says_what_is_shown(void **state) {
     dn_render_headline(&v, h, sizeof h);
     assert_string_equal(h, "denoising pure noise (no condition)");
     dn_view_free(&v);
+    /* img2img from forward step 3 of 4 counts the way the forward run did (3 steps of noise put
+     * in, at that step's t), not in sampler steps left (it said "from step 1 of 4") */
+    open_view(&v, 1, DN_RUN_FORWARD, 4);
+    const dn_run_frame *f = dn_run_frame_wait(v.run, 3);
+    assert_non_null(f);
+    float t3 = f->t;
+    dn_view_act(&v, (dn_action){DN_ACT_SCRUB_TO, 3});
+    assert_int_equal(dn_view_act(&v, DN_ACT(DN_ACT_IMG2IMG)), 1);
+    dn_render_headline(&v, h, sizeof h);
+    char want[64];
+    snprintf(want, sizeof want, "from t = %g (3 of 4 steps of noise)", (double)t3);
+    if (!strstr(h, want)) fail_msg("headline '%s' lacks '%s'", h, want);
+    dn_view_free(&v);
 }
 
 static void timeline_picks_frames(void **state) {

@@ -255,8 +255,9 @@ static int t_to_x(const dn_rect *p, int T, float t) {
 void dn_render_headline(const dn_view *v, char *what, size_t size) {
     const dn_view_settings *s = &v->set;
     if (s->mode == DN_RUN_FORWARD) snprintf(what, size, "noising %.48s", v->image_name);
-    else if (s->start > 0)
-        snprintf(what, size, "img2img: denoising %.40s from step %d of %d", v->image_name, s->start, s->steps);
+    else if (s->start > 0) /* counted as the forward run counts: steps of noise put in, not steps left */
+        snprintf(what, size, "img2img: denoising %.40s from t = %g (%d of %d steps of noise)", v->image_name,
+                 v->run ? (double)dn_run_t(v->run, 0) : 0.0, s->steps - s->start, s->steps);
     else if (v->num_classes && s->cond && s->cfg_scale == 0.0f)
         snprintf(what, size, "denoising pure noise: guidance 0 ignores the class (unconditional)");
     else if (v->num_classes && s->cond) {
@@ -279,22 +280,38 @@ static void draw_header(ctx *c, const dn_run_frame *f, int shown) {
     int ty = h.y + (h.h - c->f->title.height) / 2;
     dn_canvas_fill_rect(c->cv, x, h.y + S(c, 6), tw + 2 * pad, h.h - S(c, 12), acc);
     text(c, &c->f->title, x + pad, ty, DN_ALIGN_LEFT, BG, "%s", tag);
-    char what[256];
+    char what[256], note[160];
     dn_render_headline(v, what, sizeof what);
-    text(c, &c->f->body, x + tw + 3 * pad, h.y + (h.h - c->f->body.height) / 2, DN_ALIGN_LEFT, INK, "%s", what);
     int n = dn_view_frames(v);
     int rx = c->L.numbers.x + c->L.numbers.w;
     text(c, &c->f->title, rx, ty, DN_ALIGN_RIGHT, INK, "step %d / %d", c->k, n - 1);
     int sw = text_width(&c->f->title, "step 0000 / 0000");
+    /* the note beside the step: what is going on, else the keys' hint; the headline keeps the
+     * room it needs (the hint gives way to it; a status note shortens it) */
+    dn_font *nf = &c->f->body;
+    uint32_t ncol = YELLOW;
+    int status = 1;
     if (!f || shown != c->k)
-        text(c, &c->f->body, rx - sw - pad, h.y + (h.h - c->f->body.height) / 2, DN_ALIGN_RIGHT, YELLOW,
-             "computing step %d\xe2\x80\xa6 (showing %d)", c->k, f ? shown : 0);
+        snprintf(note, sizeof note, "computing step %d\xe2\x80\xa6 (showing %d)", c->k, f ? shown : 0);
     else if (c->playing)
-        text(c, &c->f->body, rx - sw - pad, h.y + (h.h - c->f->body.height) / 2, DN_ALIGN_RIGHT, acc,
-             "\xe2\x96\xb6 playing %g steps/s", (double)dn_view_speeds[v->speed]);
-    else
-        text(c, &c->f->small, rx - sw - pad, h.y + (h.h - c->f->small.height) / 2, DN_ALIGN_RIGHT, MUTED,
-             "Space plays (%g steps/s)   H: keys", (double)dn_view_speeds[v->speed]);
+        snprintf(note, sizeof note, "\xe2\x96\xb6 playing %g steps/s", (double)dn_view_speeds[v->speed]), ncol = acc;
+    else {
+        snprintf(note, sizeof note, "Space plays (%g steps/s)   H: keys", (double)dn_view_speeds[v->speed]);
+        nf = &c->f->small, ncol = MUTED, status = 0;
+    }
+    int wx = x + tw + 3 * pad, room = rx - sw - pad - wx; /* from the headline to the step number */
+    int nw = text_width(nf, note), gap = 2 * pad;
+    if (text_width(&c->f->body, what) + gap + nw > room) {
+        if (!status) note[0] = 0, nw = 0; /* the hint gives way */
+        size_t len = strlen(what);
+        while (len > 4 && text_width(&c->f->body, what) + (nw ? gap + nw : 0) > room) {
+            len--;
+            while (len > 0 && ((unsigned char)what[len] & 0xC0) == 0x80) len--; /* whole UTF-8 characters */
+            snprintf(what + len, sizeof what - len, "\xe2\x80\xa6");
+        }
+    }
+    text(c, &c->f->body, wx, h.y + (h.h - c->f->body.height) / 2, DN_ALIGN_LEFT, INK, "%s", what);
+    if (note[0]) text(c, nf, rx - sw - pad, h.y + (h.h - nf->height) / 2, DN_ALIGN_RIGHT, ncol, "%s", note);
 }
 
 /* Every picture of x shows it at the variance-preserving scale (the run's f->scale: Euler's
@@ -615,8 +632,11 @@ static void draw_timeline(ctx *c, const dn_run_frame *f) {
         float t0 = dn_run_t(v->run, 0);
         int x0 = t_to_x(&p, T, t0);
         dn_canvas_fill_rect(c->cv, x0, p.y, p.x + p.w - x0, p.h, DN_RGB(30, 60, 50));
-        text(c, &c->f->small, x0 + S(c, 6), p.y + S(c, 2), DN_ALIGN_LEFT, DN_RGB(130, 230, 160),
-             "img2img strength %.2f", (double)(v->set.steps - v->set.start) / v->set.steps);
+        char lab[48];
+        snprintf(lab, sizeof lab, "img2img strength %.2f", (double)(v->set.steps - v->set.start) / v->set.steps);
+        int lw = text_width(&c->f->small, lab), lxs = x0 + S(c, 6);
+        if (lxs + lw > p.x + p.w - S(c, 6)) lxs = p.x + p.w - S(c, 6) - lw; /* never cut at the right edge */
+        text(c, &c->f->small, lxs, p.y + S(c, 2), DN_ALIGN_LEFT, DN_RGB(130, 230, 160), "%s", lab);
     }
     /* the run's timesteps as ticks */
     int n = dn_view_frames(v);
@@ -906,7 +926,9 @@ static int export_finish(dn_export *ex, const dn_view *v) {
     }
     char what[200];
     if (v->set.mode == DN_RUN_FORWARD) snprintf(what, sizeof what, "forward: %s", v->image_name);
-    else if (v->set.start > 0) snprintf(what, sizeof what, "img2img from %s (step %d)", v->image_name, v->set.start);
+    else if (v->set.start > 0)
+        snprintf(what, sizeof what, "img2img from %s (%d of %d steps of noise)", v->image_name,
+                 v->set.steps - v->set.start, v->set.steps);
     else if (v->num_classes && v->set.cond)
         snprintf(what, sizeof what, "reverse: a %s (guidance %g)", dn_view_class_name(v, v->set.class_id), (double)v->set.cfg_scale);
     else snprintf(what, sizeof what, "reverse: unconditional");

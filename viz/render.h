@@ -53,7 +53,8 @@ int dn_render(dn_canvas *cv, const dn_view *v, dn_render_fonts *f);
 int dn_render_timeline_pick(const dn_view *v, int w, int h, int x, int y);
 
 /* The header's sentence for the view's settings: "noising cat.png", "denoising pure noise into an
- * Ankle boot", "... guidance 0 ignores the class (unconditional)", "img2img: ...". */
+ * Ankle boot", "... guidance 0 ignores the class (unconditional)", "img2img: denoising cat.png
+ * from t = 590 (20 of 50 steps of noise)" (as many as the forward run had put in). */
 void dn_render_headline(const dn_view *v, char *buf, size_t size);
 
 /* Exporter: render frames first..last of the view's run (waiting for each) at w x h into DIR as
