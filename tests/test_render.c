@@ -5,6 +5,7 @@
  * PNGs that are pixel for pixel the rendered frame, a contact sheet and a GIF. */
 #include "testutil.h"
 #include "base/err.h"
+#include "base/parallel.h"
 #include "base/fileio.h"
 #include "data/image.h"
 #include "diffusion/model.h"
@@ -250,6 +251,52 @@ static void headline_says_what_is_shown(void **state) {
     dn_view_free(&v);
 }
 
+/* rows y0..y1 x columns x0..x1 of two canvases agree */
+static int same_rect(const dn_canvas *a, const dn_canvas *b, int x0, int y0, int x1, int y1) {
+    for (int y = y0; y < y1; y++)
+        for (int x = x0; x < x1; x++)
+            if (a->px[(long)y * a->w + x] != b->px[(long)y * b->w + x]) return 0;
+    return 1;
+}
+
+/* While a run catches up (here: it cannot go on past frame 0, its worker out of kernel memory),
+ * the header's step number and the timeline's cursor are those of the picture on screen, not of
+ * the step asked for (they said "step 4 / 6" with the cursor at step 4 beside the picture of step
+ * 0): the same pixels there as a view showing step 0 normally. */
+static void header_and_timeline_follow_the_picture(void **state) {
+    (void)state;
+    dn_view a, b;
+    dn_workspace_limit(64); /* the new run's worker cannot evaluate the U-Net: only frame 0 exists */
+    open_view(&a, 1, DN_RUN_FORWARD, 6);
+    assert_null(dn_run_frame_wait(a.run, 1));
+    dn_workspace_limit(0);
+    (void)dn_workspace_check();
+    dn_view_act(&a, (dn_action){DN_ACT_SCRUB_TO, 4});
+    assert_int_equal(a.k, 4);
+    int shown = -1;
+    assert_non_null(dn_view_frame(&a, &shown));
+    assert_int_equal(shown, 0);
+    open_view(&b, 1, DN_RUN_FORWARD, 6);
+    assert_non_null(dn_run_frame_wait(b.run, 6));
+    a.message[0] = b.message[0] = 0;
+    int W = 1280, Hh = 720;
+    dn_canvas ca, cb;
+    dn_render_fonts f = {0};
+    if (dn_canvas_init(&ca, W, Hh, 0) < 0 || dn_canvas_init(&cb, W, Hh, 0) < 0 || dn_render_fonts_fit(&f, W, Hh) < 0)
+        fail_msg("%s", dn_error());
+    if (dn_render(&ca, &a, &f) < 0 || dn_render(&cb, &b, &f) < 0) fail_msg("%s", dn_error());
+    dn_layout L;
+    dn_render_layout(&L, W, Hh, a.width, a.height);
+    int rx = L.numbers.x + L.numbers.w;
+    /* the step number: the right end of the header */
+    assert_true(same_rect(&ca, &cb, rx - (int)(170 * L.s), L.header.y, rx, L.header.y + L.header.h));
+    /* the cursor at t = 0: the right end of the timeline's plot */
+    assert_true(same_rect(&ca, &cb, L.plot.x + L.plot.w - (int)(6 * L.s), L.plot.y, L.plot.x + L.plot.w, L.plot.y + L.plot.h));
+    dn_canvas_free(&ca), dn_canvas_free(&cb);
+    dn_render_fonts_close(&f);
+    dn_view_free(&a), dn_view_free(&b);
+}
+
 static void timeline_picks_frames(void **state) {
     (void)state;
     dn_view v;
@@ -427,6 +474,7 @@ int main(void) {
         cmocka_unit_test(deterministic_and_changes_with_step),
         cmocka_unit_test(every_mode_draws),
         cmocka_unit_test(headline_says_what_is_shown),
+        cmocka_unit_test(header_and_timeline_follow_the_picture),
         cmocka_unit_test(timeline_picks_frames),
         cmocka_unit_test(export_is_the_screen),
         cmocka_unit_test(export_step_by_step),

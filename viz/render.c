@@ -284,7 +284,8 @@ static void draw_header(ctx *c, const dn_run_frame *f, int shown) {
     dn_render_headline(v, what, sizeof what);
     int n = dn_view_frames(v);
     int rx = c->L.numbers.x + c->L.numbers.w;
-    text(c, &c->f->title, rx, ty, DN_ALIGN_RIGHT, INK, "step %d / %d", c->k, n - 1);
+    /* the step of the picture on screen (the one being computed is in the note beside it) */
+    text(c, &c->f->title, rx, ty, DN_ALIGN_RIGHT, INK, "step %d / %d", f ? shown : c->k, n - 1);
     int sw = text_width(&c->f->title, "step 0000 / 0000");
     /* the note beside the step: what is going on, else the keys' hint; the headline keeps the
      * room it needs (the hint gives way to it; a status note shortens it) */
@@ -292,7 +293,7 @@ static void draw_header(ctx *c, const dn_run_frame *f, int shown) {
     uint32_t ncol = YELLOW;
     int status = 1;
     if (!f || shown != c->k)
-        snprintf(note, sizeof note, "computing step %d\xe2\x80\xa6 (showing %d)", c->k, f ? shown : 0);
+        snprintf(note, sizeof note, "computing step %d\xe2\x80\xa6", c->k);
     else if (c->playing)
         snprintf(note, sizeof note, "\xe2\x96\xb6 playing %g steps/s", (double)dn_view_speeds[v->speed]), ncol = acc;
     else {
@@ -663,10 +664,14 @@ static void draw_timeline(ctx *c, const dn_run_frame *f) {
         dn_canvas_fill_rect(c->cv, p.x + x, a0, 1, a1 - a0 + th, CYAN);
         pa = ya, ps = ys;
     }
-    /* cursor */
+    /* cursor: at the frame shown (while a run catches up, the step it is computing gets a thin
+     * yellow mark), so the timeline never contradicts the picture */
     float tc = f ? f->t : dn_run_t(v->run, c->k);
-    if (f && f->k != c->k) tc = dn_run_t(v->run, c->k);
     int cx = t_to_x(&p, T, tc), cw = S(c, 3) < 2 ? 2 : S(c, 3);
+    if (f && f->k != c->k) {
+        int tx = t_to_x(&p, T, dn_run_t(v->run, c->k));
+        dn_canvas_fill_rect(c->cv, tx, p.y, 1, p.h, YELLOW);
+    }
     dn_canvas_fill_rect(c->cv, cx - cw / 2, p.y - S(c, 4), cw, p.h + S(c, 8), INK);
     /* axis labels */
     int ly = p.y + p.h + S(c, 4);
