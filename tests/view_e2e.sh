@@ -159,7 +159,8 @@ if wait_for "PLAY_TOGGLE .* playing=1" && wait_for "action=NONE arg=0 rc=1 k=[1-
 else bad "Space plays" "$(tail -2 "$T/trace")"; fi
 
 # E on a long run: the window stays live while it exports (the progress on screen moves), other
-# keys wait, Esc cancels (no contact sheet, no GIF). N until 1000 steps: the run is computed as it goes.
+# keys wait and take effect after it (Right: one step after the cancel), Esc cancels (no contact
+# sheet, no GIF). N until 1000 steps: the run is computed as it goes.
 i=0
 while ! tail -1 "$T/trace" | grep -q " steps=1000 " && [ $i -lt 8 ]; do key n; sleep 0.3; i=$((i + 1)); done
 key e
@@ -171,9 +172,14 @@ sleep 0.3
 key Escape
 if wait_for "^export=cancelled"; then
   d=$(diffpx exp1 exp2)
-  if [ "${d:-0}" -gt 0 ] && [ "$(sed -n "$((lines + 1)),\$p" "$T/trace" | grep -c "^action=STEP_NEXT")" -eq 0 ] &&
+  i=0 # the Right pressed during the export: applied after it, not before, not lost
+  while [ "$(sed -n '/^export=cancelled/,$p' "$T/trace" | grep -c "^action=STEP_NEXT")" -eq 0 ] && [ $i -lt 30 ]; do
+    sleep 0.1; i=$((i + 1))
+  done
+  if [ "${d:-0}" -gt 0 ] && [ "$(sed -n "$((lines + 1)),\$p" "$T/trace" | sed '/^export=cancelled/,$d' | grep -c "^action=STEP_NEXT")" -eq 0 ] &&
+     [ "$(sed -n '/^export=cancelled/,$p' "$T/trace" | grep -c "^action=STEP_NEXT")" -eq 1 ] &&
      [ ! -e "$T/slides/contact.png" ] && [ ! -e "$T/slides/run.gif" ] && kill -0 "$VPID" 2>/dev/null; then
-    ok "E on 1000 steps: screen live while exporting ($d bytes changed in 0.6 s), Right waited, Esc cancelled ($(ls "$T/slides" | wc -l) frames kept)"
+    ok "E on 1000 steps: screen live while exporting ($d bytes changed in 0.6 s), Right waited for the export and then stepped, Esc cancelled ($(ls "$T/slides" | wc -l) frames kept)"
   else bad "export cancel" "changed $d" "$(tail -3 "$T/trace")" "$(ls "$T/slides")"; fi
 else bad "export cancel" "$(tail -3 "$T/trace")"; fi
 key n   # back to 10 steps

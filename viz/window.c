@@ -105,7 +105,8 @@ static int screen_show(screen *sc, const dn_view *v) {
 }
 
 /* E: the export runs a file at a time between events, so the window stays live and shows its
- * progress; keys wait until it is done, except Esc, which cancels it. *ex is the export going on. */
+ * progress; other keys wait until it is done and then take effect in order, except Esc, which cancels
+ * it (and Q, which cancels it and quits). *ex is the export going on. */
 static void export_start(dn_export **ex, dn_view *v, win_state *o) {
     v->export_requested = 0;
     dn_view_command(v, o->command, sizeof o->command); /* the settings now, after the keys pressed */
@@ -167,6 +168,8 @@ int dn_window_run(dn_view *v, const dn_window_opts *opts, const dn_lesson *l) {
     const char *disp = getenv("DISPLAY"), *way = getenv("WAYLAND_DISPLAY");
     int status = -1;
     dn_export *ex = NULL; /* an export going on (E) */
+    SDL_Event waiting[64];  /* keys pressed during it */
+    int n_waiting = 0;
     screen sc;
     memset(&sc, 0, sizeof sc);
     /* SDL falls back to its invisible "offscreen" and "dummy" drivers when the display named in
@@ -215,10 +218,14 @@ int dn_window_run(dn_view *v, const dn_window_opts *opts, const dn_lesson *l) {
         while (got) {
             dn_action a = DN_ACT(DN_ACT_NONE);
             if (ex && (e.type == SDL_KEYDOWN || e.type == SDL_QUIT || e.type == SDL_MOUSEBUTTONDOWN)) {
-                /* exporting: Esc cancels, Q or closing the window cancels and quits, the rest waits */
+                /* exporting: Esc cancels, Q or closing the window cancels and quits, other keys wait
+                 * for the export's end and then take effect in order */
                 int quit = e.type == SDL_QUIT || (e.type == SDL_KEYDOWN && e.key.keysym.sym == SDLK_q);
-                if (quit || (e.type == SDL_KEYDOWN && e.key.keysym.sym == SDLK_ESCAPE)) export_cancel(&ex, v, &o);
-                if (quit) v->quit = 1;
+                int esc = e.type == SDL_KEYDOWN && e.key.keysym.sym == SDLK_ESCAPE;
+                if (quit || esc) export_cancel(&ex, v, &o);
+                else if (e.type == SDL_KEYDOWN && n_waiting < (int)(sizeof waiting / sizeof waiting[0]))
+                    waiting[n_waiting++] = e;
+                if (quit) v->quit = 1, n_waiting = 0;
                 dirty = 1;
                 got = SDL_PollEvent(&e);
                 continue;
@@ -293,6 +300,10 @@ int dn_window_run(dn_view *v, const dn_window_opts *opts, const dn_lesson *l) {
         if (ex) {
             export_continue(&ex, v, &o);
             dirty = 1;
+        }
+        if (!ex && n_waiting) { /* the keys pressed during the export, now, in order */
+            for (int i = 0; i < n_waiting; i++) SDL_PushEvent(&waiting[i]);
+            n_waiting = 0;
         }
         /* redraw when the frame on screen would differ: a new computed frame, a new run */
         int shown = -1;
