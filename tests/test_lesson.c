@@ -4,7 +4,9 @@
 #include "testutil.h"
 #include "base/err.h"
 #include "lesson.h"
+#include "view.h"
 #include <dirent.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -181,11 +183,90 @@ static void test_shipped(void **state) {
     assert_true(count >= 6);
 }
 
+/* ---- captions that the pictures must not contradict ------------------------------------------ */
+
+static float max_abs(const float *x, long n) {
+    float m = 0;
+    for (long i = 0; i < n; i++) m = fabsf(x[i]) > m ? fabsf(x[i]) : m;
+    return m;
+}
+
+/* correlation of two planes (how much of b's picture a already shows) */
+static double corr(const float *a, const float *b, long n) {
+    double ma = 0, mb = 0, sab = 0, saa = 0, sbb = 0;
+    for (long i = 0; i < n; i++) ma += (double)a[i], mb += (double)b[i];
+    ma /= (double)n, mb /= (double)n;
+    for (long i = 0; i < n; i++) {
+        double da = (double)a[i] - ma, db = (double)b[i] - mb;
+        sab += da * db, saa += da * da, sbb += db * db;
+    }
+    return sab / sqrt(saa * sbb + 1e-30);
+}
+
+/* Show slide i of lesson `path`; its caption and frame k of its run. */
+static const dn_run_frame *slide_frame(dn_view *v, dn_lesson *l, const char *path, int i, int k) {
+    if (dn_lesson_load(l, path) < 0 || dn_lesson_resolve(l, ".", "lessons") < 0) fail_msg("%s", dn_error());
+    memset(v, 0, sizeof *v);
+    if (dn_lesson_show(v, l, i) < 0) fail_msg("%s", dn_error());
+    const dn_run_frame *f = dn_run_frame_wait(v->run, k < 0 ? dn_view_frames(v) - 1 : k);
+    if (!f) fail_msg("%s", dn_error());
+    return f;
+}
+
+/* What three captions say is what their slides show, measured on the shipped models (the old
+ * captions said the opposite: "slowly gains shape" at a step where x_t is still noise, "a smaller
+ * sprinkle" of noise beside a random part four times the drift, "blurrier" for a 10-step DDIM
+ * picture that is nearly the 50-step one). */
+static void captions_agree_with_pictures(void **state) {
+    (void)state;
+    dn_view v;
+    dn_lesson l;
+    /* lesson 3, slide 2 (frames 0-30 of DDPM 100): at its last frame x_t is still noise */
+    const dn_run_frame *f = slide_frame(&v, &l, "lessons/3-reverse.txt", 1, 30);
+    long n = (long)v.channels * v.height * v.width;
+    float *x30 = malloc(sizeof(float) * (size_t)n);
+    assert_non_null(x30);
+    memcpy(x30, f->x, sizeof(float) * (size_t)n);
+    const dn_run_frame *end = dn_run_frame_wait(v.run, dn_view_frames(&v) - 1);
+    double c30 = corr(x30, end->x, n);
+    print_message("lesson 3 slide 2: x_t at step 30 vs the final picture: correlation %.2f\n", c30);
+    assert_true(c30 < 0.5);
+    assert_null(strstr(l.slides[1].set.caption, "gains shape"));
+    assert_non_null(strstr(l.slides[1].set.caption, "still looks like noise"));
+    free(x30);
+    dn_view_free(&v), dn_lesson_free(&l);
+    /* lesson 3, slide 3 (frames 30-40): the random part is larger than the drift */
+    f = slide_frame(&v, &l, "lessons/3-reverse.txt", 2, 30);
+    n = (long)v.channels * v.height * v.width;
+    float md = max_abs(f->drift, n), mr = max_abs(f->random, n);
+    print_message("lesson 3 slide 3: max drift %.3f, max random %.3f\n", (double)md, (double)mr);
+    assert_true(mr > md);
+    assert_null(strstr(l.slides[2].set.caption, "smaller sprinkle"));
+    assert_non_null(strstr(l.slides[2].set.caption, "larger than the drift"));
+    dn_view_free(&v), dn_lesson_free(&l);
+    /* lesson 6, slides 2 and 3: DDIM with 10 steps ends nearly where DDIM with 50 does */
+    f = slide_frame(&v, &l, "lessons/6-samplers.txt", 1, -1);
+    n = (long)v.channels * v.height * v.width;
+    float *x50 = malloc(sizeof(float) * (size_t)n);
+    assert_non_null(x50);
+    memcpy(x50, f->x, sizeof(float) * (size_t)n);
+    dn_view_free(&v), dn_lesson_free(&l);
+    f = slide_frame(&v, &l, "lessons/6-samplers.txt", 2, -1);
+    double c = corr(x50, f->x, n), d = 0;
+    for (long i = 0; i < n; i++) d += fabs((double)x50[i] - (double)f->x[i]);
+    print_message("lesson 6: DDIM 10 vs 50 steps: correlation %.3f, mean |difference| %.3f\n", c, d / (double)n);
+    assert_true(c > 0.9);
+    assert_null(strstr(l.slides[2].set.caption, "blurrier"));
+    free(x50);
+    dn_view_free(&v), dn_lesson_free(&l);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_example),
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_shipped),
+        cmocka_unit_test(captions_agree_with_pictures),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
