@@ -297,6 +297,37 @@ static void header_and_timeline_follow_the_picture(void **state) {
     dn_view_free(&a), dn_view_free(&b);
 }
 
+/* No two frames both read "t = 0": the clean frames (a forward run's start, a reverse run's end)
+ * say clean, and a frame at t = 0 that still has beta_0's noise says so (the reverse run's end
+ * used to read "0 of 1000", like the frame before it, beside alpha-bar 1). */
+static void clean_frames_and_t0_are_told_apart(void **state) {
+    (void)state;
+    for (int mode = 0; mode < 2; mode++) {
+        dn_view v;
+        open_view(&v, 1, mode ? DN_RUN_REVERSE : DN_RUN_FORWARD, 5);
+        int K = dn_view_frames(&v) - 1, cleans = 0, zeros = 0;
+        char h[96];
+        for (int k = 0; k <= K; k++) {
+            const dn_run_frame *f = dn_run_frame_wait(v.run, k);
+            assert_non_null(f);
+            dn_render_t_label(&v, f, h, sizeof h);
+            if (f->alpha_bar >= 1.0f) {
+                assert_true(!strncmp(h, "clean", 5));
+                cleans++;
+            } else if (f->t == 0.0f) {
+                assert_non_null(strstr(h, "beta_0"));
+                zeros++;
+            } else assert_null(strstr(h, "clean"));
+        }
+        print_message("%s: %d clean frame(s), %d at t = 0 with noise\n", mode ? "reverse" : "forward", cleans, zeros);
+        assert_int_equal(cleans, 1);
+        /* the clean frame is the first going forward, the last going back */
+        const dn_run_frame *c = dn_run_frame_wait(v.run, mode ? K : 0);
+        assert_true(c->alpha_bar >= 1.0f);
+        dn_view_free(&v);
+    }
+}
+
 static void timeline_picks_frames(void **state) {
     (void)state;
     dn_view v;
@@ -475,6 +506,7 @@ int main(void) {
         cmocka_unit_test(every_mode_draws),
         cmocka_unit_test(headline_says_what_is_shown),
         cmocka_unit_test(header_and_timeline_follow_the_picture),
+        cmocka_unit_test(clean_frames_and_t0_are_told_apart),
         cmocka_unit_test(timeline_picks_frames),
         cmocka_unit_test(export_is_the_screen),
         cmocka_unit_test(export_step_by_step),

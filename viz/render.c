@@ -252,6 +252,13 @@ static int t_to_x(const dn_rect *p, int T, float t) {
 
 /* ---- the parts of the frame ------------------------------------------------------------------ */
 
+void dn_render_t_label(const dn_view *v, const dn_run_frame *f, char *buf, size_t size) {
+    /* short: the numbers panel's value column holds about 16 characters at every size */
+    if (f->alpha_bar >= 1.0f) snprintf(buf, size, "clean, no noise");
+    else if (f->t == 0.0f) snprintf(buf, size, "0 (beta_0 noise)");
+    else snprintf(buf, size, "%g of %d", (double)f->t, v->sched.T);
+}
+
 void dn_render_headline(const dn_view *v, char *what, size_t size) {
     const dn_view_settings *s = &v->set;
     if (s->mode == DN_RUN_FORWARD) snprintf(what, size, "noising %.48s", v->image_name);
@@ -337,6 +344,8 @@ static void draw_big(ctx *c, const dn_run_frame *f) {
     fmt_num(tb, sizeof tb, f->alpha_bar);
     if (f->k == 0 && v->set.mode == DN_RUN_FORWARD)
         text(c, &c->f->body, b.x + S(c, 56), b.y + S(c, 3), DN_ALIGN_LEFT, MUTED, "clean image x_0, before any step");
+    else if (f->alpha_bar >= 1.0f)
+        text(c, &c->f->body, b.x + S(c, 56), b.y + S(c, 3), DN_ALIGN_LEFT, MUTED, "clean: after the last step");
     else if (shown_scale(f, 0) != 1.0f)
         text(c, &c->f->body, b.x + S(c, 56), b.y + S(c, 3), DN_ALIGN_LEFT, MUTED,
              "t = %g   x / \xe2\x88\x9a(\xcf\x83\xc2\xb2+1)", (double)f->t);
@@ -549,9 +558,9 @@ static void draw_numbers(ctx *c, const dn_run_frame *f) {
         text(c, m, vx, y, DN_ALIGN_LEFT, color, __VA_ARGS__);                                          \
         y += lh;                                                                                       \
     } while (0)
-    int clean = s->mode == DN_RUN_FORWARD && f->k == 0;
-    if (clean) ROW("t", INK, "0 (clean)");
-    else ROW("t", YELLOW, "%g of %d", (double)f->t, v->sched.T);
+    int clean = f->alpha_bar >= 1.0f; /* a forward run's first frame, a reverse run's end */
+    dn_render_t_label(v, f, b, sizeof b);
+    ROW("t", clean ? INK : YELLOW, "%s", b);
     int ti = (int)lroundf(f->t);
     if (ti < 0) ti = 0;
     if (ti >= v->sched.T) ti = v->sched.T - 1;

@@ -52,6 +52,11 @@ int dn_render(dn_canvas *cv, const dn_view *v, dn_render_fonts *f);
  * frame nearest the cursor), or -1 if the point is not on the timeline. */
 int dn_render_timeline_pick(const dn_view *v, int w, int h, int x, int y);
 
+/* The t of a frame in words: "780 of 1000"; "0 (beta_0 noise)" for t = 0, which still has
+ * beta_0's noise; "clean, no noise" for the clean frames of a forward run's start and a reverse
+ * run's end (two frames used to read t = 0). */
+void dn_render_t_label(const dn_view *v, const dn_run_frame *f, char *buf, size_t size);
+
 /* The header's sentence for the view's settings: "noising cat.png", "denoising pure noise into an
  * Ankle boot", "... guidance 0 ignores the class (unconditional)", "img2img: denoising cat.png
  * from t = 590 (20 of 50 steps of noise)" (as many as the forward run had put in). */
