@@ -110,11 +110,6 @@ static void gradients_match_finite_differences(void **state) {
     dn_cls_free(&m);
 }
 
-static void crc_fix(unsigned char *d, size_t len) {
-    uint32_t c = (uint32_t)crc32(0L, d, (uInt)(len - 4));
-    for (int i = 0; i < 4; i++) d[len - 4 + i] = (unsigned char)(c >> (8 * i));
-}
-
 static void file_round_trip_and_refusals(void **state) {
     (void)state;
     dn_classifier m, back;
@@ -155,24 +150,18 @@ static void file_round_trip_and_refusals(void **state) {
     assert_non_null(strstr(dn_error(), "cut.dfc"));
     /* a NaN weight behind a valid checksum is refused by name */
     float nan = NAN;
-    size_t fb = 0;
-    for (size_t i = 0; i + 7 < n32 && !fb; i++)
-        if (!memcmp(d32 + i, "fc.bias", 7)) fb = i + 7 + 4 + 4 + 4; /* after dtype, rank and its one dimension */
-    assert_true(fb > 0);
+    size_t fb = tu_find(d32, n32, "fc.bias") + 7 + 4 + 4 + 4; /* after dtype, rank and its one dimension */
     memcpy(d32 + fb, &nan, 4);
-    crc_fix(d32, n32);
+    tu_refit_crc(d32, n32);
     assert_int_equal(dn_cls_decode(&back, d32, n32, "nan.dfc"), -1);
     assert_non_null(strstr(dn_error(), "NaN"));
     /* a forged config (stride 3) behind a valid checksum is refused */
     free(d32);
     free(d16);
     assert_int_equal(dn_cls_encode(&d32, &n32, &m, 0), 0);
-    unsigned char *st = NULL;
-    for (size_t i = 0; i + 18 < n32 && !st; i++)
-        if (!memcmp(d32 + i, "classifier.strides", 18)) st = d32 + i + 18 + 4; /* its value "1,2,2" */
-    assert_non_null(st);
+    unsigned char *st = d32 + tu_find(d32, n32, "classifier.strides") + 18 + 4; /* its value "1,2,2" */
     st[2] = '3'; /* strides[1] */
-    crc_fix(d32, n32);
+    tu_refit_crc(d32, n32);
     assert_int_equal(dn_cls_decode(&back, d32, n32, "forged.dfc"), -1);
     assert_non_null(strstr(dn_error(), "stride 3"));
     /* the same file on disk, truncated: dn_cls_load names the path */
@@ -212,13 +201,13 @@ static void legacy_v1_file_loads_and_refuses(void **state) {
     memcpy(e, d32, n32);
     float nan = NAN;
     memcpy(e + n32 - 4 - 4 * 5, &nan, 4);
-    crc_fix(e, n32);
+    tu_refit_crc(e, n32);
     assert_int_equal(dn_cls_decode(&back, e, n32, "nan.dfc"), -1);
     assert_non_null(strstr(dn_error(), "is nan"));
     memcpy(e, d32, n32);
     int32_t three = 3;
     memcpy(e + 16 + 4 * (4 + DN_CLS_MAX_LAYERS + 1), &three, 4); /* strides[1] */
-    crc_fix(e, n32);
+    tu_refit_crc(e, n32);
     assert_int_equal(dn_cls_decode(&back, e, n32, "forged.dfc"), -1);
     assert_non_null(strstr(dn_error(), "stride 3"));
     free(e), free(d32);

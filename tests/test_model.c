@@ -159,11 +159,6 @@ static unsigned char *tiny_file(size_t *len) {
     return d;
 }
 
-static void refit_crc(unsigned char *d, size_t len) {
-    uint32_t c = (uint32_t)crc32(0L, d, (uInt)(len - 4));
-    for (int i = 0; i < 4; i++) d[len - 4 + i] = (unsigned char)(c >> (8 * i));
-}
-
 /* decode must fail, leave the outputs zeroed, and say something containing `want` */
 static void refused(const unsigned char *d, size_t len, const char *want) {
     dn_unet m;
@@ -220,10 +215,6 @@ static size_t find_value(const unsigned char *d, size_t len, const char *key) {
     return 0;
 }
 
-static void put32(unsigned char *p, uint32_t v) {
-    for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));
-}
-
 /* Version 1, the format before the container, is still read (older files load and convert): the
  * same refusals, on the golden file written in that format by tests/golden/unet_twin.py. */
 static void legacy_v1_forged_files_refused(void **state) {
@@ -237,65 +228,59 @@ static void legacy_v1_forged_files_refused(void **state) {
     e = malloc(len + 64);
     /* another version, with a valid checksum */
     memcpy(e, d, len);
-    put32(e + 8, 7);
-    refit_crc(e, len);
+    tu_put32(e + 8, 7);
+    tu_refit_crc(e, len);
     refused(e, len, "version 7");
     /* another magic */
     memcpy(e, d, len);
     e[0] = 'X';
-    refit_crc(e, len);
+    tu_refit_crc(e, len);
     refused(e, len, "magic");
     /* an invalid config (groups 3 do not divide 4 channels), checksum re-forged */
     memcpy(e, d, len);
-    put32(e + 16 + 4 * 12, 3);
-    refit_crc(e, len);
+    tu_put32(e + 16 + 4 * 12, 3);
+    tu_refit_crc(e, len);
     refused(e, len, "groups");
     /* a config asking for absurd sizes */
     memcpy(e, d, len);
-    put32(e + 16 + 4 * 4, 0x7fffffff);
-    refit_crc(e, len);
+    tu_put32(e + 16 + 4 * 4, 0x7fffffff);
+    tu_refit_crc(e, len);
     refused(e, len, "base_width");
     /* absurd metadata count */
     size_t meta_at = 16 + 4 * 17;
     memcpy(e, d, len);
-    put32(e + meta_at, 0xffffffffu);
-    refit_crc(e, len);
+    tu_put32(e + meta_at, 0xffffffffu);
+    tu_refit_crc(e, len);
     refused(e, len, "metadata entries");
     /* absurd key length */
     memcpy(e, d, len);
-    put32(e + meta_at + 4, 0xfffffff0u);
-    refit_crc(e, len);
+    tu_put32(e + meta_at + 4, 0xfffffff0u);
+    tu_refit_crc(e, len);
     refused(e, len, "metadata key");
     /* a NaN weight: the last float32 of the last tensor */
     memcpy(e, d, len);
-    put32(e + len - 8, 0x7fc00000u);
-    refit_crc(e, len);
+    tu_put32(e + len - 8, 0x7fc00000u);
+    tu_refit_crc(e, len);
     refused(e, len, "NaN");
-    put32(e + len - 8, 0xff800000u);
-    refit_crc(e, len);
+    tu_put32(e + len - 8, 0xff800000u);
+    tu_refit_crc(e, len);
     refused(e, len, "infinite");
     /* trailing bytes after the last tensor */
     memcpy(e, d, len - 4);
     memset(e + len - 4, 0, 8);
-    refit_crc(e, len + 4);
+    tu_refit_crc(e, len + 4);
     refused(e, len + 4, "unexpected bytes");
     /* a tensor shape that does not match the config: find the first "conv_in.weight" record */
     memcpy(e, d, len);
-    unsigned char *p = NULL;
-    for (size_t i = 0; i + 14 < len; i++)
-        if (memcmp(e + i, "conv_in.weight", 14) == 0) {
-            p = e + i + 14;
-            break;
-        }
-    assert_non_null(p);
-    put32(p + 8, 5); /* dims start after dtype and rank: (OC=4, C=3, 3, 3) -> OC=5 */
-    refit_crc(e, len);
+    unsigned char *p = e + tu_find(e, len, "conv_in.weight") + 14;
+    tu_put32(p + 8, 5); /* dims start after dtype and rank: (OC=4, C=3, 3, 3) -> OC=5 */
+    tu_refit_crc(e, len);
     refused(e, len, "size 5");
     /* a tensor named differently */
     memcpy(e, d, len);
     p = e + (p - e) - 14;
     p[0] = 'k';
-    refit_crc(e, len);
+    tu_refit_crc(e, len);
     refused(e, len, "konv_in.weight");
     free(d), free(e);
 }
@@ -307,70 +292,64 @@ static void version_magic_and_forged_files_refused(void **state) {
     unsigned char *d = tiny_file(&len), *e = malloc(len + 64);
     /* another version, with a valid checksum */
     memcpy(e, d, len);
-    put32(e + 8, 3);
-    refit_crc(e, len);
+    tu_put32(e + 8, 3);
+    tu_refit_crc(e, len);
     refused(e, len, "version 3");
     /* another magic */
     memcpy(e, d, len);
     e[0] = 'X';
-    refit_crc(e, len);
+    tu_refit_crc(e, len);
     refused(e, len, "magic");
     /* another kind of file */
     memcpy(e, d, len);
     memcpy(e + 16, "xnet", 4);
-    refit_crc(e, len);
+    tu_refit_crc(e, len);
     refused(e, len, "not a model");
     /* an invalid config (groups 3 do not divide 4 channels), checksum re-forged */
     memcpy(e, d, len);
     e[find_value(e, len, "unet.groups")] = '3';
-    refit_crc(e, len);
+    tu_refit_crc(e, len);
     refused(e, len, "groups");
     /* a config asking for absurd sizes: base width 9 (odd; the file says 4) */
     memcpy(e, d, len);
     e[find_value(e, len, "unet.base_width")] = '9';
-    refit_crc(e, len);
+    tu_refit_crc(e, len);
     refused(e, len, "base_width");
     /* absurd metadata count (after magic, version and the kind "unet") */
     size_t meta_at = 8 + 4 + 4 + 4;
     memcpy(e, d, len);
-    put32(e + meta_at, 0xffffffffu);
-    refit_crc(e, len);
+    tu_put32(e + meta_at, 0xffffffffu);
+    tu_refit_crc(e, len);
     refused(e, len, "metadata entries");
     /* absurd key length */
     memcpy(e, d, len);
-    put32(e + meta_at + 4, 0xfffffff0u);
-    refit_crc(e, len);
+    tu_put32(e + meta_at + 4, 0xfffffff0u);
+    tu_refit_crc(e, len);
     refused(e, len, "metadata key");
     /* a NaN weight: the last float32 of the last tensor */
     memcpy(e, d, len);
-    put32(e + len - 8, 0x7fc00000u);
-    refit_crc(e, len);
+    tu_put32(e + len - 8, 0x7fc00000u);
+    tu_refit_crc(e, len);
     refused(e, len, "NaN");
-    put32(e + len - 8, 0xff800000u);
-    refit_crc(e, len);
+    tu_put32(e + len - 8, 0xff800000u);
+    tu_refit_crc(e, len);
     refused(e, len, "infinite");
     /* trailing bytes after the last tensor */
     memcpy(e, d, len - 4);
     memset(e + len - 4, 0, 8);
-    refit_crc(e, len + 4);
+    tu_refit_crc(e, len + 4);
     refused(e, len + 4, "unexpected bytes");
     /* a tensor shape that does not match the config: find the first "conv_in.weight" record */
     memcpy(e, d, len);
-    unsigned char *p = NULL;
-    for (size_t i = 0; i + 14 < len; i++)
-        if (memcmp(e + i, "conv_in.weight", 14) == 0) {
-            p = e + i + 14;
-            break;
-        }
-    assert_non_null(p);
-    put32(p + 8, 2), put32(p + 12, 2); /* dims after dtype and rank: (4,1,3,3) -> (2,2,3,3), as many values */
-    refit_crc(e, len);
+    unsigned char *p = e + tu_find(e, len, "conv_in.weight") + 14;
+    tu_put32(p + 8, 2), tu_put32(p + 12, 2); /* dims after dtype and rank: (4,1,3,3) -> (2,2,3,3), as many values */
+    tu_refit_crc(e, len);
     refused(e, len, "size 2");
     /* a tensor named differently */
     memcpy(e, d, len);
     p = e + (p - e) - 14;
     p[0] = 'k';
-    refit_crc(e, len);
+    tu_refit_crc(e, len);
     refused(e, len, "konv_in.weight");
     /* a file on disk: the message names its path */
     char path[512];

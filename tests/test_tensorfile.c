@@ -62,15 +62,6 @@ static void round_trip(void **state) {
     free(d);
 }
 
-static void refit_crc(unsigned char *d, size_t len) {
-    uint32_t c = (uint32_t)crc32(0L, d, (uInt)(len - 4));
-    for (int i = 0; i < 4; i++) d[len - 4 + i] = (unsigned char)(c >> (8 * i));
-}
-
-static void put32(unsigned char *p, uint32_t v) {
-    for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));
-}
-
 /* parse must fail, leave f zeroed and say something with the file's name and `want` */
 static void refused(const unsigned char *d, size_t len, const char *want) {
     dn_tf f;
@@ -101,22 +92,13 @@ static void truncations_and_corruptions_refused(void **state) {
     free(d);
 }
 
-/* the offset of the first occurrence of s in d */
-static size_t find(const unsigned char *d, size_t len, const char *s) {
-    size_t n = strlen(s);
-    for (size_t i = 0; i + n <= len; i++)
-        if (!memcmp(d + i, s, n)) return i;
-    fail_msg("'%s' not in the file", s);
-    return 0;
-}
-
 static void forged_files_refused(void **state) {
     (void)state;
     float a[15], b[7];
     size_t len;
     unsigned char *d = small_file(&len, a, b), *e = malloc(len + 8);
     size_t kind_at = 12, meta_count_at = kind_at + 4 + 4; /* "test" */
-    size_t t_a = find(d, len, "a.weight") - 4;
+    size_t t_a = tu_find(d, len, "a.weight") - 4;
     struct { size_t at; uint32_t v; const char *want; } forge[] = {
         {8, 3, "version 3"},
         {kind_at, 0, "kind"},
@@ -136,24 +118,24 @@ static void forged_files_refused(void **state) {
     };
     for (size_t i = 0; i < sizeof forge / sizeof forge[0]; i++) {
         memcpy(e, d, len);
-        put32(e + forge[i].at, forge[i].v);
-        refit_crc(e, len);
+        tu_put32(e + forge[i].at, forge[i].v);
+        tu_refit_crc(e, len);
         refused(e, len, forge[i].want);
     }
     /* another magic */
     memcpy(e, d, len);
     e[0] = 'X';
-    refit_crc(e, len);
+    tu_refit_crc(e, len);
     refused(e, len, "not a diffuse file");
     /* a metadata value with a control character */
     memcpy(e, d, len);
-    e[find(e, len, "cat\ndog") + 3] = '\x01';
-    refit_crc(e, len);
+    e[tu_find(e, len, "cat\ndog") + 3] = '\x01';
+    tu_refit_crc(e, len);
     refused(e, len, "not text");
     /* trailing bytes */
     memcpy(e, d, len - 4);
     memset(e + len - 4, 0, 8);
-    refit_crc(e, len + 4);
+    tu_refit_crc(e, len + 4);
     refused(e, len + 4, "after the last tensor");
     free(d), free(e);
 }

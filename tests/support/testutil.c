@@ -2,6 +2,7 @@
 #include "testutil.h"
 #include "base/err.h"
 #include "diffusion/model.h"
+#include <zlib.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,4 +51,20 @@ const char *tu_tiny_model(void) {
     if (dn_model_save(path, &m, &meta, DN_DTYPE_F32) < 0) fail_msg("%s", dn_error());
     dn_unet_free(&m);
     return path;
+}
+
+void tu_put32(unsigned char *p, uint32_t v) {
+    for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+
+void tu_refit_crc(unsigned char *d, size_t len) {
+    tu_put32(d + len - 4, (uint32_t)crc32(0L, d, (uInt)(len - 4)));
+}
+
+size_t tu_find(const unsigned char *d, size_t len, const char *s) {
+    size_t n = strlen(s);
+    for (size_t i = 0; i + n <= len; i++)
+        if (!memcmp(d + i, s, n)) return i;
+    fail_msg("'%s' not in the file", s);
+    return 0;
 }

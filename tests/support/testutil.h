@@ -17,4 +17,11 @@ const char *tu_tmpdir(void);
  * tu_tmpdir(); its path. For tests of the viewer and the renderer, which need a model file. */
 const char *tu_tiny_model(void);
 
+/* For forging files: a little-endian uint32 at p; the CRC-32 of d's first len - 4 bytes written
+ * into its last 4 (a forged file with a valid checksum); the offset of the first occurrence of the
+ * string s in d (the test fails if there is none). */
+void tu_put32(unsigned char *p, uint32_t v);
+void tu_refit_crc(unsigned char *d, size_t len);
+size_t tu_find(const unsigned char *d, size_t len, const char *s);
+
 #endif
