@@ -179,9 +179,7 @@ static int sample_grid(const dn_trainer *tr, dn_unet *ema_net, const char *path,
     dn_sampler_config_recommended(&sc, DN_DDIM, 25);
     dn_gen g;
     int rc = dn_gen_init(&g, ema_net, &tr->sched, &sc, n, ids, cfg_scale, 1234);
-    if (rc == 0) {
-        while (g.i < g.sp.n && rc == 0) rc = dn_gen_step(&g, NULL, NULL);
-    }
+    while (rc == 0 && g.i < g.sp.n) rc = dn_gen_step(&g, NULL, NULL);
     if (rc == 0) {
         char title[128];
         snprintf(title, sizeof title, "%s, step %ld: DDIM 25 steps, guidance %.1f (last row unconditional)",
