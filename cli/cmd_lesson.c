@@ -20,8 +20,10 @@ static const char usage[] =
     "walk through the steps of a slide and on to the next slide, PageDown/PageUp jump between\n"
     "slides, H lists every key. The lesson format is in lessons/README.md.\n"
     "\n"
-    "  --export DIR      slide_NN.png per slide (with its caption), slide_NN.gif per animated\n"
-    "                    slide, contact.png with all slides\n"
+    "  --export DIR      slide_NN.png per slide (with its caption; an animated slide as a\n"
+    "                    filmstrip of its steps), slide_NN.gif per animated slide, contact.png\n"
+    "  --dashboard       every panel at once instead of the presenter layout (key D)\n"
+    "  --light           dark text on white, for projectors (key L); --smooth: smooth pictures\n"
     "  --size WxH        size of the exported slides (default 1280x720)\n"
     "  --gif-frames N    at most N frames per GIF (default 40)\n"
     "  --threads N       threads for the network (default: all cores)\n"
@@ -76,8 +78,11 @@ static void export_progress(void *ctx, int slide, int n, const char *title) {
 int cmd_lesson(int argc, char **argv) {
     const char *cmd = argv[0];
     const char *export_dir = NULL, *size = "1280x720";
-    int gif_frames = 40, threads = 0, trace_on = 0;
+    int gif_frames = 40, threads = 0, trace_on = 0, dashboard = 0, light = 0, smooth = 0;
     const cli_opt opts[] = {
+        {"--dashboard", NULL, OPT_FLAG, &dashboard, 0, 0},
+        {"--light", NULL, OPT_FLAG, &light, 0, 0},
+        {"--smooth", NULL, OPT_FLAG, &smooth, 0, 0},
         {"--export", NULL, OPT_STR, &export_dir, 0, 0},
         {"--size", NULL, OPT_STR, &size, 0, 0},
         {"--gif-frames", NULL, OPT_INT, &gif_frames, 2, 1000},
@@ -130,13 +135,15 @@ int cmd_lesson(int argc, char **argv) {
     }
     dn_threads_set(threads);
     int status = EXIT_OK;
+    dn_view_look look = {dashboard ? DN_LAYOUT_DASHBOARD : DN_LAYOUT_PRESENTER, light ? DN_THEME_LIGHT : DN_THEME_DARK,
+                         smooth};
     if (export_dir) {
-        int n = dn_lesson_export(&l, export_dir, w, h, gif_frames, export_progress, NULL);
+        int n = dn_lesson_export(&l, export_dir, w, h, gif_frames, &look, export_progress, NULL);
         if (isatty(2)) fprintf(stderr, "\r%79s\r", "");
         if (n < 0) status = cli_error(cmd, EXIT_FAIL, "%s", dn_error());
         else printf("wrote %d slides of '%s' to %s/ (slide_NN.png, slide_NN.gif, contact.png)\n", n, l.title, export_dir);
     } else {
-        status = lesson_window(&l, w, h, trace_on);
+        status = lesson_window(&l, w, h, trace_on, &look);
     }
     dn_lesson_free(&l);
     return status;

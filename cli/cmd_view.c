@@ -21,7 +21,8 @@
 static const char usage[] =
     "usage: diffuse view [--model M] [--image PHOTO | --index I] [--mode forward|reverse]\n"
     "                    [--class NAME] [--uncond] [--cfg-scale W] [--sampler S] [--steps N]\n"
-    "                    [--seed S] [--start I] [--size WxH] [--fullscreen] [--trace] [-o DIR]\n"
+    "                    [--seed S] [--start I] [--size WxH] [--fullscreen] [--present] [--light]\n"
+    "                    [--trace] [-o DIR]\n"
     "\n"
     "Opens a window that animates diffusion step by step, for explaining it to a class:\n"
     "forward (a picture dissolving into noise) or reverse (noise becoming a picture), with the\n"
@@ -42,6 +43,8 @@ static const char usage[] =
     "  --seed S         seed of the noise (default 0)\n"
     "  --caption TEXT   text for the caption area (default: the current step explained)\n"
     "  --overlay        the noise drawn over x_t (key O); --guidance: the guidance breakdown (G)\n"
+    "  --present        the presenter layout: the picture and a few panels large, big type (key D)\n"
+    "  --light          dark text on white, for projectors (key L); --smooth: smooth pictures (V)\n"
     "  --size WxH       window size (default 1280x720); --fullscreen starts fullscreen\n"
     "  --trace          print every action and the resulting step to stdout (for tests)\n"
     "  --fps N          redraw at most N times a second (default 60)\n"
@@ -55,6 +58,7 @@ typedef struct {
     const char *class_name; /* --class, resolved once the model's names are known */
     int uncond, cfg_given;
     dn_window_opts win;     /* --size, --fullscreen, --fps, --trace, -o */
+    int present, light, smooth;
 } view_opts;
 
 static int view_args(int argc, char **argv, const char *use, view_opts *o) {
@@ -87,6 +91,9 @@ static int view_args(int argc, char **argv, const char *use, view_opts *o) {
         {"--fps", NULL, OPT_INT, &o->win.fps, 1, 60},
         {"--overlay", NULL, OPT_FLAG, &o->set.overlay, 0, 0},
         {"--guidance", NULL, OPT_FLAG, &o->set.guidance, 0, 0},
+        {"--present", NULL, OPT_FLAG, &o->present, 0, 0},
+        {"--light", NULL, OPT_FLAG, &o->light, 0, 0},
+        {"--smooth", NULL, OPT_FLAG, &o->smooth, 0, 0},
     };
     int npos = 0;
     int rc = cli_parse(argc, argv, use, opts, (int)(sizeof opts / sizeof opts[0]), NULL, 0, &npos);
@@ -127,8 +134,11 @@ static int view_args(int argc, char **argv, const char *use, view_opts *o) {
     return 0;
 }
 
-/* After dn_view_init: the class by name or number and the model's recommended guidance. */
+/* After dn_view_init: the look, the class by name or number and the model's recommended guidance. */
 static int view_finish(const char *cmd, dn_view *v, view_opts *o) {
+    v->look.layout = o->present ? DN_LAYOUT_PRESENTER : DN_LAYOUT_DASHBOARD;
+    v->look.theme = o->light ? DN_THEME_LIGHT : DN_THEME_DARK;
+    v->look.smooth = o->smooth;
     dn_view_settings s = v->set;
     if (v->has_net && !o->cfg_given) {
         s.cfg_scale = dn_model_cfg_scale(&v->meta);
@@ -184,7 +194,7 @@ int view_command(int argc, char **argv, const char *use, int headless) {
 
 /* ---- lessons: the same window, with Right/Left crossing slides and PageUp/PageDown -------------- */
 
-int lesson_window(const dn_lesson *l, int w, int h, int trace_on) {
+int lesson_window(const dn_lesson *l, int w, int h, int trace_on, const dn_view_look *look) {
     const char *cmd = "lesson";
     if (!dn_window_have_display()) {
         fprintf(stderr, "diffuse lesson: no display; use 'diffuse lesson N --export DIR' to write the slides instead\n");
@@ -197,6 +207,7 @@ int lesson_window(const dn_lesson *l, int w, int h, int trace_on) {
         dn_view_free(&v);
         return cli_error(cmd, EXIT_FAIL, "%s", dn_error());
     }
+    if (look) v.look = *look;
     printf("lesson: %s (%d slides). Right/Left: steps and slides, PageDown/PageUp: slides, H: keys, Q: quit\n",
            l->title, l->n_slides);
     fflush(stdout);

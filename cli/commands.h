@@ -13,5 +13,5 @@ int view_command(int argc, char **argv, const char *usage, int headless); /* cmd
 int cmd_lesson(int argc, char **argv);
 int cmd_model(int argc, char **argv);
 /* cmd_view.c: play a lesson in the viewer's window (cmd_lesson.c). */
-int lesson_window(const dn_lesson *l, int w, int h, int trace_on);
+int lesson_window(const dn_lesson *l, int w, int h, int trace_on, const dn_view_look *look);
 #endif

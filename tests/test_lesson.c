@@ -3,6 +3,7 @@
  * refused with the file, the line and what was expected. */
 #include "testutil.h"
 #include "base/err.h"
+#include "data/image.h"
 #include "lesson.h"
 #include "view.h"
 #include <dirent.h>
@@ -261,12 +262,95 @@ static void captions_agree_with_pictures(void **state) {
     dn_view_free(&v), dn_lesson_free(&l);
 }
 
+
+/* Every slide of every shipped lesson, drawn as it is exported: the presenter layout (a lesson's
+ * default), the lesson's title and "slide N of M" on it, no key hints (slides used to carry "Space
+ * plays", "press ]" and "Press Right"), no empty panels ("no prediction at the last frame" used to
+ * fill three to seven boxes of animated slides), and an animated slide as a filmstrip of its
+ * steps ("steps A-B" in the header) instead of its last frame. */
+static void slides_show_the_process(void **state) {
+    (void)state;
+    static const char *hints[] = {"Space", "H: keys", "PageDown", "Press ", "press ", "Esc", "(O", " key"};
+    static const char *empty[] = {"no prediction", "nothing to predict", "no step after it", "see x_t", "drawn over x_t",
+                                  "no guidance"};
+    dn_canvas cv = {0};
+    dn_render_fonts f = {0};
+    if (dn_canvas_init(&cv, 640, 360, 0) < 0 || dn_render_fonts_fit(&f, 640, 360) < 0) fail_msg("%s", dn_error());
+    static char log[16384];
+    int slides = 0, strips = 0;
+    for (int num = 1; num <= 6; num++) {
+        char pattern[64], path[512] = "";
+        snprintf(pattern, sizeof pattern, "%d-", num);
+        DIR *d = opendir("lessons");
+        assert_non_null(d);
+        struct dirent *e;
+        while ((e = readdir(d)))
+            if (!strncmp(e->d_name, pattern, strlen(pattern))) snprintf(path, sizeof path, "lessons/%s", e->d_name);
+        closedir(d);
+        assert_true(path[0]);
+        dn_lesson l;
+        if (dn_lesson_load(&l, path) < 0 || dn_lesson_resolve(&l, ".", "lessons") < 0) fail_msg("%s", dn_error());
+        dn_view v;
+        memset(&v, 0, sizeof v);
+        for (int i = 0; i < l.n_slides; i++) {
+            if (dn_lesson_show(&v, &l, i) < 0) fail_msg("%s", dn_error());
+            assert_int_equal(v.look.layout, DN_LAYOUT_PRESENTER);
+            v.message[0] = 0;
+            int from, to;
+            dn_lesson_range(&v, &l.slides[i], &from, &to);
+            dn_view_act(&v, (dn_action){DN_ACT_SCRUB_TO, to});
+            if (dn_lesson_render_slide(&cv, &v, &f, from, to, log, sizeof log) < 0) fail_msg("%s", dn_error());
+            char want[64];
+            snprintf(want, sizeof want, "slide %d of %d", i + 1, l.n_slides);
+            if (!strstr(log, want) || !strstr(log, l.title)) fail_msg("%s slide %d: no '%s' or title in\n%s", path, i + 1, want, log);
+            for (size_t h = 0; h < sizeof hints / sizeof hints[0]; h++)
+                if (strstr(log, hints[h])) fail_msg("%s slide %d: a key hint '%s' in\n%s", path, i + 1, hints[h], log);
+            for (size_t h = 0; h < sizeof empty / sizeof empty[0]; h++)
+                if (strstr(log, empty[h])) fail_msg("%s slide %d: an empty panel '%s' in\n%s", path, i + 1, empty[h], log);
+            if (to > from) {
+                if (!strstr(log, "steps ")) fail_msg("%s slide %d: frames %d-%d but no filmstrip:\n%s", path, i + 1, from, to, log);
+                strips++;
+            }
+            slides++;
+        }
+        dn_view_free(&v);
+        dn_lesson_free(&l);
+    }
+    print_message("%d slides drawn, %d of them filmstrips\n", slides, strips);
+    assert_true(strips >= 10);
+    dn_render_fonts_close(&f);
+    dn_canvas_free(&cv);
+}
+
+/* The contact sheet is readable: every slide drawn again at 960x540 (not a 320 px shrink of the
+ * slide), two a row, captioned "slide N of M" and the title (lesson 4's read "1. 1. Pick ..."). */
+static void contact_sheet_is_readable(void **state) {
+    (void)state;
+    const char *text = "title: Sheet\n\nslide: 1. First\nmode: forward\nsteps: 4\nframes: 0-end\ncaption: one\n\n"
+                       "slide: Second\nframes: 2\ncaption: two\n\nslide: Third\nframes: end\ncaption: three\n";
+    dn_lesson l;
+    if (dn_lesson_parse(&l, text, strlen(text), "sheet.txt") < 0 || dn_lesson_resolve(&l, ".", ".") < 0) fail_msg("%s", dn_error());
+    char dir[600], path[700];
+    snprintf(dir, sizeof dir, "%s/sheet", tu_tmpdir());
+    assert_int_equal(dn_lesson_export(&l, dir, 640, 360, 4, NULL, NULL, NULL), 3);
+    snprintf(path, sizeof path, "%s/contact.png", dir);
+    dn_image img = {0};
+    if (dn_image_load(&img, path, 3) < 0) fail_msg("%s", dn_error());
+    print_message("contact sheet %dx%d for 3 slides\n", img.w, img.h);
+    assert_true(img.w >= 2 * 960 && img.w < 3 * 960);
+    assert_true(img.h >= 2 * 540);
+    dn_image_free(&img);
+    dn_lesson_free(&l);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_example),
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_shipped),
         cmocka_unit_test(captions_agree_with_pictures),
+        cmocka_unit_test(slides_show_the_process),
+        cmocka_unit_test(contact_sheet_is_readable),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

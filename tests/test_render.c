@@ -39,7 +39,7 @@ static void render_at(dn_canvas *cv, dn_render_fonts *f, dn_view *v, int k, int 
 /* Every pixel of the big panel's image area is the image pixel it magnifies. */
 static void check_big_panel(const dn_canvas *cv, const dn_view *v, const float *x) {
     dn_layout L;
-    dn_render_layout(&L, cv->w, cv->h, v->width, v->height);
+    dn_render_layout(&L, v, cv->w, cv->h);
     assert_int_equal(L.big_img.w, L.zoom * v->width);
     assert_int_equal(L.big_img.h, L.zoom * v->height);
     assert_true(L.big_img.x >= 0 && L.big_img.y >= 0 && L.big_img.x + L.big_img.w <= cv->w &&
@@ -80,7 +80,7 @@ static void big_panel_exact_at_both_sizes(void **state) {
         dn_render_fonts f = {0};
         render_at(&cv, &f, &v, 7, sizes[i][0], sizes[i][1]);
         dn_layout L;
-        dn_render_layout(&L, cv.w, cv.h, v.width, v.height);
+        dn_render_layout(&L, &v, cv.w, cv.h);
         assert_int_equal(L.zoom, zooms[i]);
         check_big_panel(&cv, &v, dn_run_frame_wait(v.run, 7)->x);
         /* text: the step counter in the header and the numbers block are drawn */
@@ -141,7 +141,7 @@ static void deterministic_and_changes_with_step(void **state) {
     assert_memory_equal(a.px, b.px, sizeof(uint32_t) * 1280 * 720); /* same state, same pixels */
     render_at(&c, &f, &v, 4, 1280, 720);
     dn_layout L;
-    dn_render_layout(&L, 1280, 720, v.width, v.height);
+    dn_render_layout(&L, &v, 1280, 720);
     long diff_big = 0;
     for (int y = L.big_img.y; y < L.big_img.y + L.big_img.h; y++)
         for (int x = L.big_img.x; x < L.big_img.x + L.big_img.w; x++) diff_big += a.px[y * 1280 + x] != c.px[y * 1280 + x];
@@ -172,7 +172,7 @@ static void every_mode_draws(void **state) {
     dn_view_act(&v, DN_ACT(DN_ACT_OVERLAY_TOGGLE));
     assert_int_equal(dn_render(&cv, &v, &f), 0);
     dn_layout L;
-    dn_render_layout(&L, 1280, 720, v.width, v.height);
+    dn_render_layout(&L, &v, 1280, 720);
     const float *x = dn_run_frame_wait(v.run, 2)->x;
     long same = 0, plane = (long)v.width * v.height;
     for (int py = 0; py < v.height; py++)
@@ -286,12 +286,12 @@ static void header_and_timeline_follow_the_picture(void **state) {
         fail_msg("%s", dn_error());
     if (dn_render(&ca, &a, &f) < 0 || dn_render(&cb, &b, &f) < 0) fail_msg("%s", dn_error());
     dn_layout L;
-    dn_render_layout(&L, W, Hh, a.width, a.height);
+    dn_render_layout(&L, &a, W, Hh);
     int rx = L.numbers.x + L.numbers.w;
     /* the step number: the right end of the header */
     assert_true(same_rect(&ca, &cb, rx - (int)(170 * L.s), L.header.y, rx, L.header.y + L.header.h));
-    /* the cursor at t = 0: the right end of the timeline's plot */
-    assert_true(same_rect(&ca, &cb, L.plot.x + L.plot.w - (int)(6 * L.s), L.plot.y, L.plot.x + L.plot.w, L.plot.y + L.plot.h));
+    /* the cursor at t = 0: the left end of a forward run's timeline */
+    assert_true(same_rect(&ca, &cb, L.plot.x, L.plot.y, L.plot.x + (int)(6 * L.s), L.plot.y + L.plot.h));
     dn_canvas_free(&ca), dn_canvas_free(&cb);
     dn_render_fonts_close(&f);
     dn_view_free(&a), dn_view_free(&b);
@@ -328,22 +328,236 @@ static void clean_frames_and_t0_are_told_apart(void **state) {
     }
 }
 
+/* The timeline runs the way the Right key moves the cursor, in both modes: forward from t = 0
+ * (left) to T-1 (right), reverse from T-1 (left) to 0 (right); so the last frame of either run is
+ * at the right end (it used to be at the left end going forward: Right moved the cursor left). */
 static void timeline_picks_frames(void **state) {
     (void)state;
     dn_view v;
     open_view(&v, 0, DN_RUN_FORWARD, 10);
     dn_layout L;
-    dn_render_layout(&L, 1280, 720, v.width, v.height);
+    dn_render_layout(&L, &v, 1280, 720);
     int y = L.plot.y + L.plot.h / 2;
-    /* the left end is t = T-1: the noisiest frame; the right end t = 0: the clean one */
-    assert_int_equal(dn_render_timeline_pick(&v, 1280, 720, L.plot.x, y), 10);
-    assert_int_equal(dn_render_timeline_pick(&v, 1280, 720, L.plot.x + L.plot.w - 1, y), 0);
+    /* forward: the left end is t = 0 (frames 0 and 1 both sit there: the cursor's frame 0 wins),
+     * the right end t = 900, the noisiest frame */
+    assert_int_equal(dn_render_timeline_pick(&v, 1280, 720, L.plot.x, y), 0);
+    assert_int_equal(dn_render_timeline_pick(&v, 1280, 720, L.plot.x + L.plot.w - 1, y), 10);
     /* half way (t about 500) is DDIM's t = 500: frame 6 of 10 (t = 0, 0, 100, ..., 900) */
     float t6 = dn_run_t(v.run, 6);
     assert_true(fabsf(t6 - 500) < 1e-3f);
-    int mid = L.plot.x + (int)lroundf((1.0f - 500.0f / 999.0f) * (float)(L.plot.w - 1));
+    int mid = L.plot.x + (int)lroundf(500.0f / 999.0f * (float)(L.plot.w - 1));
     assert_int_equal(dn_render_timeline_pick(&v, 1280, 720, mid, y), 6);
     assert_int_equal(dn_render_timeline_pick(&v, 1280, 720, mid, L.big.y + 10), -1); /* not on the timeline */
+    /* every Right moves the frame's place on the timeline to the right (or keeps it) */
+    for (int mode = 0; mode < 2; mode++) {
+        dn_view r;
+        open_view(&r, 1, mode ? DN_RUN_REVERSE : DN_RUN_FORWARD, 8);
+        for (int pres = 0; pres < 2; pres++) {
+            r.look.layout = pres ? DN_LAYOUT_PRESENTER : DN_LAYOUT_DASHBOARD;
+            dn_render_layout(&L, &r, 1280, 720);
+            y = L.plot.y + L.plot.h / 2;
+            int K = dn_view_frames(&r) - 1, prev = -1;
+            int end = dn_render_timeline_pick(&r, 1280, 720, L.plot.x + L.plot.w - 1, y);
+            assert_true(end == K || dn_run_t(r.run, end) == dn_run_t(r.run, K)); /* reverse: K-1 and K at t = 0 */
+            for (int x = L.plot.x; x < L.plot.x + L.plot.w; x += 7) {
+                int k = dn_render_timeline_pick(&r, 1280, 720, x, y);
+                if (k != K || prev != 0) assert_true(k >= prev); /* ties at t = 0 may pick either */
+                prev = k;
+            }
+        }
+        dn_view_free(&r);
+    }
+    dn_view_free(&v);
+}
+
+
+/* Render frame k of v at w x h with its text log (the screen's view unless `exporting`). */
+static void render_log(dn_view *v, int k, int w, int h, int exporting, char *log, size_t size, dn_canvas *keep) {
+    assert_non_null(dn_run_frame_wait(v->run, k));
+    dn_view_act(v, (dn_action){DN_ACT_SCRUB_TO, k});
+    dn_canvas cv = {0};
+    dn_render_fonts f = {0};
+    if (dn_canvas_init(&cv, w, h, 0) < 0 || dn_render_fonts_fit(&f, w, h) < 0) fail_msg("%s", dn_error());
+    dn_render_opts o;
+    dn_render_opts_screen(&o, v);
+    o.exporting = exporting, o.log = log, o.log_size = size;
+    if (dn_render_with(&cv, v, &f, &o) < 0) fail_msg("%s", dn_error());
+    dn_render_fonts_close(&f);
+    if (keep) *keep = cv;
+    else dn_canvas_free(&cv);
+}
+
+/* The presenter layout is readable from the back of a room: at 1080p captions are at least 32 px
+ * and every label at least 22 px, x_t takes more than a third of the width (the dashboard's was
+ * 30%), and it shows only panels that have something to show (no empty boxes: at the last frame
+ * of a reverse run there is no prediction, and the panels that would be empty are left out). */
+static void presenter_is_large(void **state) {
+    (void)state;
+    dn_render_fonts f = {0};
+    assert_int_equal(dn_render_fonts_fit(&f, 1920, 1080), 0);
+    print_message("1080p: caption %d px, label %d px, notes %d px, title %d px\n", f.caption.px, f.label.px, f.small.px,
+                  f.title.px);
+    assert_true(f.caption.px >= 32);
+    assert_true(f.label.px >= 22 && f.small.px >= 22 && f.body.px >= 22 && f.mono.px >= 22);
+    dn_render_fonts_close(&f);
+    dn_view v;
+    open_view(&v, 1, DN_RUN_REVERSE, 6);
+    v.look.layout = DN_LAYOUT_PRESENTER;
+    dn_layout L;
+    dn_render_layout(&L, &v, 1920, 1080);
+    print_message("presenter: x_t %d px of 1920 (zoom %d)\n", L.big_img.w, L.zoom);
+    assert_true(L.big_img.w * 3 > 1920);
+    char log[8192];
+    int K = dn_view_frames(&v) - 1;
+    render_log(&v, K, 1280, 720, 1, log, sizeof log, NULL);
+    assert_null(strstr(log, "no prediction"));
+    assert_null(strstr(log, "nothing to predict"));
+    assert_null(strstr(log, "see x_t"));
+    render_log(&v, 2, 1280, 720, 1, log, sizeof log, NULL);
+    assert_non_null(strstr(log, "the predicted noise")); /* the default panels of a reverse step */
+    assert_non_null(strstr(log, "where it aims"));
+    assert_non_null(strstr(log, "picture"));              /* the numbers in words */
+    dn_view_free(&v);
+}
+
+/* The light theme: a light page with dark text (a projector washes out a dark screen). */
+static void light_theme(void **state) {
+    (void)state;
+    dn_view v;
+    open_view(&v, 1, DN_RUN_FORWARD, 6);
+    char log[4096];
+    dn_canvas cv;
+    for (int theme = 0; theme < 2; theme++) {
+        v.look.theme = theme;
+        render_log(&v, 2, 640, 360, 0, log, sizeof log, &cv);
+        uint32_t corner = cv.px[(long)cv.h * cv.w - 1];
+        int lum = (int)(((corner >> 16) & 255) + ((corner >> 8) & 255) + (corner & 255)) / 3;
+        long dark = 0;
+        dn_layout L;
+        dn_render_layout(&L, &v, 640, 360);
+        for (int y = L.caption.y; y < L.caption.y + L.caption.h; y++)
+            for (int x = L.caption.x; x < L.caption.x + L.caption.w; x++) {
+                uint32_t p = cv.px[(long)y * cv.w + x];
+                if (((p >> 16) & 255) < 60 && ((p >> 8) & 255) < 60 && (p & 255) < 60) dark++;
+            }
+        print_message("theme %d: background %d, dark caption pixels %ld\n", theme, lum, dark);
+        if (theme == DN_THEME_LIGHT) assert_true(lum > 240 && dark > 200);
+        else assert_true(lum < 40);
+        dn_canvas_free(&cv);
+    }
+    dn_view_free(&v);
+}
+
+/* Forward step 0's drift and random panels show the step from frame 0 to 1, and say so (they used
+ * to read as if the clean frame had a drift of its own). */
+static void move_panels_name_their_step(void **state) {
+    (void)state;
+    dn_view v;
+    open_view(&v, 1, DN_RUN_FORWARD, 6);
+    char log[8192];
+    for (int pres = 0; pres < 2; pres++) {
+        v.look.layout = pres;
+        v.set.panels = DN_PANEL_ALL;
+        if (pres) v.set.panels = DN_PANEL_MOVE;
+        render_log(&v, 0, 1280, 720, 0, log, sizeof log, NULL);
+        assert_non_null(strstr(log, pres ? "step 0 \xe2\x86\x92 1" : "0\xe2\x86\x92" "1"));
+        render_log(&v, 3, 1280, 720, 0, log, sizeof log, NULL);
+        assert_non_null(strstr(log, pres ? "step 3 \xe2\x86\x92 4" : "3\xe2\x86\x92" "4"));
+    }
+    dn_view_free(&v);
+}
+
+/* Drift and random motion of every step are drawn on one scale, the run's largest value, so a
+ * small drift looks small (each step used to be scaled to its own largest value). */
+static void move_scale_fixed_per_run(void **state) {
+    (void)state;
+    dn_view v;
+    open_view(&v, 1, DN_RUN_REVERSE, 8);
+    v.set.sampler = DN_DDIM;
+    int K = dn_view_frames(&v) - 1;
+    assert_non_null(dn_run_frame_wait(v.run, K));
+    long n = (long)v.channels * v.height * v.width;
+    float m = 0, first = 0;
+    for (int k = 0; k < K; k++) {
+        const dn_run_frame *f = dn_run_frame_wait(v.run, k);
+        for (long i = 0; i < n; i++) {
+            if (fabsf(f->drift[i]) > m) m = fabsf(f->drift[i]);
+            if (fabsf(f->random[i]) > m) m = fabsf(f->random[i]);
+            if (k == 0 && fabsf(f->drift[i]) > first) first = fabsf(f->drift[i]);
+        }
+    }
+    char want[64], log[8192];
+    snprintf(want, sizeof want, "of %.2g", (double)m);
+    v.set.panels = DN_PANEL_MOVE;
+    for (int k = 0; k < K; k += 3) {
+        render_log(&v, k, 1280, 720, 0, log, sizeof log, NULL);
+        if (!strstr(log, want)) fail_msg("frame %d: no '%s' in\n%s", k, want, log);
+    }
+    print_message("drift at step 0: up to %.3g, the run's scale %.3g\n", (double)first, (double)m);
+    assert_true(first < m);
+    dn_view_free(&v);
+}
+
+/* The class's pull (cond - uncond) is a panel of its own: shown when asked for (and guidance is
+ * on), absent when a slide's panels leave it out (it used to come with the noise panel). */
+static void pull_only_when_asked(void **state) {
+    (void)state;
+    dn_view v;
+    open_view(&v, 1, DN_RUN_REVERSE, 6);
+    char log[8192];
+    assert_true(v.num_classes > 0 && v.set.cond && v.set.cfg_scale > 1);
+    v.set.panels = DN_PANEL_NOISE | DN_PANEL_X0 | DN_PANEL_MOVE;
+    render_log(&v, 2, 1280, 720, 0, log, sizeof log, NULL);
+    assert_null(strstr(log, "pull"));
+    v.set.panels |= DN_PANEL_PULL;
+    render_log(&v, 2, 1280, 720, 0, log, sizeof log, NULL);
+    assert_non_null(strstr(log, "class pull"));
+    dn_view_free(&v);
+}
+
+/* The step explained changes with the step and the sampler: DDPM adds fresh noise and says how
+ * much, DDIM says it adds none and why; both say how far the noise falls. */
+static void step_text_follows_sampler(void **state) {
+    (void)state;
+    for (int smp = 0; smp < 2; smp++) {
+        dn_view_settings s;
+        dn_view_settings_default(&s);
+        s.mode = DN_RUN_REVERSE, s.steps = 10, s.sampler = smp ? DN_DDIM : DN_DDPM;
+        snprintf(s.model, sizeof s.model, "%s", tu_tiny_model());
+        dn_view v;
+        if (dn_view_init(&v, &s) < 0) fail_msg("%s", dn_error());
+        char a[1024], b[1024];
+        dn_render_step_text(&v, dn_run_frame_wait(v.run, 2), a, sizeof a);
+        assert_non_null(dn_run_frame_wait(v.run, 8));
+        dn_render_step_text(&v, dn_run_frame_wait(v.run, 7), b, sizeof b);
+        print_message("%s\n", a);
+        assert_string_not_equal(a, b);
+        assert_non_null(strstr(a, "2 \xe2\x86\x92 3 of 10"));
+        assert_non_null(strstr(a, "the noise falls from"));
+        if (smp) assert_non_null(strstr(a, "DDIM adds no fresh noise"));
+        else assert_non_null(strstr(a, "fresh noise (random motion, rms"));
+        dn_view_free(&v);
+    }
+}
+
+/* V: smooth pictures instead of crisp squares (the big panel is then no longer whole blocks). */
+static void smooth_pictures(void **state) {
+    (void)state;
+    dn_view v;
+    open_view(&v, 0, DN_RUN_FORWARD, 6);
+    char log[2048];
+    dn_canvas a, b;
+    render_log(&v, 0, 1280, 720, 0, log, sizeof log, &a);
+    assert_int_equal(dn_view_act(&v, DN_ACT(DN_ACT_SMOOTH_TOGGLE)), 1);
+    render_log(&v, 0, 1280, 720, 0, log, sizeof log, &b);
+    dn_layout L;
+    dn_render_layout(&L, &v, 1280, 720);
+    long differ = 0;
+    for (int y = L.big_img.y; y < L.big_img.y + L.big_img.h; y++)
+        for (int x = L.big_img.x; x < L.big_img.x + L.big_img.w; x++) differ += a.px[(long)y * a.w + x] != b.px[(long)y * b.w + x];
+    print_message("smooth: %ld of %d pixels differ\n", differ, L.big_img.w * L.big_img.h);
+    assert_true(differ > L.big_img.w * L.big_img.h / 4);
+    dn_canvas_free(&a), dn_canvas_free(&b);
     dn_view_free(&v);
 }
 
@@ -364,10 +578,27 @@ static void export_is_the_screen(void **state) {
     }
     snprintf(path, sizeof path, "%s/frame_011.png", dir);
     assert_int_not_equal(access(path, R_OK), 0);
-    /* frame 3 of the files is the renderer's frame 3, pixel for pixel */
-    dn_canvas cv = {0};
+    /* frame 3 of the files is the renderer's frame 3 without key hints, pixel for pixel, and the
+     * screen's differs from it only by the hint in the header */
+    dn_canvas cv = {0}, scr = {0};
     dn_render_fonts f = {0};
-    render_at(&cv, &f, &v, 3, 640, 360);
+    render_at(&scr, &f, &v, 3, 640, 360);
+    if (dn_canvas_init(&cv, 640, 360, 0) < 0) fail_msg("%s", dn_error());
+    char log[8192], slog[8192];
+    dn_render_opts o = {.k = 3, .message = v.message, .exporting = 1, .log = log, .log_size = sizeof log};
+    assert_int_equal(dn_render_with(&cv, &v, &f, &o), 0);
+    dn_render_opts so;
+    dn_render_opts_screen(&so, &v);
+    so.log = slog, so.log_size = sizeof slog;
+    assert_int_equal(dn_render_with(&scr, &v, &f, &so), 0);
+    assert_non_null(strstr(slog, "H: keys"));
+    assert_null(strstr(log, "H: keys"));
+    assert_null(strstr(log, "Space"));
+    dn_layout L;
+    dn_render_layout(&L, &v, 640, 360);
+    for (int y = L.header.y + L.header.h; y < 360; y++)
+        for (int x = 0; x < 640; x++) assert_int_equal(cv.px[y * 640 + x], scr.px[y * 640 + x]);
+    dn_canvas_free(&scr);
     dn_image img = {0};
     snprintf(path, sizeof path, "%s/frame_003.png", dir);
     if (dn_image_load(&img, path, 3) < 0) fail_msg("%s", dn_error());
@@ -511,6 +742,13 @@ int main(void) {
         cmocka_unit_test(export_is_the_screen),
         cmocka_unit_test(export_step_by_step),
         cmocka_unit_test(long_runs_are_thinned),
+        cmocka_unit_test(presenter_is_large),
+        cmocka_unit_test(light_theme),
+        cmocka_unit_test(move_panels_name_their_step),
+        cmocka_unit_test(move_scale_fixed_per_run),
+        cmocka_unit_test(pull_only_when_asked),
+        cmocka_unit_test(step_text_follows_sampler),
+        cmocka_unit_test(smooth_pictures),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -109,6 +109,36 @@ void dn_canvas_blit_float(dn_canvas *cv, int x, int y, int dw, int dh, const flo
     }
 }
 
+void dn_canvas_blit_float_smooth(dn_canvas *cv, int x, int y, int dw, int dh, const float *img, int c,
+                                 int ih, int iw) {
+    int cx = x, cy = y, cw = dw, chh = dh;
+    if (iw <= 0 || ih <= 0 || dw <= 0 || dh <= 0 || !clip(cv, &cx, &cy, &cw, &chh)) return;
+    long plane = (long)ih * iw;
+    for (int j = cy; j < cy + chh; j++) {
+        float fy = ((float)(j - y) + 0.5f) * (float)ih / (float)dh - 0.5f;
+        if (fy < 0) fy = 0;
+        if (fy > (float)(ih - 1)) fy = (float)(ih - 1);
+        int y0 = (int)fy, y1 = y0 + 1 < ih ? y0 + 1 : y0;
+        float ay = fy - (float)y0;
+        uint32_t *drow = cv->px + (long)j * cv->w;
+        for (int i = cx; i < cx + cw; i++) {
+            float fx = ((float)(i - x) + 0.5f) * (float)iw / (float)dw - 0.5f;
+            if (fx < 0) fx = 0;
+            if (fx > (float)(iw - 1)) fx = (float)(iw - 1);
+            int x0 = (int)fx, x1 = x0 + 1 < iw ? x0 + 1 : x0;
+            float ax = fx - (float)x0;
+            unsigned char ch[3];
+            for (int k = 0; k < 3; k++) {
+                const float *p = img + (c == 3 ? k * plane : 0);
+                float top = p[(long)y0 * iw + x0] + ax * (p[(long)y0 * iw + x1] - p[(long)y0 * iw + x0]);
+                float bot = p[(long)y1 * iw + x0] + ax * (p[(long)y1 * iw + x1] - p[(long)y1 * iw + x0]);
+                ch[k] = dn_unit_to_byte(top + ay * (bot - top));
+            }
+            drow[i] = DN_RGB(ch[0], ch[1], ch[2]);
+        }
+    }
+}
+
 void dn_canvas_to_rgb(const dn_canvas *cv, unsigned char *rgb) {
     long n = (long)cv->w * cv->h;
     for (long i = 0; i < n; i++) {

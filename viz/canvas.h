@@ -41,6 +41,11 @@ void dn_canvas_blend(dn_canvas *cv, int x, int y, const uint32_t *src, int w, in
 void dn_canvas_blit_float(dn_canvas *cv, int x, int y, int dw, int dh, const float *img, int c,
                           int ih, int iw);
 
+/* The same, scaled smoothly (bilinear between pixel centres, edges clamped): for a picture seen
+ * from the back of a room rather than counted pixel by pixel. */
+void dn_canvas_blit_float_smooth(dn_canvas *cv, int x, int y, int dw, int dh, const float *img, int c,
+                                 int ih, int iw);
+
 /* Copy the canvas to interleaved bytes rgb: (h, w, 3), alpha dropped (for PNG). */
 void dn_canvas_to_rgb(const dn_canvas *cv, unsigned char *rgb);
 

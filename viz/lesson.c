@@ -22,7 +22,7 @@ static const struct {
 } panel_names[] = {
     {"noise", DN_PANEL_NOISE},       {"x0", DN_PANEL_X0},       {"error", DN_PANEL_ERROR},
     {"move", DN_PANEL_MOVE},         {"timeline", DN_PANEL_TIMELINE}, {"histogram", DN_PANEL_HIST},
-    {"numbers", DN_PANEL_NUMBERS},
+    {"numbers", DN_PANEL_NUMBERS},   {"pull", DN_PANEL_PULL},
 };
 
 typedef struct {
@@ -116,7 +116,7 @@ static int parse_panels(const ctx *c, const char *v, unsigned *out) {
         for (i = 0; i < sizeof panel_names / sizeof panel_names[0]; i++)
             if (!strcasecmp(word, panel_names[i].name)) break;
         if (i == sizeof panel_names / sizeof panel_names[0])
-            FAIL("unknown panel '%s' (known: all, none, noise, x0, error, move, timeline, histogram, numbers)", word);
+            FAIL("unknown panel '%s' (known: all, none, noise, x0, error, move, timeline, histogram, numbers, pull)", word);
         bits |= panel_names[i].bit;
     }
     *out = bits;

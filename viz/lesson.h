@@ -19,6 +19,7 @@
  * "lessons/1-forward.txt:12: unknown key 'colour' (known: mode, model, ...)". */
 #ifndef DN_LESSON_H
 #define DN_LESSON_H
+#include "render.h"
 #include "view.h"
 #include <stddef.h>
 
@@ -70,14 +71,21 @@ void dn_lesson_range(const dn_view *v, const dn_slide *s, int *from, int *to);
  * dn_error() if a slide could not be shown. */
 int dn_lesson_step(dn_view *v, const dn_lesson *l, int *slide, int dir);
 
-/* Headless slides: DIR/slide_NN.png for every slide (its last frame, rendered at w x h with the
- * caption; text chunks hold the lesson, the slide and its speaker notes), DIR/slide_NN.gif for
- * every slide that walks through more than one frame (at most gif_frames frames, evenly spread),
- * and DIR/contact.png with all slides. Creates DIR; every file is written atomically. Returns the
- * number of slides written, or -1 + dn_error(). progress (may be NULL) is called before each slide
- * (slide 0-based, of n) so a program can say how far it is. */
+/* Headless slides, drawn with `look` (NULL: the presenter layout, dark) and no key hints:
+ * DIR/slide_NN.png for every slide (a one-frame slide: that frame; a slide that walks through
+ * several: a filmstrip of up to 6 of them side by side with t under each; with the caption, the
+ * lesson and "slide N of M"; text chunks hold the lesson, the slide and its speaker notes),
+ * DIR/slide_NN.gif for every slide that walks through more than one frame (at most gif_frames
+ * frames, evenly spread), and DIR/contact.png with every slide drawn again at 960x540, two a row.
+ * Creates DIR; every file is written atomically. Returns the number of slides written, or -1 +
+ * dn_error(). progress (may be NULL) is called before each slide (slide 0-based, of n). */
+/* The still picture of the slide on v (shown with dn_lesson_show) covering frames from..to, as
+ * the export writes it: one frame, or a filmstrip of up to 6 (waits for them). log (may be NULL):
+ * every string drawn, a line each. The fonts must fit cv. Returns 0, or -1 + dn_error(). */
+int dn_lesson_render_slide(dn_canvas *cv, dn_view *v, dn_render_fonts *f, int from, int to, char *log,
+                           size_t log_size);
 typedef void (*dn_lesson_progress)(void *ctx, int slide, int n, const char *title);
-int dn_lesson_export(const dn_lesson *l, const char *dir, int w, int h, int gif_frames, dn_lesson_progress progress,
-                     void *ctx);
+int dn_lesson_export(const dn_lesson *l, const char *dir, int w, int h, int gif_frames, const dn_view_look *look,
+                     dn_lesson_progress progress, void *ctx);
 
 #endif

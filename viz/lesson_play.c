@@ -29,8 +29,12 @@ int dn_lesson_show(dn_view *v, const dn_lesson *l, int i) {
     char cap[sizeof s->title + sizeof set.caption + 2]; /* fits: the parser checked the sum */
     snprintf(cap, sizeof cap, "%s%s%s", s->title, s->set.caption[0] ? ": " : "", s->set.caption);
     snprintf(set.caption, sizeof set.caption, "%.*s", (int)sizeof set.caption - 1, cap);
-    int rc = v->run ? dn_view_apply(v, &set) : dn_view_init(v, &set);
+    int fresh = !v->run;
+    int rc = fresh ? dn_view_init(v, &set) : dn_view_apply(v, &set);
     if (rc < 0) return dn_fail_context("%s:%d: slide %d", l->source, s->line, i + 1);
+    if (fresh) v->look.layout = DN_LAYOUT_PRESENTER; /* a lesson is shown to a room */
+    snprintf(v->deck, sizeof v->deck, "%s", l->title);
+    v->slide = i + 1, v->slides = l->n_slides;
     if (s->class_name[0]) {
         if (!v->num_classes)
             return dn_fail("%s:%d: class '%s', but the model has no classes", l->source, s->line, s->class_name);
@@ -72,40 +76,50 @@ int dn_lesson_step(dn_view *v, const dn_lesson *l, int *slide, int dir) {
 
 /* ---- headless export ---------------------------------------------------------------------------- */
 
-/* A canvas shrunk by an integer factor (box filter) into planar floats in [-1, 1], for the
- * contact sheet. out: (3, h / f, w / f). */
-static void canvas_thumb(float *out, const dn_canvas *cv, int f) {
-    int tw = cv->w / f, th = cv->h / f;
-    long plane = (long)tw * th;
-    for (int y = 0; y < th; y++)
-        for (int x = 0; x < tw; x++) {
-            unsigned sum[3] = {0, 0, 0};
-            for (int dy = 0; dy < f; dy++)
-                for (int dx = 0; dx < f; dx++) {
-                    uint32_t p = cv->px[(long)(y * f + dy) * cv->w + x * f + dx];
-                    sum[0] += (p >> 16) & 255, sum[1] += (p >> 8) & 255, sum[2] += p & 255;
-                }
-            for (int c = 0; c < 3; c++)
-                out[c * plane + (long)y * tw + x] = (float)sum[c] / (float)(f * f) / 127.5f - 1.0f;
-        }
+/* A canvas as planar floats in [-1, 1] (3, h, w), for the contact sheet. */
+static void canvas_planes(float *out, const dn_canvas *cv) {
+    long plane = (long)cv->w * cv->h;
+    for (long i = 0; i < plane; i++) {
+        uint32_t p = cv->px[i];
+        out[i] = (float)((p >> 16) & 255) / 127.5f - 1.0f;
+        out[plane + i] = (float)((p >> 8) & 255) / 127.5f - 1.0f;
+        out[2 * plane + i] = (float)(p & 255) / 127.5f - 1.0f;
+    }
 }
 
-int dn_lesson_export(const dn_lesson *l, const char *dir, int w, int h, int gif_frames, dn_lesson_progress progress,
-                     void *ctx) {
-    enum { THUMB = 4 };
+/* The frames a slide's filmstrip shows: up to 6, evenly spread over from..to, both ends included. */
+static int strip_frames(int from, int to, int *ks) {
+    int n = to - from + 1, m = n < 6 ? n : 6;
+    for (int j = 0; j < m; j++) ks[j] = from + (int)((long)j * (n - 1) / (m > 1 ? m - 1 : 1));
+    return m;
+}
+
+int dn_lesson_render_slide(dn_canvas *cv, dn_view *v, dn_render_fonts *f, int from, int to, char *log,
+                           size_t log_size) {
+    int ks[6], m = strip_frames(from, to, ks);
+    for (int j = 0; j < m; j++)
+        if (!dn_run_frame_wait(v->run, ks[j])) return dn_fail("frame %d could not be computed", ks[j]);
+    dn_render_opts o = {.k = to, .exporting = 1, .strip = ks, .n_strip = m > 1 ? m : 0, .log = log, .log_size = log_size};
+    return dn_render_with(cv, v, f, &o);
+}
+
+int dn_lesson_export(const dn_lesson *l, const char *dir, int w, int h, int gif_frames, const dn_view_look *look,
+                     dn_lesson_progress progress, void *ctx) {
+    enum { TW = 960, TH = 540 }; /* contact sheet: each slide drawn again at this size (text stays readable) */
     dn_view v;
     memset(&v, 0, sizeof v);
-    dn_render_fonts fonts = {0};
-    dn_canvas cv = {0};
+    dn_render_fonts fonts = {0}, tfonts = {0};
+    dn_canvas cv = {0}, tcv = {0};
     unsigned char *rgb = NULL;
     float *thumbs = NULL;
-    char (*caps)[160] = NULL;
+    char (*caps)[200] = NULL;
     const char **cp = NULL;
-    int written = -1, tw = w / THUMB, th = h / THUMB;
-    long tplane = 3L * tw * th;
+    int written = -1;
+    long tplane = 3L * TW * TH;
     char path[4200], title[300], slide_no[16], range[64];
     if (gif_frames < 2) gif_frames = 2;
-    if (dn_make_dir(dir) < 0 || dn_canvas_init(&cv, w, h, 0xff000000u) < 0 || dn_render_fonts_fit(&fonts, w, h) < 0)
+    if (dn_make_dir(dir) < 0 || dn_canvas_init(&cv, w, h, 0xff000000u) < 0 || dn_render_fonts_fit(&fonts, w, h) < 0 ||
+        dn_canvas_init(&tcv, TW, TH, 0xff000000u) < 0 || dn_render_fonts_fit(&tfonts, TW, TH) < 0)
         goto done;
     rgb = malloc((size_t)w * (size_t)h * 3);
     thumbs = malloc(sizeof(float) * (size_t)tplane * (size_t)l->n_slides);
@@ -119,25 +133,30 @@ int dn_lesson_export(const dn_lesson *l, const char *dir, int w, int h, int gif_
         const dn_slide *s = &l->slides[i];
         if (progress) progress(ctx, i, l->n_slides, s->title);
         if (dn_lesson_show(&v, l, i) < 0) goto done;
+        if (look) v.look = *look;
         v.playing = 0;
+        v.message[0] = '\0'; /* a slide shows the lesson, not the viewer's notices */
         int from, to;
         dn_lesson_range(&v, s, &from, &to);
         snprintf(slide_no, sizeof slide_no, "%d", i + 1);
         snprintf(range, sizeof range, "%d-%d", from, to);
-        snprintf(title, sizeof title, "%s, slide %d: %s", l->title, i + 1, s->title);
+        snprintf(title, sizeof title, "%s, slide %d of %d: %s", l->title, i + 1, l->n_slides, s->title);
         dn_png_text txt[] = {{"Software", "diffuse " DN_VERSION}, {"Title", title}, {"diffuse-lesson", l->source},
                              {"diffuse-slide", slide_no}, {"diffuse-frames", range}, {"diffuse-notes", s->notes}};
         int ntxt = s->notes[0] ? 6 : 5;
-        if (to > from) { /* an animated slide: a GIF of its frames */
+        if (to > from) { /* an animated slide: a GIF of its frames, as the screen plays them */
             dn_gif gif;
             if (dn_gif_begin(&gif, w, h, NULL) < 0) goto done;
             int n = to - from + 1, count = n < gif_frames ? n : gif_frames;
             for (int j = 0; j < count; j++) {
                 int k = from + (int)((long)j * (n - 1) / (count - 1));
-                dn_view_act(&v, (dn_action){DN_ACT_SCRUB_TO, k});
-                if (!dn_run_frame_wait(v.run, k) || dn_render(&cv, &v, &fonts) < 0 ||
-                    dn_gif_add(&gif, &cv, j == count - 1 ? 250 : 12) < 0) {
-                    if (!dn_run_frame_wait(v.run, k)) dn_fail("%s: slide %d: frame %d could not be computed", l->source, i + 1, k);
+                dn_render_opts o = {.k = k, .exporting = 1};
+                if (!dn_run_frame_wait(v.run, k)) {
+                    dn_fail("%s: slide %d: frame %d could not be computed", l->source, i + 1, k);
+                    dn_gif_free(&gif);
+                    goto done;
+                }
+                if (dn_render_with(&cv, &v, &fonts, &o) < 0 || dn_gif_add(&gif, &cv, j == count - 1 ? 250 : 12) < 0) {
                     dn_gif_free(&gif);
                     goto done;
                 }
@@ -146,27 +165,29 @@ int dn_lesson_export(const dn_lesson *l, const char *dir, int w, int h, int gif_
             if (dn_gif_end(&gif, path) < 0) goto done;
         }
         dn_view_act(&v, (dn_action){DN_ACT_SCRUB_TO, to});
-        if (!dn_run_frame_wait(v.run, to)) {
-            dn_fail("%s: slide %d: frame %d could not be computed", l->source, i + 1, to);
+        if (dn_lesson_render_slide(&cv, &v, &fonts, from, to, NULL, 0) < 0) {
+            dn_fail_context("%s: slide %d", l->source, i + 1);
             goto done;
         }
-        if (dn_render(&cv, &v, &fonts) < 0) goto done;
         dn_canvas_to_rgb(&cv, rgb);
         snprintf(path, sizeof path, "%s/slide_%02d.png", dir, i + 1);
         if (dn_png_write(path, rgb, w, h, 3, txt, ntxt) < 0) goto done;
-        canvas_thumb(thumbs + (long)i * tplane, &cv, THUMB);
-        snprintf(caps[i], sizeof caps[i], "%d. %.150s", i + 1, s->title);
+        if (dn_lesson_render_slide(&tcv, &v, &tfonts, from, to, NULL, 0) < 0) goto done;
+        canvas_planes(thumbs + (long)i * tplane, &tcv);
+        snprintf(caps[i], sizeof caps[i], "slide %d of %d\n%.150s", i + 1, l->n_slides, s->title);
         cp[i] = caps[i];
     }
     snprintf(path, sizeof path, "%s/contact.png", dir);
     dn_png_text stxt[] = {{"Software", "diffuse " DN_VERSION}, {"Title", l->title}, {"diffuse-lesson", l->source}};
-    if (dn_sheet_save(path, thumbs, l->n_slides, 3, th, tw, cp, l->title, l->n_slides < 3 ? l->n_slides : 3, 1, stxt, 3) < 0)
+    if (dn_sheet_save(path, thumbs, l->n_slides, 3, TH, TW, cp, l->title, l->n_slides < 2 ? 1 : 2, 1, stxt, 3) < 0)
         goto done;
     written = l->n_slides;
 done:
     dn_view_free(&v);
     dn_render_fonts_close(&fonts);
+    dn_render_fonts_close(&tfonts);
     dn_canvas_free(&cv);
+    dn_canvas_free(&tcv);
     free(rgb), free(thumbs), free(caps), free(cp);
     return written;
 }

@@ -1,15 +1,32 @@
 /* render.c — one viewer frame from the state; see render.h.
  *
- * Layout (design pixels of a 1280x720 frame; everything is scaled by s and centred):
+ * Two layouts, both designed in pixels of a 1280x720 frame and scaled by s and centred:
+ *
+ * Dashboard (everything at once):
  *   header            0..44    mode, what is shown, step counter, play state
  *   big x_t          20..440 x 50..486   the current image, 400 px box, whole-number zoom
  *   small panels    454..980 x 50..486   3 x 2 cells of 166 px images with a label and a note
  *   numbers        1000..1260 x 50..322  t, beta, alpha-bar, SNR and the settings
  *   histogram      1000..1260 x 330..486 x_t's values against the N(0,1) density
- *   timeline         20..1260 x 496..622 alpha-bar and log SNR over t = T-1 .. 0, the cursor
+ *   timeline         20..1260 x 496..622 alpha-bar and log SNR over t, the cursor
  *   caption          20..1260 x 628..716 the lesson's text or the step explained
- * Colours: near-black background, white text, one accent per mode (orange forward, cyan
- * reverse); noise is shown with a symmetric scale (grey = 0). */
+ *
+ * Presenter (a projector at the back of a room; large type: captions 22, labels 17 design px,
+ * that is 33 and 25 px at 1080p):
+ *   header            0..44    as above
+ *   big x_t          20..520 x 50..566   480 px box
+ *   panels          540..1260 x 50..466  the 1 to 4 panels that have something to show: one row of
+ *                                        up to three, or 2 x 2
+ *   timeline        540..1260 x 474..548 the signal left (alpha-bar) over t and the cursor
+ *   numbers line    540..1260 x 554..578 t, signal and noise in words, the sampler
+ *   caption          20..1260 x 584..716 the lesson and slide, then the caption (4 lines)
+ *   a filmstrip (an exported animated slide) replaces x_t, the panels, timeline and numbers with
+ *   up to 6 frames side by side, t under each.
+ *
+ * The timeline runs the way the Right key moves: forward mode from t = 0 (clean, left) to T-1
+ * (pure noise, right), reverse mode from T-1 (left) to 0. Colours: a dark theme (white on
+ * near-black) and a light one for projectors; one accent per mode (orange forward, blue/cyan
+ * reverse); noise is shown on a symmetric scale (grey = 0). */
 #include "render.h"
 
 #include <math.h>
@@ -24,18 +41,30 @@
 #include "data/image.h"
 #include "sheet.h"
 
-#define BG DN_RGB(14, 17, 22)
-#define PANEL DN_RGB(30, 35, 43)
-#define INK DN_RGB(245, 245, 245)
-#define MUTED DN_RGB(170, 178, 190)
-#define YELLOW DN_RGB(255, 214, 74)
-#define ORANGE DN_RGB(255, 159, 67)
-#define CYAN DN_RGB(79, 195, 247)
-#define GRID DN_RGB(60, 68, 80)
+typedef struct {
+    uint32_t bg, panel, head, ink, muted, note, forward, reverse, grid, snr, green, shade, on_accent;
+} palette;
+
+static const palette dark = {
+    .bg = DN_RGB(14, 17, 22),        .panel = DN_RGB(30, 35, 43),    .head = DN_RGB(24, 28, 36),
+    .ink = DN_RGB(245, 245, 245),    .muted = DN_RGB(170, 178, 190), .note = DN_RGB(255, 214, 74),
+    .forward = DN_RGB(255, 159, 67), .reverse = DN_RGB(79, 195, 247), .grid = DN_RGB(60, 68, 80),
+    .snr = DN_RGB(255, 183, 77),     .green = DN_RGB(130, 230, 160), .shade = DN_ARGB(235, 8, 10, 14),
+    .on_accent = DN_RGB(14, 17, 22),
+};
+/* dark text on white: projectors keep contrast this way (accents darkened to read on white) */
+static const palette light = {
+    .bg = DN_RGB(252, 252, 249),     .panel = DN_RGB(228, 231, 236), .head = DN_RGB(236, 238, 242),
+    .ink = DN_RGB(16, 18, 24),       .muted = DN_RGB(70, 76, 88),    .note = DN_RGB(150, 80, 0),
+    .forward = DN_RGB(200, 80, 0),   .reverse = DN_RGB(0, 100, 170), .grid = DN_RGB(150, 156, 168),
+    .snr = DN_RGB(190, 110, 0),      .green = DN_RGB(20, 130, 60),   .shade = DN_ARGB(240, 250, 250, 247),
+    .on_accent = DN_RGB(255, 255, 255),
+};
 
 #define DESIGN_W 1280
 #define DESIGN_H 720
 #define NOISE_RANGE 3.0f /* noise panels map [-3, 3] to black .. white */
+#define STRIP_MAX 6      /* frames in a filmstrip */
 
 /* ---- layout ---------------------------------------------------------------------------------- */
 
@@ -71,22 +100,50 @@ static dn_rect fit_zoom(dn_rect box, int iw, int ih, int *zoom) {
     return r;
 }
 
-void dn_render_layout(dn_layout *L, int w, int h, int img_w, int img_h) {
+void dn_render_layout(dn_layout *L, const dn_view *v, int w, int h) {
     xform t = xform_of(w, h);
     memset(L, 0, sizeof *L);
     L->s = t.s;
+    L->presenter = v->look.layout == DN_LAYOUT_PRESENTER;
     L->header = R(&t, 0, 0, DESIGN_W, 44);
     L->header.h += L->header.y; /* the bar spans the whole width and reaches the top edge */
     L->header.x = 0, L->header.y = 0, L->header.w = w;
+    if (L->presenter) {
+        L->big = R(&t, 20, 50, 500, 516);
+        L->big_img = fit_zoom(R(&t, 30, 84, 480, 480), v->width, v->height, &L->zoom);
+        L->cells_area = R(&t, 540, 50, 720, 416);
+        L->timeline = R(&t, 540, 474, 720, 74);
+        L->plot = R(&t, 540, 496, 720, 30);
+        L->numbers = R(&t, 540, 554, 720, 24);
+        L->caption = R(&t, 20, 584, 1240, 132);
+        L->strip = R(&t, 20, 50, 1240, 528);
+        return;
+    }
     L->big = R(&t, 20, 50, 420, 436);
-    L->big_img = fit_zoom(R(&t, 30, 84, 400, 400), img_w, img_h, &L->zoom);
+    L->big_img = fit_zoom(R(&t, 30, 84, 400, 400), v->width, v->height, &L->zoom);
     for (int j = 0; j < 2; j++)
         for (int i = 0; i < 3; i++) L->cells[j * 3 + i] = R(&t, 454 + i * 180, 50 + j * 222, 166, 214);
+    L->n_cells = 6;
+    L->cells_area = R(&t, 454, 50, 526, 436);
     L->numbers = R(&t, 1000, 50, 260, 272);
     L->hist = R(&t, 1000, 330, 260, 156);
     L->timeline = R(&t, 20, 496, 1240, 126);
     L->plot = R(&t, 20, 520, 1240, 76);
     L->caption = R(&t, 20, 628, 1240, 88);
+    L->strip = R(&t, 20, 50, 1240, 440);
+}
+
+/* The presenter's cells for n panels: one row of up to three, or 2 x 2 for four. */
+static void presenter_cells(dn_layout *L, int n) {
+    dn_rect a = L->cells_area;
+    int gap = (int)lroundf(16 * L->s);
+    int cols = n <= 3 ? (n < 1 ? 1 : n) : 2, rows = n <= 3 ? 1 : 2;
+    int cw = (a.w - (cols - 1) * gap) / cols, ch = (a.h - (rows - 1) * gap) / rows;
+    L->n_cells = n;
+    for (int i = 0; i < n && i < 6; i++) {
+        int col = i % cols, row = i / cols;
+        L->cells[i] = (dn_rect){a.x + col * (cw + gap), a.y + row * (ch + gap), cw, ch};
+    }
 }
 
 /* ---- fonts ----------------------------------------------------------------------------------- */
@@ -102,7 +159,10 @@ int dn_render_fonts_fit(dn_render_fonts *f, int w, int h) {
     dn_render_fonts_close(f);
     if (dn_font_open(&f->title, "DejaVu Sans:bold", font_px(s, 24)) < 0 ||
         dn_font_open(&f->body, NULL, font_px(s, 19)) < 0 || dn_font_open(&f->small, NULL, font_px(s, 15)) < 0 ||
-        dn_font_open(&f->mono, "DejaVu Sans Mono", font_px(s, 17)) < 0) {
+        dn_font_open(&f->mono, "DejaVu Sans Mono", font_px(s, 17)) < 0 ||
+        dn_font_open(&f->label, NULL, font_px(s, DN_RENDER_LABEL_PX)) < 0 ||
+        dn_font_open(&f->caption, NULL, font_px(s, DN_RENDER_CAPTION_PX)) < 0 ||
+        dn_font_open(&f->caption_bold, "DejaVu Sans:bold", font_px(s, DN_RENDER_CAPTION_PX)) < 0) {
         dn_render_fonts_close(f);
         return -1;
     }
@@ -116,6 +176,9 @@ void dn_render_fonts_close(dn_render_fonts *f) {
     dn_font_close(&f->body);
     dn_font_close(&f->small);
     dn_font_close(&f->mono);
+    dn_font_close(&f->label);
+    dn_font_close(&f->caption);
+    dn_font_close(&f->caption_bold);
     memset(f, 0, sizeof *f);
 }
 
@@ -125,13 +188,15 @@ typedef struct {
     dn_canvas *cv;
     dn_render_fonts *f;
     const dn_view *v;
+    const palette *P;
     dn_layout L;
+    const dn_render_opts *o;
     int failed;
-    float *tmp; /* (C, H, W) scratch for scaled panels */
-    /* what this picture shows of the view's state: the cursor, the help overlay, play mode and
-     * the message line (the view's own on screen; a slide's when exporting) */
-    int k, help, playing;
-    const char *message;
+    long n;         /* values of one image: channels * height * width */
+    float *tmp;     /* (n) scratch for scaled pictures */
+    float *buf[6];  /* (n) each: the cells' derived pictures (differences, sums) */
+    float move_max; /* the largest drift or random value of the whole run: one scale for all steps */
+    size_t log_len;
 } ctx;
 
 static void text(ctx *c, dn_font *font, int x, int y, dn_align al, uint32_t color, const char *fmt, ...)
@@ -143,6 +208,11 @@ static void text(ctx *c, dn_font *font, int x, int y, dn_align al, uint32_t colo
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
     if (dn_canvas_text(c->cv, font, x, y, al, color, buf) < 0) c->failed = 1;
+    if (c->o->log && c->o->log_size > 0 && buf[0]) { /* every string drawn, a line each (tests) */
+        int wrote = snprintf(c->o->log + c->log_len, c->o->log_size - c->log_len, "%s\n", buf);
+        if (wrote > 0) c->log_len += (size_t)wrote;
+        if (c->log_len >= c->o->log_size) c->log_len = c->o->log_size - 1;
+    }
 }
 
 static int text_width(dn_font *font, const char *s) {
@@ -153,6 +223,12 @@ static int text_width(dn_font *font, const char *s) {
 static int S(const ctx *c, int design) {
     return (int)lroundf((float)design * c->L.s);
 }
+
+static int line_w(const ctx *c) { return S(c, 2) < 1 ? 1 : S(c, 2); }
+
+static int fwd(const ctx *c) { return c->v->set.mode == DN_RUN_FORWARD; }
+
+static uint32_t accent(const ctx *c) { return fwd(c) ? c->P->forward : c->P->reverse; }
 
 /* "inferno"-like ramp for the error heat map: black -> purple -> red -> orange -> pale yellow */
 static uint32_t heat(float u) {
@@ -168,19 +244,24 @@ static uint32_t heat(float u) {
     return DN_RGB(rgb[0], rgb[1], rgb[2]);
 }
 
+static void blit(ctx *c, dn_rect r, const float *img) {
+    const dn_view *v = c->v;
+    if (v->look.smooth) dn_canvas_blit_float_smooth(c->cv, r.x, r.y, r.w, r.h, img, v->channels, v->height, v->width);
+    else dn_canvas_blit_float(c->cv, r.x, r.y, r.w, r.h, img, v->channels, v->height, v->width);
+}
+
 /* Draw img * mul into the box (whole-number zoom, centred, thin frame). Returns the image rect. */
 static dn_rect image(ctx *c, dn_rect box, const float *img, float mul) {
     const dn_view *v = c->v;
-    long n = (long)v->channels * v->height * v->width;
     const float *src = img;
     if (mul != 1.0f) {
-        for (long i = 0; i < n; i++) c->tmp[i] = img[i] * mul;
+        for (long i = 0; i < c->n; i++) c->tmp[i] = img[i] * mul;
         src = c->tmp;
     }
     dn_rect r = fit_zoom(box, v->width, v->height, NULL);
-    int b = S(c, 2) < 1 ? 1 : S(c, 2);
-    dn_canvas_rect(c->cv, r.x - b, r.y - b, r.w + 2 * b, r.h + 2 * b, b, GRID);
-    dn_canvas_blit_float(c->cv, r.x, r.y, r.w, r.h, src, v->channels, v->height, v->width);
+    int b = line_w(c);
+    dn_canvas_rect(c->cv, r.x - b, r.y - b, r.w + 2 * b, r.h + 2 * b, b, c->P->grid);
+    blit(c, r, src);
     return r;
 }
 
@@ -190,8 +271,8 @@ static void heat_image(ctx *c, dn_rect box, const float *err) {
     int z;
     dn_rect r = fit_zoom(box, v->width, v->height, &z);
     long plane = (long)v->height * v->width;
-    int b = S(c, 2) < 1 ? 1 : S(c, 2);
-    dn_canvas_rect(c->cv, r.x - b, r.y - b, r.w + 2 * b, r.h + 2 * b, b, GRID);
+    int b = line_w(c);
+    dn_canvas_rect(c->cv, r.x - b, r.y - b, r.w + 2 * b, r.h + 2 * b, b, c->P->grid);
     for (int y = 0; y < v->height; y++)
         for (int x = 0; x < v->width; x++) {
             float m = 0;
@@ -210,47 +291,58 @@ static float max_abs(const float *a, long n) {
     return m;
 }
 
-/* A small panel: label on top, image box, note under it. Returns the image box. */
-static dn_rect cell(ctx *c, int i, const char *label, uint32_t color) {
-    dn_rect r = c->L.cells[i];
-    text(c, &c->f->body, r.x, r.y, DN_ALIGN_LEFT, color, "%s", label);
-    dn_rect box = {r.x, r.y + S(c, 24), r.w, S(c, 166)};
-    return box;
-}
-
-static void cell_note(ctx *c, int i, uint32_t color, const char *note) {
-    dn_rect r = c->L.cells[i];
-    text(c, &c->f->small, r.x + r.w / 2, r.y + S(c, 196), DN_ALIGN_CENTER, color, "%s", note);
-}
-
-/* A panel with nothing to show: a dim box with a short reason (up to two lines split at '\n'). */
-static void cell_empty(ctx *c, dn_rect box, const char *why) {
-    dn_canvas_fill_rect(c->cv, box.x, box.y, box.w, box.h, PANEL);
-    char buf[160];
-    snprintf(buf, sizeof buf, "%s", why);
-    char *nl = strchr(buf, '\n');
-    int lh = c->f->small.height;
-    if (nl) {
-        *nl = '\0';
-        text(c, &c->f->small, box.x + box.w / 2, box.y + box.h / 2 - lh, DN_ALIGN_CENTER, MUTED, "%s", buf);
-        text(c, &c->f->small, box.x + box.w / 2, box.y + box.h / 2, DN_ALIGN_CENTER, MUTED, "%s", nl + 1);
-    } else {
-        text(c, &c->f->small, box.x + box.w / 2, box.y + (box.h - lh) / 2, DN_ALIGN_CENTER, MUTED, "%s", buf);
-    }
-}
-
 static void fmt_num(char *buf, size_t size, float x) {
     if (isinf(x)) snprintf(buf, size, "\xe2\x88\x9e"); /* the infinity sign */
     else if (x != 0 && (fabsf(x) < 1e-3f || fabsf(x) >= 1e5f)) snprintf(buf, size, "%.3e", (double)x);
     else snprintf(buf, size, "%.4f", (double)x);
 }
 
-/* x position on the plot of timestep t: T-1 at the left, 0 at the right */
-static int t_to_x(const dn_rect *p, int T, float t) {
-    return p->x + (int)lroundf((1.0f - t / (float)(T - 1)) * (float)(p->w - 1));
+/* x position on the plot of timestep t, the way the Right key moves: forward t = 0 at the left,
+ * reverse t = T-1 at the left */
+static int t_to_x(const dn_view *v, const dn_rect *p, float t) {
+    float u = t / (float)(v->sched.T - 1);
+    if (v->set.mode == DN_RUN_REVERSE) u = 1.0f - u;
+    return p->x + (int)lroundf(u * (float)(p->w - 1));
 }
 
-/* ---- the parts of the frame ------------------------------------------------------------------ */
+/* Word-wrap `s` into lines of at most width pixels; draws up to max_lines lines from y (the last
+ * one ends in an ellipsis if the text goes on). Returns the y under the last line. */
+static int draw_wrapped(ctx *c, dn_font *font, int x, int y, int width, uint32_t color, const char *s, int max_lines) {
+    char line[512];
+    int lines = 0;
+    while (*s && lines < max_lines) {
+        size_t best = 0, i = 0;
+        while (*s == ' ') s++;
+        for (i = 0; s[i] && s[i] != '\n' && i < sizeof line - 4; i++) {
+            if (s[i + 1] == ' ' || s[i + 1] == '\0' || s[i + 1] == '\n') {
+                memcpy(line, s, i + 1);
+                line[i + 1] = '\0';
+                if (text_width(font, line) > width && best) break;
+                best = i + 1;
+            }
+        }
+        if (!best) best = i ? i : 1;
+        memcpy(line, s, best);
+        line[best] = '\0';
+        s += best;
+        if (lines == max_lines - 1 && *s && *s != '\n') { /* more text than room: say so */
+            size_t len = strlen(line);
+            while (len > 1 && text_width(font, line) + text_width(font, "\xe2\x80\xa6") > width) {
+                len--;
+                while (len > 0 && ((unsigned char)line[len] & 0xC0) == 0x80) len--;
+                line[len] = '\0';
+            }
+            snprintf(line + len, sizeof line - len, "\xe2\x80\xa6");
+        }
+        text(c, font, x, y, DN_ALIGN_LEFT, color, "%s", line);
+        y += font->height;
+        lines++;
+        if (*s == '\n') s++;
+    }
+    return y;
+}
+
+/* ---- the words ------------------------------------------------------------------------------- */
 
 void dn_render_t_label(const dn_view *v, const dn_run_frame *f, char *buf, size_t size) {
     /* short: the numbers panel's value column holds about 16 characters at every size */
@@ -274,42 +366,118 @@ void dn_render_headline(const dn_view *v, char *what, size_t size) {
     } else snprintf(what, size, "denoising pure noise (no condition)");
 }
 
+/* How much of x_t is picture and how much noise, in percent of its variance (they add to 100):
+ * alpha-bar and 1 - alpha-bar, "<1%" rather than a 0 that is not quite 0. */
+typedef struct {
+    char picture[8], noise[8];
+} share_text;
+
+static void pct(char *buf, size_t size, float u) {
+    int p = (int)lroundf(100 * u);
+    if (p == 0 && u > 0) snprintf(buf, size, "<1%%");
+    else if (p == 100 && u < 1) snprintf(buf, size, ">99%%");
+    else snprintf(buf, size, "%d%%", p);
+}
+
+static share_text shares(const dn_run_frame *f) {
+    float ab = f->alpha_bar < 0 ? 0 : f->alpha_bar > 1 ? 1 : f->alpha_bar;
+    share_text s;
+    pct(s.picture, sizeof s.picture, ab);
+    pct(s.noise, sizeof s.noise, 1 - ab);
+    return s;
+}
+
+static float rms(const float *a, long n) {
+    double s = 0;
+    for (long i = 0; i < n; i++) s += (double)a[i] * (double)a[i];
+    return n ? (float)sqrt(s / (double)n) : 0;
+}
+
+void dn_render_step_text(const dn_view *v, const dn_run_frame *f, char *buf, size_t size) {
+    const dn_view_settings *s = &v->set;
+    int K = dn_view_frames(v) - 1;
+    share_text sh = shares(f);
+    const dn_run_frame *g = f->k < K ? dn_run_frame_get(v->run, f->k + 1) : NULL;
+    long n = (long)v->channels * v->height * v->width;
+    const char *sampler = dn_sampler_kind_name(s->sampler);
+    if (s->mode == DN_RUN_FORWARD) {
+        if (f->k == 0)
+            snprintf(buf, size, "The clean image x_0. Each step pulls every value a little toward 0 (drift) and adds "
+                                "fresh Gaussian noise (random motion); after %d steps only noise is left.", K);
+        else
+            snprintf(buf, size, "After %d of %d steps: x_t = \xe2\x88\x9a" "alpha-bar \xc2\xb7 x_0 + \xe2\x88\x9a(1 \xe2\x88\x92 "
+                                "alpha-bar) \xc2\xb7 noise, with alpha-bar = %.3f: x_t is %s picture and %s noise.",
+                     f->k, K, (double)f->alpha_bar, sh.picture, sh.noise);
+        return;
+    }
+    if (f->k == 0 && s->start > 0) {
+        snprintf(buf, size, "img2img: the photo noised to t = %g (strength %.2f). The model denoises it from here, so "
+                            "the result keeps the photo's layout.", (double)f->t, (double)(s->steps - s->start) / s->steps);
+        return;
+    }
+    if (f->k >= K) {
+        snprintf(buf, size, "Done: the sample after %d steps of %s, from the noise of seed %llu.", K, sampler,
+                 (unsigned long long)s->seed);
+        return;
+    }
+    share_text sh2 = g ? shares(g) : sh;
+    float fresh = f->has_pred ? rms(f->random, n) : 0;
+    char tail[200];
+    if (s->sampler == DN_DDPM)
+        snprintf(tail, sizeof tail, "DDPM then adds fresh noise (random motion, rms %.2f): each step is a small random walk.",
+                 (double)fresh);
+    else if (s->sampler == DN_DDIM)
+        snprintf(tail, sizeof tail, "DDIM adds no fresh noise: its steps are deterministic, so the same seed always "
+                                    "gives the same picture.");
+    else
+        snprintf(tail, sizeof tail, "%s adds no fresh noise: it follows the smooth path (an ODE) from noise to picture.",
+                 sampler);
+    snprintf(buf, size, "Step %d \xe2\x86\x92 %d of %d: the U-Net predicts the noise in x_t and the step removes part of "
+                        "it (drift): the noise falls from %s to %s of x_t. %s", f->k, f->k + 1, K, sh.noise, sh2.noise, tail);
+}
+
+/* ---- the header ------------------------------------------------------------------------------ */
+
 static void draw_header(ctx *c, const dn_run_frame *f, int shown) {
     const dn_view *v = c->v;
-    const dn_view_settings *s = &v->set;
     dn_rect h = c->L.header;
-    dn_canvas_fill_rect(c->cv, h.x, h.y, h.w, h.h, DN_RGB(24, 28, 36));
-    int fwd = s->mode == DN_RUN_FORWARD;
-    uint32_t acc = fwd ? ORANGE : CYAN;
-    const char *tag = fwd ? "FORWARD" : "REVERSE";
+    dn_canvas_fill_rect(c->cv, h.x, h.y, h.w, h.h, c->P->head);
+    const char *tag = fwd(c) ? "FORWARD" : "REVERSE";
     int pad = S(c, 10), x = c->L.big.x;
     int tw = text_width(&c->f->title, tag);
     int ty = h.y + (h.h - c->f->title.height) / 2;
-    dn_canvas_fill_rect(c->cv, x, h.y + S(c, 6), tw + 2 * pad, h.h - S(c, 12), acc);
-    text(c, &c->f->title, x + pad, ty, DN_ALIGN_LEFT, BG, "%s", tag);
-    char what[256], note[160];
+    dn_canvas_fill_rect(c->cv, x, h.y + S(c, 6), tw + 2 * pad, h.h - S(c, 12), accent(c));
+    text(c, &c->f->title, x + pad, ty, DN_ALIGN_LEFT, c->P->on_accent, "%s", tag);
+    char what[256], note[160], step[64];
     dn_render_headline(v, what, sizeof what);
     int n = dn_view_frames(v);
-    int rx = c->L.numbers.x + c->L.numbers.w;
-    /* the step of the picture on screen (the one being computed is in the note beside it) */
-    text(c, &c->f->title, rx, ty, DN_ALIGN_RIGHT, INK, "step %d / %d", f ? shown : c->k, n - 1);
-    int sw = text_width(&c->f->title, "step 0000 / 0000");
-    /* the note beside the step: what is going on, else the keys' hint; the headline keeps the
-     * room it needs (the hint gives way to it; a status note shortens it) */
+    int rx = c->L.caption.x + c->L.caption.w;
+    /* the step of the picture on screen (the one being computed is in the note beside it); a
+     * filmstrip says which steps it shows */
+    if (c->o->n_strip > 1)
+        snprintf(step, sizeof step, "steps %d\xe2\x80\x93%d / %d", c->o->strip[0], c->o->strip[c->o->n_strip - 1], n - 1);
+    else snprintf(step, sizeof step, "step %d / %d", f ? shown : c->o->k, n - 1);
+    text(c, &c->f->title, rx, ty, DN_ALIGN_RIGHT, c->P->ink, "%s", step);
+    int sw = text_width(&c->f->title, step);
+    if (sw < text_width(&c->f->title, "step 0000 / 0000")) sw = text_width(&c->f->title, "step 0000 / 0000");
+    /* the note beside the step: what is going on, else the keys' hint (on screen only); the
+     * headline keeps the room it needs (the hint gives way to it; a status note shortens it) */
     dn_font *nf = &c->f->body;
-    uint32_t ncol = YELLOW;
+    uint32_t ncol = c->P->note;
     int status = 1;
-    if (!f || shown != c->k)
-        snprintf(note, sizeof note, "computing step %d\xe2\x80\xa6", c->k);
-    else if (c->playing)
-        snprintf(note, sizeof note, "\xe2\x96\xb6 playing %g steps/s", (double)dn_view_speeds[v->speed]), ncol = acc;
-    else {
-        snprintf(note, sizeof note, "Space plays (%g steps/s)   H: keys", (double)dn_view_speeds[v->speed]);
-        nf = &c->f->small, ncol = MUTED, status = 0;
-    }
+    note[0] = 0;
+    if (c->o->n_strip > 1) status = 0;
+    else if (!f || shown != c->o->k)
+        snprintf(note, sizeof note, "computing step %d\xe2\x80\xa6", c->o->k);
+    else if (c->o->playing)
+        snprintf(note, sizeof note, "\xe2\x96\xb6 playing %g steps/s", (double)dn_view_speeds[v->speed]), ncol = accent(c);
+    else if (!c->o->exporting) {
+        snprintf(note, sizeof note, "%sSpace plays   H: keys", v->slides ? "PageDown: next slide   " : "");
+        nf = &c->f->small, ncol = c->P->muted, status = 0;
+    } else status = 0;
     int wx = x + tw + 3 * pad, room = rx - sw - pad - wx; /* from the headline to the step number */
-    int nw = text_width(nf, note), gap = 2 * pad;
-    if (text_width(&c->f->body, what) + gap + nw > room) {
+    int nw = note[0] ? text_width(nf, note) : 0, gap = 2 * pad;
+    if (text_width(&c->f->body, what) + (nw ? gap + nw : 0) > room) {
         if (!status) note[0] = 0, nw = 0; /* the hint gives way */
         size_t len = strlen(what);
         while (len > 4 && text_width(&c->f->body, what) + (nw ? gap + nw : 0) > room) {
@@ -318,9 +486,11 @@ static void draw_header(ctx *c, const dn_run_frame *f, int shown) {
             snprintf(what + len, sizeof what - len, "\xe2\x80\xa6");
         }
     }
-    text(c, &c->f->body, wx, h.y + (h.h - c->f->body.height) / 2, DN_ALIGN_LEFT, INK, "%s", what);
+    text(c, &c->f->body, wx, h.y + (h.h - c->f->body.height) / 2, DN_ALIGN_LEFT, c->P->ink, "%s", what);
     if (note[0]) text(c, nf, rx - sw - pad, h.y + (h.h - nf->height) / 2, DN_ALIGN_RIGHT, ncol, "%s", note);
 }
+
+/* ---- x_t ------------------------------------------------------------------------------------- */
 
 /* Every picture of x shows it at the variance-preserving scale (the run's f->scale: Euler's
  * samples live at sqrt(sigma^2 + 1)), so x_t, its histogram and the next x_t read the same for all
@@ -328,39 +498,36 @@ static void draw_header(ctx *c, const dn_run_frame *f, int shown) {
 static float shown_scale(const dn_run_frame *f, int next) { return next ? f->scale_next : f->scale; }
 
 /* f->x at the shown scale: f->x itself, or a scaled copy in out (n values). */
-static const float *shown_x(const dn_view *v, const dn_run_frame *f, float *out) {
+static const float *shown_x(const ctx *c, const dn_run_frame *f, float *out) {
     float s = shown_scale(f, 0);
     if (s == 1.0f) return f->x;
-    long n = (long)v->channels * v->height * v->width;
-    for (long i = 0; i < n; i++) out[i] = f->x[i] * s;
+    for (long i = 0; i < c->n; i++) out[i] = f->x[i] * s;
     return out;
 }
 
 static void draw_big(ctx *c, const dn_run_frame *f) {
     const dn_view *v = c->v;
     dn_rect b = c->L.big;
-    text(c, &c->f->title, b.x, b.y, DN_ALIGN_LEFT, INK, "x_t");
-    char tb[32];
-    fmt_num(tb, sizeof tb, f->alpha_bar);
-    if (f->k == 0 && v->set.mode == DN_RUN_FORWARD)
-        text(c, &c->f->body, b.x + S(c, 56), b.y + S(c, 3), DN_ALIGN_LEFT, MUTED, "clean image x_0, before any step");
-    else if (f->alpha_bar >= 1.0f)
-        text(c, &c->f->body, b.x + S(c, 56), b.y + S(c, 3), DN_ALIGN_LEFT, MUTED, "clean: after the last step");
+    text(c, &c->f->title, b.x, b.y, DN_ALIGN_LEFT, c->P->ink, "x_t");
+    char line[160];
+    dn_font *lf = c->L.presenter ? &c->f->label : &c->f->body;
+    share_text sh = shares(f);
+    if (f->k == 0 && fwd(c)) snprintf(line, sizeof line, "the clean image x_0, before any step");
+    else if (f->alpha_bar >= 1.0f) snprintf(line, sizeof line, "clean: after the last step");
+    else if (c->L.presenter) snprintf(line, sizeof line, "t = %g: %s picture, %s noise", (double)f->t, sh.picture, sh.noise);
     else if (shown_scale(f, 0) != 1.0f)
-        text(c, &c->f->body, b.x + S(c, 56), b.y + S(c, 3), DN_ALIGN_LEFT, MUTED,
-             "t = %g   x / \xe2\x88\x9a(\xcf\x83\xc2\xb2+1)", (double)f->t);
-    else
-        text(c, &c->f->body, b.x + S(c, 56), b.y + S(c, 3), DN_ALIGN_LEFT, MUTED, "t = %g", (double)f->t);
+        snprintf(line, sizeof line, "t = %g   x / \xe2\x88\x9a(\xcf\x83\xc2\xb2+1)", (double)f->t);
+    else snprintf(line, sizeof line, "t = %g", (double)f->t);
+    text(c, lf, b.x + S(c, 56), b.y + S(c, 4), DN_ALIGN_LEFT, c->P->muted, "%s", line);
     dn_rect r = c->L.big_img;
-    int bw = S(c, 2) < 1 ? 1 : S(c, 2);
-    dn_canvas_rect(c->cv, r.x - bw, r.y - bw, r.w + 2 * bw, r.h + 2 * bw, bw, GRID);
-    dn_canvas_blit_float(c->cv, r.x, r.y, r.w, r.h, shown_x(v, f, c->tmp), v->channels, v->height, v->width);
-    const float *noise = v->set.mode == DN_RUN_FORWARD ? (f->has_true ? f->eps_true : NULL)
-                                                       : (f->has_pred ? f->eps_pred : NULL);
+    int bw = line_w(c);
+    dn_canvas_rect(c->cv, r.x - bw, r.y - bw, r.w + 2 * bw, r.h + 2 * bw, bw, c->P->grid);
+    blit(c, r, shown_x(c, f, c->tmp));
+    const float *noise = fwd(c) ? (f->has_true ? f->eps_true : NULL) : (f->has_pred ? f->eps_pred : NULL);
     if (v->set.overlay && noise) {
         /* the noise drawn over x_t at half opacity, on the noise panels' symmetric scale */
-        int iw = v->width, ih = v->height, z = c->L.zoom;
-        long plane = (long)iw * ih;
+        int iw = v->width, z = c->L.zoom;
+        long plane = (long)iw * v->height;
         uint32_t *ov = malloc(sizeof(uint32_t) * (size_t)r.w * (size_t)r.h);
         if (ov) {
             for (int y = 0; y < r.h; y++)
@@ -374,232 +541,336 @@ static void draw_big(ctx *c, const dn_run_frame *f) {
             dn_canvas_blend(c->cv, r.x, r.y, ov, r.w, r.h, r.w);
             free(ov);
         }
-        text(c, &c->f->small, b.x + b.w, b.y + S(c, 6), DN_ALIGN_RIGHT, YELLOW, "%s noise overlaid (O)",
-             v->set.mode == DN_RUN_FORWARD ? "true" : "predicted");
+        text(c, &c->f->small, b.x + b.w, b.y + S(c, 30), DN_ALIGN_RIGHT, c->P->note, "%s noise drawn over it",
+             fwd(c) ? "the true" : "the predicted");
+    } else if (v->set.overlay) {
+        text(c, &c->f->small, b.x + b.w, b.y + S(c, 30), DN_ALIGN_RIGHT, c->P->muted, "%s",
+             fwd(c) ? "no noise to draw over it yet" : "no prediction to draw over it");
     }
 }
 
-/* Drift and random of one step share one symmetric scale, so their sizes compare at a glance. */
-static void draw_move(ctx *c, const dn_run_frame *f, int ci_drift, int ci_random) {
+/* ---- the panels: a list of cells, placed by the layout --------------------------------------- */
+
+typedef enum { CELL_IMAGE, CELL_HEAT, CELL_EMPTY, CELL_TEXT } cell_kind;
+
+typedef struct {
+    int slot;         /* the dashboard's place, 0..5 (3 x 2) */
+    cell_kind kind;
+    char label[96];   /* above the picture */
+    char note[128];   /* under it */
+    const float *img; /* CELL_IMAGE: drawn as img * mul; CELL_HEAT: |error| */
+    float mul;
+    char why[160];    /* CELL_EMPTY: why there is nothing; CELL_TEXT: the lines, split at '\n' */
+} cell_item;
+
+static cell_item *add(cell_item *it, int *n, int slot, cell_kind kind, const char *label) {
+    cell_item *e = &it[(*n)++];
+    memset(e, 0, sizeof *e);
+    e->slot = slot, e->kind = kind, e->mul = 1.0f;
+    snprintf(e->label, sizeof e->label, "%s", label);
+    return e;
+}
+
+static void empty_cell(cell_item *it, int *n, int slot, const char *label, const char *why) {
+    snprintf(add(it, n, slot, CELL_EMPTY, label)->why, sizeof it->why, "%s", why);
+}
+
+static void img_cell(cell_item *it, int *n, int slot, const char *label, const float *img, float mul,
+                     const char *note) {
+    cell_item *e = add(it, n, slot, CELL_IMAGE, label);
+    e->img = img, e->mul = mul;
+    snprintf(e->note, sizeof e->note, "%s", note);
+}
+
+/* the largest drift or random value over the run's computed steps: one scale for every step */
+static float run_move_max(const ctx *c) {
     const dn_view *v = c->v;
-    long n = (long)v->channels * v->height * v->width;
     int K = dn_view_frames(v) - 1;
-    dn_rect bd = cell(c, ci_drift, "drift", INK);
-    dn_rect br = cell(c, ci_random, "random motion", INK);
-    if (f->k >= K) {
-        cell_empty(c, bd, "last frame:\nno more steps");
-        cell_empty(c, br, "last frame:\nno more steps");
-        return;
+    float m = 0;
+    for (int k = 0; k < K; k++) {
+        const dn_run_frame *f = dn_run_frame_get(v->run, k);
+        if (!f) break;
+        float a = max_abs(f->drift, c->n), b = max_abs(f->random, c->n);
+        if (a > m) m = a;
+        if (b > m) m = b;
     }
-    float m = max_abs(f->drift, n), mr = max_abs(f->random, n);
-    if (mr > m) m = mr;
-    if (!(m > 0)) m = 1;
-    image(c, bd, f->drift, 1.0f / m);
-    char note[64];
-    snprintf(note, sizeof note, "max %.2g  (\xc2\xb1%.2g)", (double)max_abs(f->drift, n), (double)m);
-    cell_note(c, ci_drift, MUTED, note);
-    if (mr > 0) {
-        image(c, br, f->random, 1.0f / m);
-        snprintf(note, sizeof note, "max %.2g  (\xc2\xb1%.2g)", (double)mr, (double)m);
-        cell_note(c, ci_random, MUTED, note);
-    } else {
-        cell_empty(c, br, "none: this sampler\nadds no noise here");
-    }
+    return m > 0 ? m : 1;
 }
 
-static void noise_cell(ctx *c, int i, const char *label, const float *eps) {
-    dn_rect b = cell(c, i, label, INK);
-    image(c, b, eps, 1.0f / NOISE_RANGE);
-    cell_note(c, i, MUTED, "grey 0, scale \xc2\xb1" "3");
-}
-
-static void draw_guidance(ctx *c, const dn_run_frame *f) {
+/* Drift and random motion of the step from frame k to k+1, on the run's one scale. */
+static void move_cells(ctx *c, const dn_run_frame *f, cell_item *it, int *n, int sd, int sr) {
     const dn_view *v = c->v;
-    long n = (long)v->channels * v->height * v->width;
-    if (!f->has_pred) {
-        for (int i = 0; i < 4; i++)
-            cell_empty(c, cell(c, i, i == 0 ? "guidance breakdown" : "", INK),
-                       v->has_net ? "no prediction\nat the last frame" : "no model:\nno prediction");
+    int K = dn_view_frames(v) - 1;
+    const char *ld = fwd(c) ? "drift: pulled toward 0|drift" : "drift: toward the picture|drift";
+    const char *lr = "random: fresh noise|random motion";
+    if (f->k >= K) {
+        empty_cell(it, n, sd, ld, "the last frame:\nno step after it");
+        empty_cell(it, n, sr, lr, "the last frame:\nno step after it");
         return;
+    }
+    float m = c->move_max, md = max_abs(f->drift, c->n), mr = max_abs(f->random, c->n);
+    char note[128];
+    snprintf(note, sizeof note, "step %d \xe2\x86\x92 %d: up to %.2g (white %.2g)|%d\xe2\x86\x92%d: max %.2g of %.2g", f->k,
+             f->k + 1, (double)md, (double)m, f->k, f->k + 1, (double)md, (double)m);
+    img_cell(it, n, sd, ld, f->drift, 1.0f / m, note);
+    if (mr > 0) {
+        snprintf(note, sizeof note, "step %d \xe2\x86\x92 %d: up to %.2g (white %.2g)|%d\xe2\x86\x92%d: max %.2g of %.2g",
+                 f->k, f->k + 1, (double)mr, (double)m, f->k, f->k + 1, (double)mr, (double)m);
+        img_cell(it, n, sr, lr, f->random, 1.0f / m, note);
+    } else {
+        char why[96];
+        snprintf(why, sizeof why, "none: %s adds\nno fresh noise", dn_sampler_kind_name(v->set.sampler));
+        empty_cell(it, n, sr, lr, why);
+    }
+}
+
+/* The class's pull, cond - uncond, scaled to its own largest value into buf. */
+static float pull_image(ctx *c, const dn_run_frame *f, float *buf) {
+    for (long i = 0; i < c->n; i++) buf[i] = f->eps_cond[i] - f->eps_uncond[i];
+    float m = max_abs(buf, c->n);
+    if (!(m > 0)) m = 1;
+    for (long i = 0; i < c->n; i++) buf[i] /= m;
+    return m;
+}
+
+static int collect_guidance(ctx *c, const dn_run_frame *f, cell_item *it) {
+    const dn_view *v = c->v;
+    int n = 0;
+    char note[128];
+    if (!f->has_pred) {
+        empty_cell(it, &n, 0, "guidance breakdown|guidance breakdown", v->has_net ? "the last frame:\nno prediction" : "no model:\nno prediction");
+        return n;
     }
     if (!f->guided) {
-        noise_cell(c, 0, "the one prediction", f->eps_pred);
-        cell_empty(c, cell(c, 1, "no guidance", MUTED),
-                   v->set.cond ? "w = 1: conditional\nprediction only" : "conditioning off:\nunconditional only");
-        return;
+        img_cell(it, &n, 0, "the one prediction|the one prediction", f->eps_pred, 1.0f / NOISE_RANGE, "grey 0, white +3|grey 0, \xc2\xb1" "3");
+        empty_cell(it, &n, 1, "no guidance|no guidance",
+                   v->set.cond ? "w = 1: the conditional\nprediction only" : "conditioning off:\nunconditional only");
+        return n;
     }
-    noise_cell(c, 0, "unconditional \xce\xb5", f->eps_uncond);
-    noise_cell(c, 1, "conditional \xce\xb5", f->eps_cond);
-    for (long i = 0; i < n; i++) c->tmp[i] = f->eps_cond[i] - f->eps_uncond[i];
-    float m = max_abs(c->tmp, n);
-    if (!(m > 0)) m = 1;
-    dn_rect b = cell(c, 2, "cond \xe2\x88\x92 uncond", INK);
-    for (long i = 0; i < n; i++) c->tmp[i] /= m;
-    /* c->tmp already scaled: draw without a second scaling */
-    {
-        dn_rect r = fit_zoom(b, v->width, v->height, NULL);
-        dn_canvas_blit_float(c->cv, r.x, r.y, r.w, r.h, c->tmp, v->channels, v->height, v->width);
-    }
-    char note[64];
-    snprintf(note, sizeof note, "the pull, scale \xc2\xb1%.2g", (double)m);
-    cell_note(c, 2, MUTED, note);
+    img_cell(it, &n, 0, "without the class|uncond \xce\xb5", f->eps_uncond, 1.0f / NOISE_RANGE, "the unconditional prediction|no class given");
+    img_cell(it, &n, 1, "with the class|cond \xce\xb5", f->eps_cond, 1.0f / NOISE_RANGE, "the conditional prediction|the class given");
+    float m = pull_image(c, f, c->buf[0]);
+    snprintf(note, sizeof note, "with \xe2\x88\x92 without (white %.2g)|cond \xe2\x88\x92 uncond, \xc2\xb1%.2g", (double)m, (double)m);
+    img_cell(it, &n, 2, "the class's pull|class pull", c->buf[0], 1.0f, note);
     char lab[64];
-    snprintf(lab, sizeof lab, "mix (w = %g)", (double)v->set.cfg_scale);
-    noise_cell(c, 3, lab, f->eps_pred);
-    dn_rect r = c->L.cells[4];
-    int lh = c->f->body.height;
-    text(c, &c->f->body, r.x, r.y + S(c, 40), DN_ALIGN_LEFT, INK, "mix = uncond");
-    text(c, &c->f->body, r.x, r.y + S(c, 40) + lh, DN_ALIGN_LEFT, INK, "  + w \xc2\xb7 (cond \xe2\x88\x92 uncond)");
-    text(c, &c->f->small, r.x, r.y + S(c, 40) + 3 * lh, DN_ALIGN_LEFT, MUTED, "w = 0: unconditional");
-    text(c, &c->f->small, r.x, r.y + S(c, 40) + 4 * lh, DN_ALIGN_LEFT, MUTED, "w = 1: conditional");
-    text(c, &c->f->small, r.x, r.y + S(c, 40) + 5 * lh, DN_ALIGN_LEFT, MUTED, "w > 1: further toward the class");
+    snprintf(lab, sizeof lab, "what is used: w = %g|mix (w = %g)", (double)v->set.cfg_scale, (double)v->set.cfg_scale);
+    img_cell(it, &n, 3, lab, f->eps_pred, 1.0f / NOISE_RANGE, "without + w \xc2\xb7 pull|uncond + w \xc2\xb7 pull");
+    if (!c->L.presenter) {
+        cell_item *e = add(it, &n, 4, CELL_TEXT, "");
+        snprintf(e->why, sizeof e->why, "used = without\n  + w \xc2\xb7 (with \xe2\x88\x92 without)\n\nw = 0: the class is ignored\n"
+                                        "w = 1: plain conditional\nw > 1: more typical of it");
+    }
+    return n;
+}
+
+/* Every panel the settings ask for, with what it shows at frame f; empty ones say why. */
+static int collect_cells(ctx *c, const dn_run_frame *f, cell_item *it) {
+    const dn_view *v = c->v;
+    unsigned P = dn_view_panels(v);
+    int n = 0, pres = c->L.presenter;
+    if (v->set.guidance) return collect_guidance(c, f, it);
+    const char *nopred = v->has_net ? "the last frame:\nnothing to predict" : "no model:\nno prediction";
+    if (fwd(c)) {
+        if (P & DN_PANEL_NOISE) {
+            if (!f->has_true) empty_cell(it, &n, 0, "the noise added|true noise \xce\xb5", "the clean image:\nno noise yet");
+            else if (v->set.overlay) empty_cell(it, &n, 0, "the noise added|true noise \xce\xb5", "drawn over x_t");
+            else img_cell(it, &n, 0, "the noise added|true noise \xce\xb5", f->eps_true, 1.0f / NOISE_RANGE, "grey 0, white +3, black \xe2\x88\x92" "3|grey 0, \xc2\xb1" "3");
+            if (f->has_pred) img_cell(it, &n, 1, "the network's guess of it|predicted noise", f->eps_pred, 1.0f / NOISE_RANGE, "the U-Net's prediction|the U-Net's guess");
+            else empty_cell(it, &n, 1, "the network's guess of it|predicted noise", f->k == 0 && v->has_net ? "the clean image:\nnothing to predict" : nopred);
+        }
+        if (P & DN_PANEL_ERROR) {
+            if (f->has_pred && f->has_true) {
+                cell_item *e = add(it, &n, 2, CELL_HEAT, "where the guess is wrong|prediction error");
+                e->img = f->err;
+            } else empty_cell(it, &n, 2, "where the guess is wrong|prediction error", f->k == 0 && v->has_net ? "the clean image:\nnothing to predict" : nopred);
+        }
+        if (P & DN_PANEL_X0) {
+            if (f->has_pred) img_cell(it, &n, 3, "the clean image it implies|predicted x_0", f->x0_pred, 1.0f, "x_0 from the guess|the clean image implied");
+            else empty_cell(it, &n, 3, "the clean image it implies|predicted x_0", f->k == 0 && v->has_net ? "the clean image:\nnothing to predict" : nopred);
+        }
+        if (P & DN_PANEL_MOVE) move_cells(c, f, it, &n, 4, 5);
+        return n;
+    }
+    int K = dn_view_frames(v) - 1;
+    if (P & DN_PANEL_NOISE) {
+        if (!f->has_pred) empty_cell(it, &n, 0, "the predicted noise|predicted noise", nopred);
+        else if (v->set.overlay) empty_cell(it, &n, 0, "the predicted noise|predicted noise", "drawn over x_t");
+        else img_cell(it, &n, 0, "the predicted noise|predicted noise", f->eps_pred, 1.0f / NOISE_RANGE, "grey 0, white +3, black \xe2\x88\x92" "3|grey 0, \xc2\xb1" "3");
+    }
+    if (P & DN_PANEL_X0) {
+        if (f->has_pred) img_cell(it, &n, 1, "where it aims: x_0|predicted x_0", f->x0_pred, 1.0f, "the clean image predicted now|where this step aims");
+        else empty_cell(it, &n, 1, "where it aims: x_0|predicted x_0", "the result:\nsee x_t");
+    }
+    if (P & DN_PANEL_MOVE) {
+        if (!pres) { /* the presenter leaves it out: it looks like x_t */
+            if (f->k < K) {
+                float sn = shown_scale(f, 1);
+                for (long i = 0; i < c->n; i++) c->buf[1][i] = (f->x[i] + f->drift[i] + f->random[i]) * sn;
+                img_cell(it, &n, 2, "the next x_t|next x_t", c->buf[1], 1.0f, "x_t + drift + random|x + drift + random");
+            } else empty_cell(it, &n, 2, "the next x_t|next x_t", "done");
+        }
+        move_cells(c, f, it, &n, 3, 4);
+    }
+    if (P & DN_PANEL_PULL) {
+        if (f->has_pred && f->guided) {
+            char note[128];
+            float m = pull_image(c, f, c->buf[2]);
+            snprintf(note, sizeof note, "with \xe2\x88\x92 without the class (white %.2g)|cond \xe2\x88\x92 uncond, \xc2\xb1%.2g", (double)m, (double)m);
+            img_cell(it, &n, 5, "the class's pull|class pull", c->buf[2], 1.0f, note);
+        } else
+            empty_cell(it, &n, 5, "the class's pull|class pull",
+                       !f->has_pred ? "the last frame:\nno prediction"
+                       : !v->num_classes ? "no classes:\nnothing to pull to"
+                       : v->set.cond ? (v->set.cfg_scale == 0.0f ? "w = 0:\nthe class is ignored" : "w = 1:\nno guidance")
+                                     : "conditioning off:\nno class");
+    }
+    return n;
+}
+
+/* A cell: label on top, the picture's box, the note under it. */
+static void cell_parts(const ctx *c, dn_rect r, dn_rect *box, int *note_y) {
+    int lh = c->L.presenter ? S(c, 26) : S(c, 24), nh = c->L.presenter ? S(c, 24) : S(c, 22);
+    *box = (dn_rect){r.x, r.y + lh, r.w, r.h - lh - nh};
+    *note_y = box->y + box->h + S(c, 3);
+}
+
+/* "the presenter's words|the dashboard's shorter ones" (or one text for both) */
+static void pick(char *out, size_t size, const char *s, int presenter) {
+    const char *bar = strchr(s, '|');
+    if (!bar) snprintf(out, size, "%s", s);
+    else if (presenter) snprintf(out, size, "%.*s", (int)(bar - s), s);
+    else snprintf(out, size, "%s", bar + 1);
+}
+
+static void draw_cell(ctx *c, const cell_item *e, dn_rect r) {
+    dn_rect box;
+    int ny;
+    cell_parts(c, r, &box, &ny);
+    dn_font *lf = c->L.presenter ? &c->f->label : &c->f->body;
+    char label[96], note[128];
+    pick(label, sizeof label, e->label, c->L.presenter);
+    pick(note, sizeof note, e->note, c->L.presenter);
+    text(c, lf, r.x, r.y, DN_ALIGN_LEFT, c->P->ink, "%s", label);
+    switch (e->kind) {
+    case CELL_IMAGE: image(c, box, e->img, e->mul); break;
+    case CELL_HEAT: {
+        heat_image(c, box, e->img);
+        /* legend: the ramp from 0 to 2 */
+        int lx = r.x + S(c, 24), lw = r.w - S(c, 48), lh = S(c, 10), ly = ny + S(c, 3);
+        for (int x = 0; x < lw; x++) dn_canvas_fill_rect(c->cv, lx + x, ly, 1, lh, heat((float)x / (float)(lw - 1)));
+        text(c, &c->f->small, lx - S(c, 4), ly - S(c, 5), DN_ALIGN_RIGHT, c->P->muted, "0");
+        text(c, &c->f->small, lx + lw + S(c, 4), ly - S(c, 5), DN_ALIGN_LEFT, c->P->muted, "2");
+        break;
+    }
+    case CELL_EMPTY: {
+        dn_canvas_fill_rect(c->cv, box.x, box.y, box.w, box.h, c->P->panel);
+        char buf[160];
+        snprintf(buf, sizeof buf, "%s", e->why);
+        char *nl = strchr(buf, '\n');
+        int lh = c->f->small.height, cx = box.x + box.w / 2;
+        if (nl) {
+            *nl = '\0';
+            text(c, &c->f->small, cx, box.y + box.h / 2 - lh, DN_ALIGN_CENTER, c->P->muted, "%s", buf);
+            text(c, &c->f->small, cx, box.y + box.h / 2, DN_ALIGN_CENTER, c->P->muted, "%s", nl + 1);
+        } else text(c, &c->f->small, cx, box.y + (box.h - lh) / 2, DN_ALIGN_CENTER, c->P->muted, "%s", buf);
+        break;
+    }
+    case CELL_TEXT: {
+        char buf[160];
+        snprintf(buf, sizeof buf, "%s", e->why);
+        int y = r.y + S(c, 40);
+        for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
+            text(c, &c->f->small, r.x, y, DN_ALIGN_LEFT, c->P->ink, "%s", line);
+            y += c->f->small.height + S(c, 2);
+        }
+        break;
+    }
+    }
+    if (note[0] && e->kind != CELL_HEAT) text(c, &c->f->small, r.x + r.w / 2, ny, DN_ALIGN_CENTER, c->P->muted, "%s", note);
 }
 
 static void draw_cells(ctx *c, const dn_run_frame *f) {
-    const dn_view *v = c->v;
-    unsigned P = v->set.panels;
-    int fwd = v->set.mode == DN_RUN_FORWARD;
-    if (v->set.guidance) {
-        draw_guidance(c, f);
+    cell_item it[8];
+    int n = collect_cells(c, f, it);
+    if (!c->L.presenter) {
+        for (int i = 0; i < n; i++) draw_cell(c, &it[i], c->L.cells[it[i].slot]);
         return;
     }
-    const char *nopred = v->has_net ? "no prediction\nat the last frame" : "no model:\nno prediction";
-    if (fwd) {
-        if (P & DN_PANEL_NOISE) {
-            dn_rect b = cell(c, 0, "true noise \xce\xb5", INK);
-            if (v->set.overlay) cell_empty(c, b, "shown on x_t\n(O to bring back)");
-            else if (f->has_true) {
-                image(c, b, f->eps_true, 1.0f / NOISE_RANGE);
-                cell_note(c, 0, MUTED, "grey 0, scale \xc2\xb1" "3");
-            } else cell_empty(c, b, "clean image:\nno noise yet");
-            b = cell(c, 1, "predicted noise", INK);
-            if (f->has_pred) {
-                image(c, b, f->eps_pred, 1.0f / NOISE_RANGE);
-                cell_note(c, 1, MUTED, "the U-Net's guess");
-            } else cell_empty(c, b, f->k == 0 && v->has_net ? "clean image:\nnothing to predict" : nopred);
-        }
-        if (P & DN_PANEL_ERROR) {
-            dn_rect b = cell(c, 2, "prediction error", INK);
-            if (f->has_pred && f->has_true) {
-                heat_image(c, b, f->err);
-                /* legend: the ramp from 0 to 2 */
-                dn_rect r = c->L.cells[2];
-                int lx = r.x + S(c, 24), lw = r.w - S(c, 48), ly = r.y + S(c, 199), lh = S(c, 10);
-                for (int x = 0; x < lw; x++) dn_canvas_fill_rect(c->cv, lx + x, ly, 1, lh, heat((float)x / (float)(lw - 1)));
-                text(c, &c->f->small, lx - S(c, 4), ly - S(c, 4), DN_ALIGN_RIGHT, MUTED, "0");
-                text(c, &c->f->small, lx + lw + S(c, 4), ly - S(c, 4), DN_ALIGN_LEFT, MUTED, "2");
-            } else cell_empty(c, b, f->k == 0 && v->has_net ? "clean image:\nnothing to predict" : nopred);
-        }
-        if (P & DN_PANEL_X0) {
-            dn_rect b = cell(c, 3, "predicted x_0", INK);
-            if (f->has_pred) {
-                image(c, b, f->x0_pred, 1.0f);
-                cell_note(c, 3, MUTED, "the clean image implied");
-            } else cell_empty(c, b, f->k == 0 && v->has_net ? "clean image:\nnothing to predict" : nopred);
-        }
-        if (P & DN_PANEL_MOVE) draw_move(c, f, 4, 5);
-        return;
-    }
-    if (P & DN_PANEL_NOISE) {
-        dn_rect b = cell(c, 0, "predicted noise", INK);
-        if (v->set.overlay) cell_empty(c, b, "shown on x_t\n(O to bring back)");
-        else if (f->has_pred) {
-            image(c, b, f->eps_pred, 1.0f / NOISE_RANGE);
-            cell_note(c, 0, MUTED, "grey 0, scale \xc2\xb1" "3");
-        } else cell_empty(c, b, nopred);
-    }
-    if (P & DN_PANEL_X0) {
-        dn_rect b = cell(c, 1, "predicted x_0", INK);
-        if (f->has_pred) {
-            image(c, b, f->x0_pred, 1.0f);
-            cell_note(c, 1, MUTED, "where this step aims");
-        } else cell_empty(c, b, "the result:\nsee x_t");
-    }
-    if (P & DN_PANEL_MOVE) {
-        dn_rect b = cell(c, 2, "next x_t", INK);
-        int K = dn_view_frames(v) - 1;
-        long n = (long)v->channels * v->height * v->width;
-        if (f->k < K) {
-            float sn = shown_scale(f, 1);
-            for (long i = 0; i < n; i++) c->tmp[i] = (f->x[i] + f->drift[i] + f->random[i]) * sn;
-            dn_rect r = fit_zoom(b, v->width, v->height, NULL);
-            dn_canvas_blit_float(c->cv, r.x, r.y, r.w, r.h, c->tmp, v->channels, v->height, v->width);
-            cell_note(c, 2, MUTED, "x + drift + random");
-        } else cell_empty(c, b, "done");
-        draw_move(c, f, 3, 4);
-    }
-    if (P & DN_PANEL_NOISE) {
-        dn_rect b = cell(c, 5, "cond \xe2\x88\x92 uncond", INK);
-        long n = (long)v->channels * v->height * v->width;
-        if (f->has_pred && f->guided) {
-            for (long i = 0; i < n; i++) c->tmp[i] = f->eps_cond[i] - f->eps_uncond[i];
-            float m = max_abs(c->tmp, n);
-            if (!(m > 0)) m = 1;
-            for (long i = 0; i < n; i++) c->tmp[i] /= m;
-            dn_rect r = fit_zoom(b, v->width, v->height, NULL);
-            dn_canvas_blit_float(c->cv, r.x, r.y, r.w, r.h, c->tmp, v->channels, v->height, v->width);
-            char note[64];
-            snprintf(note, sizeof note, "scale \xc2\xb1%.2g (G: more)", (double)m);
-            cell_note(c, 5, MUTED, note);
-        } else cell_empty(c, b, !f->has_pred ? "no prediction" : v->set.cond ? "w = 1:\nno guidance" : "conditioning off:\nno guidance");
-    }
+    /* the presenter shows what has something to show, at most four, packed */
+    cell_item keep[4];
+    int m = 0;
+    for (int i = 0; i < n && m < 4; i++)
+        if (it[i].kind == CELL_IMAGE || it[i].kind == CELL_HEAT) keep[m++] = it[i];
+    presenter_cells(&c->L, m);
+    for (int i = 0; i < m; i++) draw_cell(c, &keep[i], c->L.cells[i]);
 }
+
+/* ---- numbers, histogram, timeline ------------------------------------------------------------ */
 
 static void draw_numbers(ctx *c, const dn_run_frame *f) {
     const dn_view *v = c->v;
     const dn_view_settings *s = &v->set;
     dn_rect r = c->L.numbers;
+    char a[64], b[96];
+    if (c->L.presenter) { /* one line in words */
+        share_text sh = shares(f);
+        dn_render_t_label(v, f, b, sizeof b);
+        char cls[96] = "";
+        if (v->num_classes && !fwd(c))
+            snprintf(cls, sizeof cls, s->cond ? "   %s, w = %g" : "   no class", dn_view_class_name(v, s->class_id),
+                     (double)s->cfg_scale);
+        text(c, &c->f->label, r.x, r.y, DN_ALIGN_LEFT, c->P->ink, "t %s   picture %s, noise %s   %s %d steps%s", b, sh.picture,
+             sh.noise, dn_sampler_kind_name(s->sampler), s->steps, cls);
+        return;
+    }
     dn_font *m = &c->f->mono;
     int lh = S(c, 22), y = r.y, kx = r.x, vx = r.x + S(c, 108);
-    char a[64], b[96];
 #define ROW(key, color, ...)                                                                           \
     do {                                                                                               \
-        text(c, m, kx, y, DN_ALIGN_LEFT, MUTED, "%s", key);                                            \
+        text(c, m, kx, y, DN_ALIGN_LEFT, c->P->muted, "%s", key);                                      \
         text(c, m, vx, y, DN_ALIGN_LEFT, color, __VA_ARGS__);                                          \
         y += lh;                                                                                       \
     } while (0)
     int clean = f->alpha_bar >= 1.0f; /* a forward run's first frame, a reverse run's end */
     dn_render_t_label(v, f, b, sizeof b);
-    ROW("t", clean ? INK : YELLOW, "%s", b);
+    ROW("t", clean ? c->P->ink : c->P->note, "%s", b);
     int ti = (int)lroundf(f->t);
     if (ti < 0) ti = 0;
     if (ti >= v->sched.T) ti = v->sched.T - 1;
-    if (clean) ROW("beta_t", INK, "-");
+    if (clean) ROW("beta_t", c->P->ink, "-");
     else {
         fmt_num(a, sizeof a, v->sched.betas[ti]);
-        ROW("beta_t", INK, "%s", a);
+        ROW("beta_t", c->P->ink, "%s", a);
     }
     fmt_num(a, sizeof a, f->alpha_bar);
-    ROW("alpha-bar", INK, "%s", a);
+    ROW("alpha-bar", c->P->ink, "%s", a);
     fmt_num(a, sizeof a, f->snr);
-    ROW("SNR", INK, "%s", a);
+    ROW("SNR", c->P->ink, "%s", a);
     if (isinf(f->snr) || !(f->snr > 0)) snprintf(b, sizeof b, "%s", a);
     else snprintf(b, sizeof b, "%.3f", (double)logf(f->snr));
-    ROW("log SNR", INK, "%s", b);
+    ROW("log SNR", c->P->ink, "%s", b);
     y += S(c, 6);
-    ROW("sampler", INK, "%s", dn_sampler_kind_name(s->sampler));
-    ROW("steps", INK, "%d", s->steps);
-    ROW("seed", INK, "%llu", (unsigned long long)s->seed);
+    ROW("sampler", c->P->ink, "%s", dn_sampler_kind_name(s->sampler));
+    ROW("steps", c->P->ink, "%d", s->steps);
+    ROW("seed", c->P->ink, "%llu", (unsigned long long)s->seed);
     int guided_cfg = v->num_classes && s->cond;
-    ROW("guidance", guided_cfg ? INK : MUTED, "w = %g%s", (double)s->cfg_scale, guided_cfg ? "" : " (off)");
-    ROW("class", INK, "%s", v->num_classes ? dn_view_class_name(v, s->class_id) : "none");
-    ROW("cond", s->cond ? INK : YELLOW, "%s", v->num_classes == 0 ? "n/a" : s->cond ? "on" : "OFF");
-    ROW("model", INK, "%.14s", v->model_name[0] ? v->model_name : "none");
+    ROW("guidance", guided_cfg ? c->P->ink : c->P->muted, "w = %g%s", (double)s->cfg_scale, guided_cfg ? "" : " (off)");
+    ROW("class", c->P->ink, "%s", v->num_classes ? dn_view_class_name(v, s->class_id) : "none");
+    ROW("cond", s->cond ? c->P->ink : c->P->note, "%s", v->num_classes == 0 ? "n/a" : s->cond ? "on" : "OFF");
+    ROW("model", c->P->ink, "%.14s", v->model_name[0] ? v->model_name : "none");
 #undef ROW
 }
 
 static void draw_hist(ctx *c, const dn_run_frame *f) {
-    const dn_view *v = c->v;
     dn_rect r = c->L.hist;
-    text(c, &c->f->small, r.x, r.y, DN_ALIGN_LEFT, INK, "values of x_t vs N(0,1)");
+    text(c, &c->f->small, r.x, r.y, DN_ALIGN_LEFT, c->P->ink, "values of x_t vs N(0,1)");
     dn_rect p = {r.x, r.y + S(c, 22), r.w, r.h - S(c, 42)};
-    dn_canvas_fill_rect(c->cv, p.x, p.y, p.w, p.h, PANEL);
+    dn_canvas_fill_rect(c->cv, p.x, p.y, p.w, p.h, c->P->panel);
     enum { NB = 48 };
     const float lo = -4, hi = 4, bw = (hi - lo) / NB;
     long cnt[NB] = {0};
-    long n = (long)v->channels * v->height * v->width;
-    const float *xs = shown_x(v, f, c->tmp);
-    for (long i = 0; i < n; i++) {
+    const float *xs = shown_x(c, f, c->tmp);
+    for (long i = 0; i < c->n; i++) {
         float x = xs[i];
         if (!(x >= lo && x < hi)) continue;
         int b = (int)((x - lo) / bw);
@@ -607,59 +878,62 @@ static void draw_hist(ctx *c, const dn_run_frame *f) {
     }
     const float ymax = 0.8f; /* density shown up to 0.8; taller bars are clipped (clean images) */
     for (int b = 0; b < NB; b++) {
-        float d = (float)cnt[b] / ((float)n * bw);
+        float d = (float)cnt[b] / ((float)c->n * bw);
         int bh = (int)lroundf(fminf(d / ymax, 1.0f) * (float)p.h);
         int x0 = p.x + b * p.w / NB, x1 = p.x + (b + 1) * p.w / NB;
-        dn_canvas_fill_rect(c->cv, x0, p.y + p.h - bh, x1 - x0 - 1 > 0 ? x1 - x0 - 1 : 1, bh,
-                            v->set.mode == DN_RUN_FORWARD ? ORANGE : CYAN);
+        dn_canvas_fill_rect(c->cv, x0, p.y + p.h - bh, x1 - x0 - 1 > 0 ? x1 - x0 - 1 : 1, bh, accent(c));
     }
-    int th = S(c, 2) < 1 ? 1 : S(c, 2);
+    int th = line_w(c);
     for (int x = 0; x < p.w; x++) {
         float z = lo + (hi - lo) * ((float)x + 0.5f) / (float)p.w;
         float d = expf(-0.5f * z * z) / sqrtf(2 * 3.14159265f);
         int y = p.y + p.h - (int)lroundf(d / ymax * (float)p.h);
-        dn_canvas_fill_rect(c->cv, p.x + x, y - th / 2, 1, th, YELLOW);
+        dn_canvas_fill_rect(c->cv, p.x + x, y - th / 2, 1, th, c->P->note);
     }
     int ly = p.y + p.h + S(c, 2);
-    text(c, &c->f->small, p.x, ly, DN_ALIGN_LEFT, MUTED, "-4");
-    text(c, &c->f->small, p.x + p.w / 2, ly, DN_ALIGN_CENTER, MUTED, "0");
-    text(c, &c->f->small, p.x + p.w, ly, DN_ALIGN_RIGHT, MUTED, "4");
+    text(c, &c->f->small, p.x, ly, DN_ALIGN_LEFT, c->P->muted, "-4");
+    text(c, &c->f->small, p.x + p.w / 2, ly, DN_ALIGN_CENTER, c->P->muted, "0");
+    text(c, &c->f->small, p.x + p.w, ly, DN_ALIGN_RIGHT, c->P->muted, "4");
 }
 
 static void draw_timeline(ctx *c, const dn_run_frame *f) {
     const dn_view *v = c->v;
     const dn_sched *sc = &v->sched;
-    int T = sc->T;
+    int T = sc->T, pres = c->L.presenter;
     dn_rect r = c->L.timeline, p = c->L.plot;
-    text(c, &c->f->small, r.x, r.y, DN_ALIGN_LEFT, INK, "timeline: t = %d (pure noise)  \xe2\x86\x92  0 (clean)", T - 1);
-    int lx = r.x + r.w;
-    text(c, &c->f->small, lx, r.y, DN_ALIGN_RIGHT, DN_RGB(255, 183, 77), "log SNR (-12 .. 12)");
-    int w2 = text_width(&c->f->small, "log SNR (-12 .. 12)");
-    text(c, &c->f->small, lx - w2 - S(c, 24), r.y, DN_ALIGN_RIGHT, CYAN, "alpha-bar (0 .. 1)");
-    dn_canvas_fill_rect(c->cv, p.x, p.y, p.w, p.h, PANEL);
+    if (fwd(c)) text(c, &c->f->small, r.x, r.y, DN_ALIGN_LEFT, c->P->ink, "t = 0 (clean)  \xe2\x86\x92  %d (pure noise)", T - 1);
+    else text(c, &c->f->small, r.x, r.y, DN_ALIGN_LEFT, c->P->ink, "t = %d (pure noise)  \xe2\x86\x92  0 (clean)", T - 1);
+    int lx = r.x + r.w, w2 = 0;
+    if (!pres) {
+        text(c, &c->f->small, lx, r.y, DN_ALIGN_RIGHT, c->P->snr, "log SNR, signal to noise (\xe2\x88\x92" "12 .. 12)");
+        w2 = text_width(&c->f->small, "log SNR, signal to noise (\xe2\x88\x92" "12 .. 12)") + S(c, 24);
+    }
+    text(c, &c->f->small, lx - w2, r.y, DN_ALIGN_RIGHT, c->P->reverse, "signal left, alpha-bar (0 .. 1)");
+    dn_canvas_fill_rect(c->cv, p.x, p.y, p.w, p.h, c->P->panel);
     /* img2img: the part of the schedule the run denoises, shaded */
-    if (v->set.mode == DN_RUN_REVERSE && v->set.start > 0) {
-        float t0 = dn_run_t(v->run, 0);
-        int x0 = t_to_x(&p, T, t0);
-        dn_canvas_fill_rect(c->cv, x0, p.y, p.x + p.w - x0, p.h, DN_RGB(30, 60, 50));
+    if (!fwd(c) && v->set.start > 0) {
+        int x0 = t_to_x(v, &p, dn_run_t(v->run, 0));
+        dn_canvas_fill_rect(c->cv, x0, p.y, p.x + p.w - x0, p.h, v->look.theme ? DN_RGB(200, 235, 210) : DN_RGB(30, 60, 50));
         char lab[48];
         snprintf(lab, sizeof lab, "img2img strength %.2f", (double)(v->set.steps - v->set.start) / v->set.steps);
         int lw = text_width(&c->f->small, lab), lxs = x0 + S(c, 6);
         if (lxs + lw > p.x + p.w - S(c, 6)) lxs = p.x + p.w - S(c, 6) - lw; /* never cut at the right edge */
-        text(c, &c->f->small, lxs, p.y + S(c, 2), DN_ALIGN_LEFT, DN_RGB(130, 230, 160), "%s", lab);
+        text(c, &c->f->small, lxs, p.y + S(c, 2), DN_ALIGN_LEFT, c->P->green, "%s", lab);
     }
     /* the run's timesteps as ticks */
     int n = dn_view_frames(v);
     if (n <= 260)
         for (int k = 0; k < n; k++) {
-            int x = t_to_x(&p, T, dn_run_t(v->run, k));
-            dn_canvas_fill_rect(c->cv, x, p.y + p.h - S(c, 12), S(c, 2) < 1 ? 1 : S(c, 2), S(c, 12), MUTED);
+            int x = t_to_x(v, &p, dn_run_t(v->run, k));
+            int th = S(c, pres ? 8 : 12);
+            dn_canvas_fill_rect(c->cv, x, p.y + p.h - th, line_w(c), th, c->P->muted);
         }
     /* curves: one point per pixel column, joined by vertical runs */
     int th = S(c, 3) < 2 ? 2 : S(c, 3);
     int pa = -1, ps = -1;
     for (int x = 0; x < p.w; x++) {
-        float t = (1.0f - (float)x / (float)(p.w - 1)) * (float)(T - 1);
+        float u = (float)x / (float)(p.w - 1);
+        float t = (fwd(c) ? u : 1.0f - u) * (float)(T - 1);
         int ti = (int)lroundf(t);
         float ab = sc->alphas_cumprod[ti];
         float ls = logf(sc->snr[ti]);
@@ -669,120 +943,108 @@ static void draw_timeline(ctx *c, const dn_run_frame *f) {
         int ys = p.y + (int)lroundf((12.0f - ls) / 24.0f * (float)(p.h - th));
         int a0 = pa < 0 ? ya : (pa < ya ? pa : ya), a1 = pa < 0 ? ya : (pa > ya ? pa : ya);
         int s0 = ps < 0 ? ys : (ps < ys ? ps : ys), s1 = ps < 0 ? ys : (ps > ys ? ps : ys);
-        dn_canvas_fill_rect(c->cv, p.x + x, s0, 1, s1 - s0 + th, DN_RGB(255, 183, 77));
-        dn_canvas_fill_rect(c->cv, p.x + x, a0, 1, a1 - a0 + th, CYAN);
+        if (!pres) dn_canvas_fill_rect(c->cv, p.x + x, s0, 1, s1 - s0 + th, c->P->snr);
+        dn_canvas_fill_rect(c->cv, p.x + x, a0, 1, a1 - a0 + th, c->P->reverse);
         pa = ya, ps = ys;
     }
     /* cursor: at the frame shown (while a run catches up, the step it is computing gets a thin
-     * yellow mark), so the timeline never contradicts the picture */
-    float tc = f ? f->t : dn_run_t(v->run, c->k);
-    int cx = t_to_x(&p, T, tc), cw = S(c, 3) < 2 ? 2 : S(c, 3);
-    if (f && f->k != c->k) {
-        int tx = t_to_x(&p, T, dn_run_t(v->run, c->k));
-        dn_canvas_fill_rect(c->cv, tx, p.y, 1, p.h, YELLOW);
+     * mark), so the timeline never contradicts the picture */
+    float tc = f ? f->t : dn_run_t(v->run, c->o->k);
+    int cx = t_to_x(v, &p, tc), cw = S(c, 3) < 2 ? 2 : S(c, 3);
+    if (f && f->k != c->o->k) {
+        int tx = t_to_x(v, &p, dn_run_t(v->run, c->o->k));
+        dn_canvas_fill_rect(c->cv, tx, p.y, 1, p.h, c->P->note);
     }
-    dn_canvas_fill_rect(c->cv, cx - cw / 2, p.y - S(c, 4), cw, p.h + S(c, 8), INK);
-    /* axis labels */
+    dn_canvas_fill_rect(c->cv, cx - cw / 2, p.y - S(c, 4), cw, p.h + S(c, 8), c->P->ink);
+    /* axis labels, in the direction of the plot */
     int ly = p.y + p.h + S(c, 4);
     for (int i = 0; i <= 4; i++) {
         int t = (T - 1) - i * (T - 1) / 4;
-        int x = t_to_x(&p, T, (float)t);
-        dn_align al = i == 0 ? DN_ALIGN_LEFT : i == 4 ? DN_ALIGN_RIGHT : DN_ALIGN_CENTER;
-        text(c, &c->f->small, x, ly, al, MUTED, "%d", t);
+        int x = t_to_x(v, &p, (float)t);
+        int left = x < p.x + S(c, 20), right = x > p.x + p.w - S(c, 20);
+        if (pres && i != 0 && i != 4) continue; /* the ends say enough */
+        text(c, &c->f->small, x, ly, left ? DN_ALIGN_LEFT : right ? DN_ALIGN_RIGHT : DN_ALIGN_CENTER, c->P->muted, "%d", t);
     }
 }
 
-/* Word-wrap `s` into lines of at most width pixels; draws up to max_lines lines from y. */
-static int draw_wrapped(ctx *c, dn_font *font, int x, int y, int width, uint32_t color, const char *s, int max_lines) {
-    char line[512];
-    int lines = 0;
-    while (*s && lines < max_lines) {
-        size_t best = 0, i = 0;
-        while (s[i] == ' ') s++;
-        for (i = 0; s[i] && s[i] != '\n' && i < sizeof line - 1; i++) {
-            if (s[i + 1] == ' ' || s[i + 1] == '\0' || s[i + 1] == '\n') {
-                memcpy(line, s, i + 1);
-                line[i + 1] = '\0';
-                if (text_width(font, line) > width && best) break;
-                best = i + 1;
-            }
-        }
-        if (!best) best = i ? i : 1;
-        memcpy(line, s, best);
-        line[best] = '\0';
-        text(c, font, x, y, DN_ALIGN_LEFT, color, "%s", line);
-        y += font->height;
-        lines++;
-        s += best;
-        if (*s == '\n') s++;
-    }
-    return y;
-}
+/* ---- caption, help, picture ------------------------------------------------------------------ */
 
 static void draw_caption(ctx *c, const dn_run_frame *f) {
     const dn_view *v = c->v;
     dn_rect r = c->L.caption;
-    int y = r.y;
-    if (c->message[0]) {
-        text(c, &c->f->body, r.x, y, DN_ALIGN_LEFT, YELLOW, "%s", c->message);
-        y += c->f->body.height;
+    int y = r.y, pres = c->L.presenter;
+    dn_font *cf = pres ? &c->f->caption : &c->f->body;
+    int lines = pres ? 4 : 3;
+    if (v->slides) { /* where in the lesson: on screen throughout, and on every slide */
+        text(c, &c->f->small, r.x, y, DN_ALIGN_LEFT, c->P->muted, "%s   \xc2\xb7   slide %d of %d", v->deck, v->slide, v->slides);
+        y += c->f->small.height;
+        if (!pres) lines--;
     }
-    char buf[512];
+    if (c->o->message && c->o->message[0]) {
+        text(c, &c->f->body, r.x, y, DN_ALIGN_LEFT, c->P->note, "%s", c->o->message);
+        y += c->f->body.height;
+        lines--;
+    }
+    char buf[1024];
     const char *cap = v->set.caption;
-    int K = dn_view_frames(v) - 1;
     if (!cap[0]) {
-        if (v->set.mode == DN_RUN_FORWARD) {
-            if (f->k == 0)
-                snprintf(buf, sizeof buf, "The clean image x_0. Each step pulls every value toward 0 (drift) and adds "
-                                          "fresh Gaussian noise (random motion). Press Right.");
-            else
-                snprintf(buf, sizeof buf, "x_t = \xe2\x88\x9a" "alpha-bar \xc2\xb7 x_0 + \xe2\x88\x9a(1 \xe2\x88\x92 alpha-bar) \xc2\xb7 \xce\xb5:  "
-                                          "%.0f%% of the signal's amplitude is left, noise amplitude %.0f%%.",
-                         (double)(100 * sqrtf(f->alpha_bar)), (double)(100 * sqrtf(1 - f->alpha_bar)));
-        } else if (f->k == 0 && v->set.start > 0) {
-            snprintf(buf, sizeof buf, "img2img: the photo noised to t = %g (strength %.2f). The model denoises it from "
-                                      "here, so the result keeps the photo's layout.", (double)f->t,
-                     (double)(v->set.steps - v->set.start) / v->set.steps);
-        } else if (f->k >= K) {
-            snprintf(buf, sizeof buf, "Done: the sample after %d steps of %s. Left goes back through the same steps.", K,
-                     dn_sampler_kind_name(v->set.sampler));
-        } else {
-            snprintf(buf, sizeof buf, "The U-Net predicts the noise in x_t; %s removes part of it: next x = x_t + drift + random.",
-                     dn_sampler_kind_name(v->set.sampler));
-        }
+        dn_render_step_text(v, f, buf, sizeof buf);
         cap = buf;
     }
-    draw_wrapped(c, &c->f->body, r.x, y, r.w, INK, cap, c->message[0] ? 2 : 3);
+    draw_wrapped(c, cf, r.x, y, r.w, c->P->ink, cap, lines < 1 ? 1 : lines);
 }
+
+static const struct {
+    const char *term, *meaning;
+} glossary[] = {
+    {"x_t", "the picture at step t: part picture, part noise"},
+    {"t", "how far the noising has gone: 0 clean, T\xe2\x88\x92" "1 pure noise"},
+    {"noise \xce\xb5", "random Gaussian values mixed into the picture; the U-Net is trained to predict them"},
+    {"alpha-bar", "how much of the picture is left at t (1 clean, 0 none): x_t = \xe2\x88\x9a" "alpha-bar \xc2\xb7 x_0 + "
+                  "\xe2\x88\x9a(1 \xe2\x88\x92 alpha-bar) \xc2\xb7 \xce\xb5"},
+    {"SNR", "signal-to-noise ratio, alpha-bar / (1 \xe2\x88\x92 alpha-bar); log SNR above 0: more picture than noise"},
+    {"x_0 (predicted)", "the clean picture the predicted noise implies; where a reverse step aims"},
+    {"drift", "the part of a step that is the same every time: toward 0 going forward, toward the picture going back"},
+    {"random motion", "the fresh noise a step adds (forward, DDPM); DDIM, Euler and DPM-Solver++ add none going back"},
+    {"sampler", "the rule that turns a prediction into the next x_t: DDPM, DDIM, Euler, DPM-Solver++"},
+    {"guidance w", "used = without + w \xc2\xb7 (with \xe2\x88\x92 without the class): 0 ignores it, 1 plain, more: more typical"},
+    {"img2img", "start going back from a photo noised to some t: the result keeps its layout"},
+};
 
 static void draw_help(ctx *c) {
     dn_canvas *cv = c->cv;
-    int w = S(c, 900), h = S(c, 620);
+    int w = S(c, 1220), h = S(c, 672);
     int x = (cv->w - w) / 2, y = (cv->h - h) / 2;
     uint32_t *shade = malloc(sizeof(uint32_t) * (size_t)w * (size_t)h);
     if (shade) {
-        for (long i = 0; i < (long)w * h; i++) shade[i] = DN_ARGB(235, 8, 10, 14);
+        for (long i = 0; i < (long)w * h; i++) shade[i] = c->P->shade;
         dn_canvas_blend(cv, x, y, shade, w, h, w);
         free(shade);
     }
-    dn_canvas_rect(cv, x, y, w, h, S(c, 2) < 1 ? 1 : S(c, 2), YELLOW);
-    text(c, &c->f->title, x + S(c, 24), y + S(c, 14), DN_ALIGN_LEFT, YELLOW, "Keys");
-    text(c, &c->f->small, x + w - S(c, 24), y + S(c, 20), DN_ALIGN_RIGHT, MUTED, "H or F1 closes this help");
-    int ly = y + S(c, 58), lh = c->f->body.height + S(c, 2);
+    dn_canvas_rect(cv, x, y, w, h, line_w(c), c->P->note);
+    text(c, &c->f->title, x + S(c, 20), y + S(c, 10), DN_ALIGN_LEFT, c->P->note, "Keys");
+    text(c, &c->f->title, x + S(c, 660), y + S(c, 10), DN_ALIGN_LEFT, c->P->note, "Words");
+    text(c, &c->f->small, x + w - S(c, 20), y + S(c, 16), DN_ALIGN_RIGHT, c->P->muted, "H, F1 or Esc closes this help");
+    int ly = y + S(c, 48), lh = c->f->small.height + S(c, 1);
     for (int i = 0; dn_view_help[i].keys; i++) {
-        text(c, &c->f->body, x + S(c, 24), ly, DN_ALIGN_LEFT, YELLOW, "%s", dn_view_help[i].keys);
-        text(c, &c->f->body, x + S(c, 280), ly, DN_ALIGN_LEFT, INK, "%s", dn_view_help[i].what);
+        text(c, &c->f->small, x + S(c, 20), ly, DN_ALIGN_LEFT, c->P->note, "%s", dn_view_help[i].keys);
+        draw_wrapped(c, &c->f->small, x + S(c, 200), ly, S(c, 440), c->P->ink, dn_view_help[i].what, 1);
         ly += lh;
+    }
+    ly = y + S(c, 48);
+    for (size_t i = 0; i < sizeof glossary / sizeof glossary[0]; i++) {
+        text(c, &c->f->small, x + S(c, 660), ly, DN_ALIGN_LEFT, c->P->note, "%s", glossary[i].term);
+        ly = draw_wrapped(c, &c->f->small, x + S(c, 800), ly, S(c, 400), c->P->ink, glossary[i].meaning, 3) + S(c, 4);
     }
 }
 
-/* The view's picture (a lesson's chart) in place of the small panels: scaled to fit by averaging
- * the source pixels under each screen pixel, centred on a white card. */
+/* The view's picture (a lesson's chart) in place of the panels: scaled to fit by averaging the
+ * source pixels under each screen pixel, centred. */
 static void draw_picture(ctx *c) {
     const dn_view *v = c->v;
-    dn_rect a = c->L.cells[0], b = c->L.cells[5];
-    int x0 = a.x, y0 = a.y, w = b.x + b.w - a.x, h = b.y + b.h - a.y;
-    dn_canvas_fill_rect(c->cv, x0, y0, w, h, BG);
+    dn_rect a = c->L.cells_area;
+    int x0 = a.x, y0 = a.y, w = a.w, h = a.h;
+    dn_canvas_fill_rect(c->cv, x0, y0, w, h, c->P->bg);
     double k = fmin((double)w / v->pic_w, (double)h / v->pic_h);
     int dw = (int)(v->pic_w * k), dh = (int)(v->pic_h * k);
     if (dw < 1 || dh < 1) return;
@@ -807,50 +1069,112 @@ static void draw_picture(ctx *c) {
     free(buf);
 }
 
-/* The view at cursor k, with or without the help overlay and the play mark, with this message. */
-static int render_at(dn_canvas *cv, const dn_view *v, dn_render_fonts *f, int k, int help, int playing,
-                     const char *message) {
+/* ---- the filmstrip: several frames side by side, t under each --------------------------------- */
+
+static void draw_strip(ctx *c) {
+    const dn_view *v = c->v;
+    dn_rect a = c->L.strip;
+    int n = c->o->n_strip < STRIP_MAX ? c->o->n_strip : STRIP_MAX;
+    unsigned P = dn_view_panels(v);
+    /* a second row when it tells the process: where each reverse step aims, the noise going forward */
+    int second = fwd(c) ? (P & DN_PANEL_NOISE) != 0 : (P & DN_PANEL_X0) != 0 && v->has_net;
+    int rows = second ? 2 : 1, gap = S(c, 18);
+    int lab = c->f->label.height + S(c, 4), under = c->f->label.height + c->f->small.height + S(c, 6);
+    int cw = (a.w - (n - 1) * gap) / n, rh = (a.h - (rows - 1) * S(c, 8)) / rows;
+    for (int row = 0; row < rows; row++) {
+        int ry = a.y + row * (rh + S(c, 8));
+        const char *what = row == 0 ? "x_t: the picture" : fwd(c) ? "the noise added" : "where each step aims: the predicted x_0";
+        text(c, &c->f->label, a.x, ry, DN_ALIGN_LEFT, c->P->ink, "%s", what);
+        for (int i = 0; i < n; i++) {
+            int k = c->o->strip[i];
+            const dn_run_frame *f = dn_run_frame_get(v->run, k);
+            if (!f) continue;
+            dn_rect box = {a.x + i * (cw + gap), ry + lab, cw, rh - lab - (row == 0 || rows == 1 ? under : S(c, 4))};
+            if (row == 0) {
+                image(c, box, shown_x(c, f, c->buf[3]), 1.0f);
+                char t[64];
+                if (f->alpha_bar >= 1.0f) snprintf(t, sizeof t, "clean");
+                else snprintf(t, sizeof t, "t = %g", (double)f->t);
+                dn_rect ir = fit_zoom(box, v->width, v->height, NULL);
+                text(c, &c->f->label, box.x + box.w / 2, ir.y + ir.h + S(c, 6), DN_ALIGN_CENTER, c->P->ink, "%s", t);
+                text(c, &c->f->small, box.x + box.w / 2, ir.y + ir.h + S(c, 6) + c->f->label.height, DN_ALIGN_CENTER,
+                     c->P->muted, "step %d", k);
+                if (i + 1 < n)
+                    text(c, &c->f->title, box.x + box.w + gap / 2, ir.y + ir.h / 2 - c->f->title.height / 2, DN_ALIGN_CENTER,
+                         accent(c), "\xe2\x80\xba");
+            } else {
+                const float *img = fwd(c) ? (f->has_true ? f->eps_true : NULL) : (f->has_pred ? f->x0_pred : NULL);
+                float mul = fwd(c) ? 1.0f / NOISE_RANGE : 1.0f;
+                if (img) image(c, box, img, mul);
+                else
+                    text(c, &c->f->small, box.x + box.w / 2, box.y + box.h / 2, DN_ALIGN_CENTER, c->P->muted, "%s",
+                         fwd(c) ? "clean: no noise yet" : "the result is x_t");
+            }
+        }
+    }
+}
+
+/* ---- the frame ------------------------------------------------------------------------------- */
+
+void dn_render_opts_screen(dn_render_opts *o, const dn_view *v) {
+    memset(o, 0, sizeof *o);
+    o->k = v->k, o->help = v->help, o->playing = v->playing, o->message = v->message;
+}
+
+int dn_render_with(dn_canvas *cv, const dn_view *v, dn_render_fonts *f, const dn_render_opts *o) {
     ctx c;
     memset(&c, 0, sizeof c);
-    c.cv = cv, c.f = f, c.v = v;
-    c.k = k, c.help = help, c.playing = playing, c.message = message;
-    dn_render_layout(&c.L, cv->w, cv->h, v->width, v->height);
-    dn_canvas_clear(cv, BG);
-    c.tmp = malloc(sizeof(float) * (size_t)v->channels * v->height * v->width);
-    if (!c.tmp) return dn_fail("out of memory drawing a frame");
+    c.cv = cv, c.f = f, c.v = v, c.o = o;
+    c.P = v->look.theme == DN_THEME_LIGHT ? &light : &dark;
+    c.n = (long)v->channels * v->height * v->width;
+    if (o->log && o->log_size) o->log[0] = '\0';
+    dn_render_layout(&c.L, v, cv->w, cv->h);
+    dn_canvas_clear(cv, c.P->bg);
+    float *mem = malloc(sizeof(float) * (size_t)c.n * 7);
+    if (!mem) return dn_fail("out of memory drawing a frame");
+    c.tmp = mem;
+    for (int i = 0; i < 6; i++) c.buf[i] = mem + (long)(i + 1) * c.n;
     int shown = 0;
-    const dn_run_frame *fr = dn_view_frame_at(v, k, &shown);
+    const dn_run_frame *fr = dn_view_frame_at(v, o->k, &shown);
     draw_header(&c, fr, shown);
     if (!fr) {
-        text(&c, &f->title, cv->w / 2, cv->h / 2, DN_ALIGN_CENTER, YELLOW, "computing the first frame\xe2\x80\xa6");
+        text(&c, &f->title, cv->w / 2, cv->h / 2, DN_ALIGN_CENTER, c.P->note, "computing the first frame\xe2\x80\xa6");
+    } else if (o->n_strip > 1) {
+        draw_strip(&c);
+        draw_caption(&c, fr);
     } else {
+        unsigned P = dn_view_panels(v);
+        c.move_max = run_move_max(&c);
         draw_big(&c, fr);
-        draw_cells(&c, fr);
         if (v->pic) draw_picture(&c);
-        if (v->set.panels & DN_PANEL_NUMBERS) draw_numbers(&c, fr);
-        if (v->set.panels & DN_PANEL_HIST) draw_hist(&c, fr);
-        if (v->set.panels & DN_PANEL_TIMELINE) draw_timeline(&c, fr);
+        else draw_cells(&c, fr);
+        if (P & DN_PANEL_NUMBERS) draw_numbers(&c, fr);
+        if ((P & DN_PANEL_HIST) && !c.L.presenter) draw_hist(&c, fr);
+        if (P & DN_PANEL_TIMELINE) draw_timeline(&c, fr);
         draw_caption(&c, fr);
     }
-    if (c.help) draw_help(&c);
-    free(c.tmp);
+    if (o->help) draw_help(&c);
+    free(mem);
     return c.failed ? -1 : 0;
 }
 
 int dn_render(dn_canvas *cv, const dn_view *v, dn_render_fonts *f) {
-    return render_at(cv, v, f, v->k, v->help, v->playing, v->message);
+    dn_render_opts o;
+    dn_render_opts_screen(&o, v);
+    return dn_render_with(cv, v, f, &o);
 }
 
 int dn_render_timeline_pick(const dn_view *v, int w, int h, int x, int y) {
     dn_layout L;
-    dn_render_layout(&L, w, h, v->width, v->height);
+    dn_render_layout(&L, v, w, h);
+    if (!(dn_view_panels(v) & DN_PANEL_TIMELINE)) return -1;
     dn_rect p = L.plot;
     int slack = (int)lroundf(12 * L.s);
     if (x < p.x - slack || x > p.x + p.w + slack || y < L.timeline.y || y > L.timeline.y + L.timeline.h) return -1;
     int n = dn_view_frames(v), best = -1;
     float bd = 0;
     for (int k = 0; k < n; k++) {
-        float d = fabsf((float)(t_to_x(&p, v->sched.T, dn_run_t(v->run, k)) - x));
+        float d = fabsf((float)(t_to_x(v, &p, dn_run_t(v->run, k)) - x));
         /* ties (equal t, e.g. the clean frame and t = 0) go to the frame nearest the cursor */
         if (best < 0 || d < bd || (d == bd && abs(k - v->k) < abs(best - v->k))) best = k, bd = d;
     }
@@ -898,7 +1222,7 @@ dn_export *dn_export_begin(const dn_view *v, const char *dir, int w, int h, cons
     if (ex->stride < 1) ex->stride = 1;
     ex->total = export_total(ex->n, ex->stride);
     dn_view_describe(v, ex->settings, sizeof ex->settings);
-    if (dn_make_dir(dir) < 0 || dn_canvas_init(&ex->cv, w, h, BG) < 0 || dn_render_fonts_fit(&ex->fonts, w, h) < 0)
+    if (dn_make_dir(dir) < 0 || dn_canvas_init(&ex->cv, w, h, 0) < 0 || dn_render_fonts_fit(&ex->fonts, w, h) < 0)
         goto fail;
     ex->rgb = malloc((size_t)w * (size_t)h * 3);
     if (!ex->rgb) {
@@ -969,9 +1293,9 @@ int dn_export_step(dn_export *ex, const dn_view *v, int wait) {
         dn_fail_context("frame %d of the run could not be computed", k);
         return -1;
     }
-    /* the frame as the screen shows it at cursor k, without help or play mark: a slide is the
-     * screen, pixel for pixel */
-    if (render_at(&ex->cv, v, &ex->fonts, k, 0, 0, ex->message) < 0) return -1;
+    /* the frame as the screen shows it at cursor k, without help, play mark or key hints */
+    dn_render_opts o = {.k = k, .message = ex->message, .exporting = 1};
+    if (dn_render_with(&ex->cv, v, &ex->fonts, &o) < 0) return -1;
     char tval[32], kval[16], title[300], path[4200];
     snprintf(tval, sizeof tval, "%g", (double)f->t);
     snprintf(kval, sizeof kval, "%d", k);

@@ -2,11 +2,13 @@
  * window shows that canvas and the exporters write it, so a slide is pixel for pixel what was on
  * screen. No SDL here beyond the fonts (SDL2_ttf, no display needed), so tests render offscreen.
  *
- * Layout: designed for 1280x720 and scaled uniformly (s = min(w/1280, h/720)) and centred, so
- * 1920x1080 is the same picture 1.5x larger; images are scaled by whole numbers (crisp pixels).
- * Panels: header (mode, image, step), the big x_t, six small panels (noise, prediction, x0, error,
- * drift, random, or the guidance breakdown), the numbers, a histogram of x_t against N(0,1), the
- * timeline (alpha-bar and log SNR from T to 0, the cursor, img2img strength) and a caption. */
+ * Two layouts (view.h's dn_view.look): the dashboard (header, the big x_t, six small panels, the
+ * numbers, a histogram of x_t against N(0,1), the timeline of alpha-bar and log SNR, a caption)
+ * and the presenter layout for a projector (x_t large, the one to four panels that have something
+ * to show, a short timeline, a line of numbers in words, large captions). Both are designed for
+ * 1280x720 and scaled uniformly (s = min(w/1280, h/720)) and centred, so 1920x1080 is the same
+ * picture 1.5x larger; images are scaled by whole numbers (crisp pixels) unless look.smooth.
+ * A dark and a light theme. */
 #ifndef DN_RENDER_H
 #define DN_RENDER_H
 #include "canvas.h"
@@ -17,23 +19,34 @@ typedef struct {
     int x, y, w, h;
 } dn_rect;
 
+/* Type sizes in design pixels (x 1.5 at 1080p): presenter labels and captions. */
+#define DN_RENDER_LABEL_PX 17
+#define DN_RENDER_CAPTION_PX 22
+
 /* Where everything goes on a w x h canvas (computed, never stored in the view). */
 typedef struct {
     float s;              /* design pixels -> canvas pixels */
+    int presenter;        /* the presenter layout */
     dn_rect header;
     dn_rect big;          /* the x_t panel (label, image, note) */
     dn_rect big_img;      /* the x_t image itself: img_w * zoom wide, centred in big */
     int zoom;             /* canvas pixels per image pixel in big_img */
-    dn_rect cells[6];     /* small panels, 3 columns x 2 rows, each label + image + note */
-    dn_rect numbers, hist, timeline, plot, caption; /* plot: the timeline's curve area */
+    dn_rect cells[6];     /* dashboard: 3 columns x 2 rows, each label + image + note; presenter:
+                             placed when drawing, by how many panels have something to show */
+    int n_cells;
+    dn_rect cells_area;   /* where the panels (or a lesson's picture) go */
+    dn_rect numbers, hist, timeline, plot, caption; /* plot: the timeline's curve area; hist: 0 in
+                                                       the presenter layout (it has none) */
+    dn_rect strip;        /* a filmstrip's area */
 } dn_layout;
 
-void dn_render_layout(dn_layout *L, int w, int h, int img_w, int img_h);
+/* The layout of v (its look and image size) on a w x h canvas. */
+void dn_render_layout(dn_layout *L, const dn_view *v, int w, int h);
 
 /* Fonts sized for a canvas: opened for the scale of w x h, reopened by dn_render_fonts_fit when the
  * scale changes (window resized). */
 typedef struct {
-    dn_font title, body, small, mono;
+    dn_font title, body, small, mono, label, caption, caption_bold;
     float s; /* the scale they were opened for; 0 = not open */
 } dn_render_fonts;
 
@@ -42,10 +55,31 @@ typedef struct {
 int dn_render_fonts_fit(dn_render_fonts *f, int w, int h);
 void dn_render_fonts_close(dn_render_fonts *f); /* accepts NULL and a zeroed struct */
 
-/* Draw the whole frame. The fonts must fit the canvas (dn_render_fonts_fit). Returns 0, or -1 +
- * dn_error (text error). Never blocks: a frame not computed yet is drawn as the last ready one
- * with a "computing" note. */
+/* Draw the whole frame as the screen shows it. The fonts must fit the canvas
+ * (dn_render_fonts_fit). Returns 0, or -1 + dn_error (text error). Never blocks: a frame not
+ * computed yet is drawn as the last ready one with a "computing" note. */
 int dn_render(dn_canvas *cv, const dn_view *v, dn_render_fonts *f);
+
+/* What a picture shows besides the view's settings: dn_render uses the view's own (cursor, help,
+ * play mark, message); a slide is drawn at another cursor, without key hints, or as a filmstrip. */
+typedef struct {
+    int k;                /* the cursor */
+    int help, playing;    /* the help overlay, the play mark */
+    const char *message;  /* the notice line; NULL or "" = none */
+    int exporting;        /* a slide or exported frame: no key hints */
+    const int *strip;     /* n_strip >= 2: these frames side by side (a filmstrip, t under each)
+                             instead of x_t and the panels */
+    int n_strip;
+    char *log;            /* if not NULL: every string drawn, a line each (for tests) */
+    size_t log_size;
+} dn_render_opts;
+void dn_render_opts_screen(dn_render_opts *o, const dn_view *v); /* the view's own */
+int dn_render_with(dn_canvas *cv, const dn_view *v, dn_render_fonts *f, const dn_render_opts *o);
+
+/* The step explained in words, the caption when a slide has none: forward, how much of the
+ * picture is left; reverse, what the step removed and how much fresh noise it added (and why DDIM,
+ * Euler and DPM-Solver++ add none); img2img's start and the end. */
+void dn_render_step_text(const dn_view *v, const dn_run_frame *f, char *buf, size_t size);
 
 
 /* Mouse: the frame under canvas point (x, y) on the timeline (nearest timestep; ties go to the

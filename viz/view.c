@@ -36,6 +36,10 @@ const dn_view_key_help dn_view_help[] = {
     {"R", "new seed"},
     {"O", "noise as overlay on x_t"},
     {"E", "export frames, contact sheet, GIF (Esc cancels)"},
+    {"D", "presenter (large) / dashboard (everything) layout"},
+    {"Shift + 1..8", "show / hide: noise, x_0, error, drift, timeline, histogram, numbers, pull"},
+    {"L", "light / dark screen (light for projectors)"},
+    {"V", "crisp pixels / smooth pictures"},
     {"F", "fullscreen"},
     {"H / F1", "this help"},
     {"Escape", "leave fullscreen / close this help"},
@@ -50,6 +54,7 @@ static const char *const act_names[DN_ACT_COUNT] = {
     "PLAY_TOGGLE", "SPEED_UP", "SPEED_DOWN", "COND_TOGGLE", "CLASS_NEXT", "CLASS_SET", "CFG_UP",
     "CFG_DOWN", "GUIDANCE_TOGGLE", "SAMPLER_NEXT", "STEPS_NEXT", "NEW_SEED", "OVERLAY_TOGGLE",
     "MODE_TOGGLE", "IMG2IMG", "EXPORT", "FULLSCREEN", "HELP_TOGGLE", "QUIT", "ESCAPE",
+    "LAYOUT_TOGGLE", "THEME_TOGGLE", "SMOOTH_TOGGLE", "PANEL_TOGGLE",
 };
 
 const char *dn_act_name(dn_act op) {
@@ -285,8 +290,16 @@ void dn_view_free(dn_view *v) {
 int dn_view_apply(dn_view *v, const dn_view_settings *s) {
     if (strcmp(s->model, v->set.model) != 0 || strcmp(s->image, v->set.image) != 0 ||
         (!s->image[0] && s->image_index != v->set.image_index)) {
+        /* a new model or image: a new view, looked at the same way, at the same place of a lesson */
+        dn_view_look look = v->look;
+        char deck[sizeof v->deck];
+        int slide = v->slide, slides = v->slides, fullscreen = v->fullscreen, speed = v->speed;
+        memcpy(deck, v->deck, sizeof deck);
         dn_view_free(v);
-        return dn_view_init(v, s);
+        if (dn_view_init(v, s) < 0) return -1;
+        v->look = look, v->slide = slide, v->slides = slides, v->fullscreen = fullscreen, v->speed = speed;
+        memcpy(v->deck, deck, sizeof deck);
+        return 0;
     }
     if (strcmp(s->picture, v->set.picture) != 0 && load_picture(v, s->picture) < 0) return -1;
     dn_view_settings s2 = *s;
@@ -454,9 +467,26 @@ int dn_view_act(dn_view *v, dn_action a) {
         else if (v->help) v->help = 0;
         else snprintf(v->message, sizeof v->message, "Q quits (Esc leaves fullscreen and closes the help)");
         return 1;
+    case DN_ACT_LAYOUT_TOGGLE: v->look.layout = !v->look.layout; return 1;
+    case DN_ACT_THEME_TOGGLE: v->look.theme = !v->look.theme; return 1;
+    case DN_ACT_SMOOTH_TOGGLE: v->look.smooth = !v->look.smooth; return 1;
+    case DN_ACT_PANEL_TOGGLE:
+        if (a.arg < 0 || a.arg >= DN_PANEL_KINDS) return 0;
+        v->set.panels = dn_view_panels(v) ^ (1u << a.arg); /* from what is on screen */
+        if (v->set.panels == DN_PANEL_ALL && v->look.layout == DN_LAYOUT_PRESENTER)
+            v->set.panels &= ~(unsigned)DN_PANEL_HIST; /* "all" would read as "none chosen" */
+        return 1;
     case DN_ACT_COUNT: break;
     }
     return 0;
+}
+
+unsigned dn_view_panels(const dn_view *v) {
+    unsigned p = v->set.panels;
+    if (v->look.layout != DN_LAYOUT_PRESENTER || p != DN_PANEL_ALL) return p;
+    p = DN_PANEL_NOISE | DN_PANEL_TIMELINE | DN_PANEL_NUMBERS;
+    if (v->set.mode == DN_RUN_REVERSE) p |= DN_PANEL_X0;
+    return p;
 }
 
 int dn_view_tick(dn_view *v, double dt) {

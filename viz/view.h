@@ -30,8 +30,24 @@ enum {
     DN_PANEL_TIMELINE = 1 << 4, /* schedule curves and the cursor */
     DN_PANEL_HIST = 1 << 5,     /* histogram of x_t against N(0, 1) */
     DN_PANEL_NUMBERS = 1 << 6,  /* t, beta, alpha-bar, SNR and the settings */
-    DN_PANEL_ALL = (1 << 7) - 1
+    DN_PANEL_PULL = 1 << 7,     /* reverse, guided: the class's pull, cond - uncond */
+    DN_PANEL_ALL = (1 << 8) - 1
 };
+#define DN_PANEL_KINDS 8 /* bits above; DN_ACT_PANEL_TOGGLE's arg is a bit's index */
+
+/* How a frame is laid out (dn_view.look.layout):
+ *   DN_LAYOUT_DASHBOARD  everything at once: x_t, six small panels, numbers, histogram, timeline
+ *   DN_LAYOUT_PRESENTER  for a projector: x_t large, the two to four panels the moment needs,
+ *                        a short timeline, large type (the default of lessons and --present) */
+enum { DN_LAYOUT_DASHBOARD, DN_LAYOUT_PRESENTER };
+enum { DN_THEME_DARK, DN_THEME_LIGHT }; /* light: for projectors, which wash out dark screens */
+
+/* How the view is looked at, not what it computes: kept across slides, models and runs. */
+typedef struct {
+    int layout; /* DN_LAYOUT_* */
+    int theme;  /* DN_THEME_* */
+    int smooth; /* images upscaled smoothly (bilinear) instead of as crisp squares */
+} dn_view_look;
 
 #define DN_VIEW_STEP_CHOICES 6 /* what STEPS_NEXT cycles through */
 extern const int dn_view_step_choices[DN_VIEW_STEP_CHOICES]; /* 10 25 50 100 250 1000 */
@@ -83,6 +99,10 @@ typedef enum {
     DN_ACT_EXPORT,        /* sets export_requested; the program writes the files */
     DN_ACT_FULLSCREEN, DN_ACT_HELP_TOGGLE, DN_ACT_QUIT,
     DN_ACT_ESCAPE,        /* leave fullscreen, else close the help; never quits (Q does) */
+    DN_ACT_LAYOUT_TOGGLE, /* presenter <-> dashboard */
+    DN_ACT_THEME_TOGGLE,  /* light <-> dark */
+    DN_ACT_SMOOTH_TOGGLE, /* crisp pixels <-> smooth upscaling */
+    DN_ACT_PANEL_TOGGLE,  /* arg: panel bit index 0 .. DN_PANEL_KINDS-1: show / hide that panel */
     DN_ACT_COUNT
 } dn_act;
 
@@ -122,6 +142,10 @@ typedef struct {
     char message[256];         /* the last notice for the screen ("no model: ..."); "" = none */
     unsigned char *pic;        /* set.picture loaded: (pic_h, pic_w, 3) bytes; NULL = none */
     int pic_w, pic_h;
+    /* how it is shown, and where in a lesson (kept when a slide reloads the model) */
+    dn_view_look look;
+    char deck[128];            /* the lesson's title, "" outside a lesson */
+    int slide, slides;         /* slide 1 .. slides of the lesson; 0 outside one */
 } dn_view;
 
 /* Load the model (if any), its schedule and the image, then start the run.
@@ -165,6 +189,11 @@ void dn_view_describe(const dn_view *v, char *buf, int size);
  * --mode reverse --sampler ddim --steps 50 --seed 0 --class 'cat' --cfg-scale 3"), for the text
  * chunks of exported slides; arguments quoted for a POSIX shell. Cut at size - 1 bytes. */
 void dn_view_command(const dn_view *v, char *buf, size_t size);
+
+/* The panels drawn: set.panels, except in the presenter layout when a slide chose none (all):
+ * then the few that tell the step (forward: the noise; reverse: the predicted noise and x_0), the
+ * timeline and the numbers' line. */
+unsigned dn_view_panels(const dn_view *v);
 
 /* Every key of the viewer, for the help overlay and `diffuse view --help` (terminated by NULLs). */
 typedef struct {

@@ -43,11 +43,13 @@ static const struct {
     {SDLK_e, -1, DN_ACT_EXPORT},           {SDLK_f, -1, DN_ACT_FULLSCREEN},
     {SDLK_F11, -1, DN_ACT_FULLSCREEN},     {SDLK_h, -1, DN_ACT_HELP_TOGGLE},
     {SDLK_F1, -1, DN_ACT_HELP_TOGGLE},     {SDLK_q, -1, DN_ACT_QUIT},
-    {SDLK_ESCAPE, -1, DN_ACT_ESCAPE},
+    {SDLK_ESCAPE, -1, DN_ACT_ESCAPE},      {SDLK_d, -1, DN_ACT_LAYOUT_TOGGLE},
+    {SDLK_l, -1, DN_ACT_THEME_TOGGLE},     {SDLK_v, -1, DN_ACT_SMOOTH_TOGGLE},
 };
 
 static dn_action key_action(SDL_Keycode key, Uint16 mod) {
     int shift = (mod & KMOD_SHIFT) != 0;
+    if (shift && key >= SDLK_1 && key <= SDLK_8) return (dn_action){DN_ACT_PANEL_TOGGLE, (int)(key - SDLK_1)};
     if (key >= SDLK_0 && key <= SDLK_9) return (dn_action){DN_ACT_CLASS_SET, (int)(key - SDLK_0)};
     if (key >= SDLK_KP_1 && key <= SDLK_KP_9) return (dn_action){DN_ACT_CLASS_SET, (int)(key - SDLK_KP_1) + 1};
     if (key == SDLK_KP_0) return (dn_action){DN_ACT_CLASS_SET, 0};
@@ -149,7 +151,7 @@ static void export_cancel(dn_export **ex, dn_view *v, win_state *o) {
 /* ---- lessons: the same window, with Right/Left crossing slides and PageUp/PageDown -------------- */
 
 static void lesson_notice(dn_view *v, const dn_lesson *l, int slide, int trace_on) {
-    snprintf(v->message, sizeof v->message, "slide %d of %d  (PageDown: next slide)", slide + 1, l->n_slides);
+    v->message[0] = 0; /* "slide N of M" is on screen throughout (the caption area), PageDown in the header hint */
     const dn_slide *s = &l->slides[slide];
     printf("-- slide %d of %d: %s\n", slide + 1, l->n_slides, s->title);
     if (s->notes[0]) printf("   notes: %s\n", s->notes);
