@@ -90,9 +90,9 @@ BASE := -std=c11 -D_POSIX_C_SOURCE=200809L -g -pthread -ffp-contract=off \
 # Third-party headers are included as system headers so their warnings are not ours.
 SYSINC = $(patsubst -I%,-isystem %,$(shell pkg-config --cflags $(1) 2>/dev/null))
 CORE_CFLAGS := $(call SYSINC,stb zlib)
-VIZ_CFLAGS  := $(call SYSINC,sdl2 SDL2_ttf fontconfig stb)
+VIZ_CFLAGS  := $(call SYSINC,sdl2 SDL2_ttf fontconfig x11 stb)
 CORE_LIBS   := $(shell pkg-config --libs stb zlib 2>/dev/null) -lm -pthread
-VIZ_LIBS    := $(shell pkg-config --libs sdl2 SDL2_ttf fontconfig 2>/dev/null) -lgif
+VIZ_LIBS    := $(shell pkg-config --libs sdl2 SDL2_ttf fontconfig x11 2>/dev/null) -lgif
 TEST_LIBS   := $(shell pkg-config --libs cmocka 2>/dev/null)
 
 ALL_CFLAGS = $(BASE) $(OPT) $(ARCH) $(WARN) $(SAN) $(CFLAGS)

@@ -601,21 +601,23 @@ static float run_move_max(const ctx *c) {
 static void move_cells(ctx *c, const dn_run_frame *f, cell_item *it, int *n, int sd, int sr) {
     const dn_view *v = c->v;
     int K = dn_view_frames(v) - 1;
-    const char *ld = fwd(c) ? "drift: pulled toward 0|drift" : "drift: toward the picture|drift";
-    const char *lr = "random: fresh noise|random motion";
+    char ld[96], lr[96];
+    snprintf(ld, sizeof ld, "%s|drift %d\xe2\x86\x92%d", fwd(c) ? "drift: pulled toward 0" : "drift: toward the picture",
+             f->k, f->k + 1);
+    snprintf(lr, sizeof lr, "random: fresh noise|random %d\xe2\x86\x92%d", f->k, f->k + 1);
     if (f->k >= K) {
-        empty_cell(it, n, sd, ld, "the last frame:\nno step after it");
-        empty_cell(it, n, sr, lr, "the last frame:\nno step after it");
+        empty_cell(it, n, sd, "drift", "the last frame:\nno step after it");
+        empty_cell(it, n, sr, "random motion", "the last frame:\nno step after it");
         return;
     }
     float m = c->move_max, md = max_abs(f->drift, c->n), mr = max_abs(f->random, c->n);
     char note[128];
-    snprintf(note, sizeof note, "step %d \xe2\x86\x92 %d: up to %.2g (white %.2g)|%d\xe2\x86\x92%d: max %.2g of %.2g", f->k,
-             f->k + 1, (double)md, (double)m, f->k, f->k + 1, (double)md, (double)m);
+    snprintf(note, sizeof note, "step %d \xe2\x86\x92 %d: up to %.2g (white %.2g)|max %.2g of %.2g", f->k, f->k + 1,
+             (double)md, (double)m, (double)md, (double)m);
     img_cell(it, n, sd, ld, f->drift, 1.0f / m, note);
     if (mr > 0) {
-        snprintf(note, sizeof note, "step %d \xe2\x86\x92 %d: up to %.2g (white %.2g)|%d\xe2\x86\x92%d: max %.2g of %.2g",
-                 f->k, f->k + 1, (double)mr, (double)m, f->k, f->k + 1, (double)mr, (double)m);
+        snprintf(note, sizeof note, "step %d \xe2\x86\x92 %d: up to %.2g (white %.2g)|max %.2g of %.2g", f->k,
+                 f->k + 1, (double)mr, (double)m, (double)mr, (double)m);
         img_cell(it, n, sr, lr, f->random, 1.0f / m, note);
     } else {
         char why[96];

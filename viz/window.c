@@ -6,6 +6,7 @@
 #include "render.h"
 
 #include <SDL.h>
+#include <SDL_syswm.h> /* X11: is a window manager running (fullscreen without one, below) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,6 +71,63 @@ static void trace(const dn_window_opts *o, const dn_view *v, dn_action a, int rc
            (unsigned long long)v->set.seed, v->set.class_id, v->set.cond, (double)v->set.cfg_scale, v->help,
            v->set.overlay, v->set.guidance, v->playing);
     fflush(stdout);
+}
+
+/* ---- fullscreen ------------------------------------------------------------------------------------
+ * SDL's desktop fullscreen asks the window manager (_NET_WM_STATE_FULLSCREEN). Under an X server
+ * with none (a projector PC started into a bare X session, Xvfb) nothing resizes the window while
+ * SDL believes it is the size of the screen: the layout was drawn at 1920x1080 into a 1280x720
+ * window, its middle cropped, and F again did not bring it back. So: with a window manager, ask
+ * it; without one, place the window over the whole display ourselves (nobody else will), and put
+ * it back where it was on the way out. */
+typedef struct {
+    int manual;          /* fullscreen by hand: the size and place to go back to */
+    int x, y, w, h;
+} fullscreen_state;
+
+static int x11_window_manager(SDL_Window *win) {
+#if defined(SDL_VIDEO_DRIVER_X11)
+    SDL_SysWMinfo info;
+    SDL_VERSION(&info.version);
+    if (!SDL_GetWindowWMInfo(win, &info) || info.subsystem != SDL_SYSWM_X11) return 1; /* not X: ask SDL */
+    Display *d = info.info.x11.display;
+    Atom check = XInternAtom(d, "_NET_SUPPORTING_WM_CHECK", True);
+    if (check == None) return 0;
+    Atom type;
+    int format;
+    unsigned long n = 0, after = 0;
+    unsigned char *data = NULL;
+    int ok = XGetWindowProperty(d, DefaultRootWindow(d), check, 0, 1, False, AnyPropertyType, &type, &format, &n, &after,
+                                &data) == Success && n == 1;
+    if (data) XFree(data);
+    return ok;
+#else
+    (void)win;
+    return 1;
+#endif
+}
+
+static void set_fullscreen(SDL_Window *win, fullscreen_state *fs, int on) {
+    if (on && !x11_window_manager(win)) {
+        SDL_Rect b;
+        if (SDL_GetDisplayBounds(SDL_GetWindowDisplayIndex(win), &b) != 0) return;
+        SDL_GetWindowPosition(win, &fs->x, &fs->y);
+        SDL_GetWindowSize(win, &fs->w, &fs->h);
+        fs->manual = 1;
+        SDL_SetWindowBordered(win, SDL_FALSE);
+        SDL_SetWindowPosition(win, b.x, b.y);
+        SDL_SetWindowSize(win, b.w, b.h);
+        SDL_RaiseWindow(win);
+    } else if (on) {
+        SDL_SetWindowFullscreen(win, SDL_WINDOW_FULLSCREEN_DESKTOP);
+    } else if (fs->manual) {
+        fs->manual = 0;
+        SDL_SetWindowSize(win, fs->w, fs->h);
+        SDL_SetWindowPosition(win, fs->x, fs->y);
+        SDL_SetWindowBordered(win, SDL_TRUE);
+    } else {
+        SDL_SetWindowFullscreen(win, 0);
+    }
 }
 
 /* ---- the screen ------------------------------------------------------------------------------ */
@@ -191,7 +249,7 @@ int dn_window_run(dn_view *v, const dn_window_opts *opts, const dn_lesson *l) {
         dn_view_free(v);
         return -1;
     }
-    Uint32 flags = SDL_WINDOW_RESIZABLE | SDL_WINDOW_ALLOW_HIGHDPI | (o.opts.fullscreen ? SDL_WINDOW_FULLSCREEN_DESKTOP : 0);
+    Uint32 flags = SDL_WINDOW_RESIZABLE | SDL_WINDOW_ALLOW_HIGHDPI;
     sc.win = SDL_CreateWindow("diffuse view", SDL_WINDOWPOS_CENTERED, SDL_WINDOWPOS_CENTERED, o.opts.w, o.opts.h, flags);
     if (!sc.win) {
         dn_fail("cannot open a window (%s); use 'diffuse export' to write the slides instead", SDL_GetError());
@@ -212,7 +270,8 @@ int dn_window_run(dn_view *v, const dn_window_opts *opts, const dn_lesson *l) {
     }
     Uint64 last = SDL_GetPerformanceCounter();
     long sig = -1;
-    int dragging = 0, dirty = 1, fullscreen = o.opts.fullscreen;
+    int dragging = 0, dirty = 1, fullscreen = 0;
+    fullscreen_state fs = {0};
     Uint32 frame_ms = 1000 / (Uint32)(o.opts.fps ? o.opts.fps : 60);
     while (!v->quit) {
         SDL_Event e;
@@ -280,7 +339,7 @@ int dn_window_run(dn_view *v, const dn_window_opts *opts, const dn_lesson *l) {
         }
         if (v->fullscreen != fullscreen) {
             fullscreen = v->fullscreen;
-            SDL_SetWindowFullscreen(sc.win, fullscreen ? SDL_WINDOW_FULLSCREEN_DESKTOP : 0);
+            set_fullscreen(sc.win, &fs, fullscreen);
             dirty = 1;
         }
         Uint64 now = SDL_GetPerformanceCounter();
