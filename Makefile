@@ -6,6 +6,7 @@
 #   make asan         the test suite under AddressSanitizer + UBSan
 #   make bench        speed against OpenBLAS and PyTorch (not part of test; docs/PERFORMANCE.md)
 #   make fuzz         fuzz the parsers (not part of test)
+#   make soak         2,000 random keys and timeline drags at the viewer under Xvfb (not part of test)
 #   make clang-check  build everything with clang, warnings as errors, and run the kernel tests
 #   make isa-check    the reference samples with every kernel copy, and from x86-64-v3/-v4 builds
 #   make arm-check    cross-build for 64-bit ARM and run the core tests under qemu-user-static
@@ -117,7 +118,7 @@ TEST_HELPER_OBJ := $(BUILD)/tests/support/testutil.o
 
 BIN := $(BUILD)/diffuse
 
-.PHONY: all test run bench asan fuzz install clean check-core clang-check isa-check arm-check fresh-check
+.PHONY: all test run bench asan fuzz soak install clean check-core clang-check isa-check arm-check fresh-check
 all: $(BIN)
 
 $(BUILD)/core/%.o: core/%.c
@@ -162,6 +163,9 @@ $(BUILD)/bench_unet: $(BUILD)/tests/bench_unet.o $(BUILD)/libdiffuse.a
 # bench_winograd wraps dn_conv2d_forward to time the U-Net's convolutions (a study: tests/bench_winograd.c).
 $(BUILD)/bench_winograd: $(BUILD)/tests/bench_winograd.o $(BUILD)/libdiffuse.a
 	$(CC) $(ALL_LDFLAGS) -Wl,--wrap=dn_conv2d_forward -o $@ $< $(BUILD)/libdiffuse.a $(CORE_LIBS)
+# bench_view times the viewer's keys (tests/bench_view.c): the view lives in the viz library.
+$(BUILD)/bench_view: $(BUILD)/tests/bench_view.o $(VIZ_LIB) $(BUILD)/libdiffuse.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(VIZ_LIB) $(BUILD)/libdiffuse.a $(VIZ_LIBS) $(CORE_LIBS)
 # bench_gemm also links Debian's OpenBLAS (installed by scripts/bench.sh only).
 $(BUILD)/bench_gemm: $(BUILD)/tests/bench_gemm.o $(BUILD)/libdiffuse.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/libdiffuse.a $(CORE_LIBS) \
@@ -186,6 +190,8 @@ asan:
 
 bench:
 	@sh scripts/bench.sh $(BUILD)
+soak: $(BIN)
+	@sh scripts/soak.sh $(BUILD)
 
 fuzz:
 	@sh scripts/fuzz.sh

@@ -24,7 +24,7 @@ BUILD=${1:-build}
 QUICK=""
 [ -n "${DN_BENCH_QUICK:-}" ] && QUICK=--quick
 sh scripts/deps.sh libopenblas-dev python3-torch || exit 1
-make --no-print-directory BUILD="$BUILD" "$BUILD/bench_unet" "$BUILD/bench_gemm" "$BUILD/bench_winograd" >/dev/null ||
+make --no-print-directory BUILD="$BUILD" "$BUILD/bench_unet" "$BUILD/bench_gemm" "$BUILD/bench_winograd" "$BUILD/bench_view" >/dev/null ||
   { echo "bench.sh: cannot build the benchmarks (make BUILD=$BUILD $BUILD/bench_unet $BUILD/bench_gemm)" >&2; exit 1; }
 out="$BUILD/bench"
 mkdir -p "$out"
@@ -114,3 +114,11 @@ done
 # convolutions could give the forward pass at most, per copy, one thread.
 echo
 for k in $COPIES; do DN_KERNELS="$k" "$BUILD/bench_winograd" || echo "bench.sh: bench_winograd failed" >&2; done
+
+# The viewer's keys (the classroom issue's "no waiting" targets: a change shows at the cursor within
+# 0.3 s, the whole 50-step guided run within 1 s, back to a setting seen within a frame), per copy,
+# 1 and 2 threads (tests/bench_view.c).
+echo
+for k in $COPIES; do
+  for th in 1 2; do DN_KERNELS="$k" "$BUILD/bench_view" --threads "$th" || echo "bench.sh: bench_view failed" >&2; done
+done

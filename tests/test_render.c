@@ -292,6 +292,14 @@ static void header_and_timeline_follow_the_picture(void **state) {
     assert_true(same_rect(&ca, &cb, rx - (int)(170 * L.s), L.header.y, rx, L.header.y + L.header.h));
     /* the cursor at t = 0: the left end of a forward run's timeline */
     assert_true(same_rect(&ca, &cb, L.plot.x, L.plot.y, L.plot.x + (int)(6 * L.s), L.plot.y + L.plot.h));
+    /* and the header says why step 4 does not come (the run failed), not "computing" forever */
+    char log[8192];
+    dn_render_opts o;
+    dn_render_opts_screen(&o, &a);
+    o.log = log, o.log_size = sizeof log;
+    assert_int_equal(dn_render_with(&ca, &a, &f, &o), 0);
+    assert_non_null(strstr(log, "cannot compute step 4: "));
+    assert_non_null(strstr(log, "out of memory"));
     dn_canvas_free(&ca), dn_canvas_free(&cb);
     dn_render_fonts_close(&f);
     dn_view_free(&a), dn_view_free(&b);

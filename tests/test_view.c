@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 static void open_view(dn_view *v, int with_model, dn_run_mode mode, int steps) {
     dn_view_settings s;
@@ -351,6 +353,128 @@ static void init_errors(void **state) {
     dn_view_free(&v);
 }
 
+
+/* Runs already seen are kept: toggling back to a setting gives the same frames at once (the
+ * frame at the cursor is there on the next draw, no U-Net evaluation); the kept runs stop
+ * computing when they are left, so five ] presses in a row cost about one run; at most
+ * DN_VIEW_CACHE runs are kept. */
+static void runs_seen_are_kept(void **state) {
+    (void)state;
+    dn_view v;
+    open_view(&v, 1, DN_RUN_REVERSE, 12);
+    int K = dn_view_frames(&v) - 1;
+    assert_non_null(dn_run_frame_wait(v.run, K));
+    assert_int_equal(dn_view_act(&v, (dn_action){DN_ACT_SCRUB_TO, K}), 1);
+    dn_run *first = v.run;
+    const dn_run_frame *end = dn_run_frame_get(v.run, K);
+    assert_int_equal(act(&v, DN_ACT_CFG_UP), 1);
+    assert_ptr_not_equal(v.run, first);
+    assert_non_null(dn_run_frame_wait(v.run, K));
+    dn_run *second = v.run;
+    assert_int_equal(act(&v, DN_ACT_CFG_DOWN), 1);
+    assert_ptr_equal(v.run, first);                  /* the same run, not a recomputation */
+    assert_ptr_equal(dn_run_frame_get(v.run, K), end); /* ready at once */
+    assert_int_equal(v.k, K);
+    assert_int_equal(act(&v, DN_ACT_COND_TOGGLE), 1);
+    assert_int_equal(act(&v, DN_ACT_COND_TOGGLE), 1);
+    assert_ptr_equal(v.run, first);
+    assert_int_equal(act(&v, DN_ACT_CFG_UP), 1);
+    assert_ptr_equal(v.run, second);
+    /* five presses in a row: each run but the last stops at once */
+    for (int i = 0; i < 5; i++) assert_int_equal(act(&v, DN_ACT_CFG_UP), 1);
+    assert_non_null(dn_run_frame_wait(v.run, K));
+    /* a kept run finishes the frame under way and no more: its count stays put */
+    nanosleep(&(struct timespec){0, 20000000L}, NULL);
+    int kept = 0, partial = 0, before[DN_VIEW_CACHE];
+    for (int i = 0; i < DN_VIEW_CACHE; i++) before[i] = v.cache[i] ? dn_run_ready(v.cache[i]) : 0;
+    nanosleep(&(struct timespec){0, 100000000L}, NULL);
+    for (int i = 0; i < DN_VIEW_CACHE; i++)
+        if (v.cache[i]) {
+            kept++;
+            partial += before[i] <= K;
+            assert_int_equal(dn_run_ready(v.cache[i]), before[i]);
+        }
+    print_message("kept %d runs, %d of them stopped part way\n", kept, partial);
+    /* many seeds: never more than DN_VIEW_CACHE kept */
+    for (int i = 0; i < 2 * DN_VIEW_CACHE; i++) act(&v, DN_ACT_NEW_SEED);
+    kept = 0;
+    for (int i = 0; i < DN_VIEW_CACHE; i++) kept += v.cache[i] != NULL;
+    assert_int_equal(kept, DN_VIEW_CACHE);
+    dn_view_free(&v);
+}
+
+/* How a view is looked at (layout, theme, smooth) and where it is in a lesson survive a change of
+ * model or image (which makes a new view); D, L, V and Shift+digits change them. */
+static void look_and_panels(void **state) {
+    (void)state;
+    dn_view v;
+    open_view(&v, 1, DN_RUN_FORWARD, 6);
+    assert_int_equal(v.look.layout, DN_LAYOUT_DASHBOARD);
+    assert_int_equal(act(&v, DN_ACT_LAYOUT_TOGGLE), 1);
+    assert_int_equal(act(&v, DN_ACT_THEME_TOGGLE), 1);
+    assert_int_equal(v.look.layout, DN_LAYOUT_PRESENTER);
+    assert_int_equal(v.look.theme, DN_THEME_LIGHT);
+    /* presenter with no panels chosen: the few that tell the step */
+    unsigned p = dn_view_panels(&v);
+    assert_true(p & DN_PANEL_NOISE);
+    assert_false(p & DN_PANEL_HIST);
+    assert_int_equal(dn_view_act(&v, (dn_action){DN_ACT_PANEL_TOGGLE, 2}), 1); /* Shift+3: error */
+    assert_int_equal(dn_view_panels(&v), p | DN_PANEL_ERROR);
+    assert_int_equal(dn_view_act(&v, (dn_action){DN_ACT_PANEL_TOGGLE, 0}), 1); /* Shift+1: noise off */
+    assert_false(dn_view_panels(&v) & DN_PANEL_NOISE);
+    assert_int_equal(dn_view_act(&v, (dn_action){DN_ACT_PANEL_TOGGLE, 9}), 0);
+    v.slide = 2, v.slides = 5;
+    snprintf(v.deck, sizeof v.deck, "A lesson");
+    dn_view_settings s = v.set;
+    s.image_index = 3; /* another training image: a new view */
+    assert_int_equal(dn_view_apply(&v, &s), 0);
+    assert_int_equal(v.look.layout, DN_LAYOUT_PRESENTER);
+    assert_int_equal(v.look.theme, DN_THEME_LIGHT);
+    assert_int_equal(v.slide, 2);
+    assert_string_equal(v.deck, "A lesson");
+    dn_view_free(&v);
+}
+
+
+/* Idle time computes the likely next keys' runs ahead: after it, ] shows its frame at once, and
+ * the frames are bit for bit those of the same setting computed cold; a key pauses the run being
+ * computed ahead (the screen's run goes first). */
+static void idle_computes_ahead(void **state) {
+    (void)state;
+    dn_view v, cold;
+    open_view(&v, 1, DN_RUN_REVERSE, 8);
+    int K = dn_view_frames(&v) - 1;
+    assert_int_equal(dn_view_idle(&v), 0); /* the screen's run first */
+    assert_non_null(dn_run_frame_wait(v.run, K));
+    assert_int_equal(dn_view_act(&v, (dn_action){DN_ACT_SCRUB_TO, K}), 1);
+    assert_int_equal(dn_view_idle(&v), 1);
+    dn_run *ahead = v.ahead;
+    assert_non_null(ahead);
+    assert_non_null(dn_run_frame_wait(ahead, K));
+    assert_int_equal(act(&v, DN_ACT_CFG_UP), 1); /* the first likely key: ] */
+    assert_ptr_equal(v.run, ahead);
+    const dn_run_frame *f = dn_run_frame_get(v.run, K);
+    assert_non_null(f);
+    open_view(&cold, 1, DN_RUN_REVERSE, 8);
+    dn_view_settings s = cold.set;
+    s.cfg_scale = v.set.cfg_scale;
+    assert_int_equal(dn_view_apply(&cold, &s), 0);
+    const dn_run_frame *g = dn_run_frame_wait(cold.run, K);
+    long n = (long)v.channels * v.height * v.width;
+    assert_memory_equal(f->x, g->x, sizeof(float) * (size_t)n);
+    dn_view_free(&cold);
+    /* a key while a run is computed ahead: that run stops */
+    assert_int_equal(dn_view_idle(&v), 1);
+    dn_run *a2 = v.ahead;
+    assert_int_equal(act(&v, DN_ACT_NEW_SEED), 1);
+    assert_null(v.ahead);
+    nanosleep(&(struct timespec){0, 20000000L}, NULL);
+    int r0 = dn_run_ready(a2);
+    nanosleep(&(struct timespec){0, 50000000L}, NULL);
+    assert_int_equal(dn_run_ready(a2), r0);
+    dn_view_free(&v);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(stepping_and_bounds),
@@ -364,6 +488,9 @@ int main(void) {
         cmocka_unit_test(mode_from_the_clean_picture_starts_denoising),
         cmocka_unit_test(play_ticks),
         cmocka_unit_test(init_errors),
+        cmocka_unit_test(runs_seen_are_kept),
+        cmocka_unit_test(look_and_panels),
+        cmocka_unit_test(idle_computes_ahead),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -467,8 +467,10 @@ static void draw_header(ctx *c, const dn_run_frame *f, int shown) {
     int status = 1;
     note[0] = 0;
     if (c->o->n_strip > 1) status = 0;
+    else if ((!f || shown != c->o->k) && dn_run_failed(v->run))
+        snprintf(note, sizeof note, "cannot compute step %d: %.100s", c->o->k, dn_run_error(v->run));
     else if (!f || shown != c->o->k)
-        snprintf(note, sizeof note, "computing step %d\xe2\x80\xa6", c->o->k);
+        snprintf(note, sizeof note, "computing step %d (%d done)\xe2\x80\xa6", c->o->k, f ? shown : 0);
     else if (c->o->playing)
         snprintf(note, sizeof note, "\xe2\x96\xb6 playing %g steps/s", (double)dn_view_speeds[v->speed]), ncol = accent(c);
     else if (!c->o->exporting) {

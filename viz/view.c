@@ -182,9 +182,50 @@ int dn_view_frames(const dn_view *v) {
     return v->run ? dn_run_frames(v->run) : 0;
 }
 
-/* Start the run that v->set describes, replacing the current one. On failure the current run and
- * settings stay. Then put the cursor at frame `k` (clamped). */
-static int start_run(dn_view *v, const dn_view_settings *s, int k) {
+/* Do two run configs compute the same frames (same view: same network, schedule, image)? */
+static int same_run(const dn_run_config *a, const dn_run_config *b) {
+    return a->mode == b->mode && a->sampler.kind == b->sampler.kind &&
+           a->sampler.num_inference_steps == b->sampler.num_inference_steps && a->start == b->start &&
+           a->class_id == b->class_id && a->seed == b->seed &&
+           (a->cfg_scale == b->cfg_scale || a->net == NULL || a->class_id >= a->net->cfg.num_classes);
+}
+
+/* Frames the kept runs may hold together (each run computes all its frames ahead). */
+static long cache_frames(const dn_view *v) {
+    long n = 0;
+    for (int i = 0; i < DN_VIEW_CACHE && v->cache[i]; i++) n += dn_run_frames(v->cache[i]);
+    return n;
+}
+
+/* Keep run r (paused) among the recent ones, dropping the oldest while there are DN_VIEW_CACHE
+ * runs or more than DN_VIEW_CACHE_FRAMES frames (a few 1000-step runs are 90 MB each). */
+static void cache_put(dn_view *v, dn_run *r) {
+    dn_run_pause(r);
+    while (v->cache[0] && (v->cache[DN_VIEW_CACHE - 1] || cache_frames(v) + dn_run_frames(r) > DN_VIEW_CACHE_FRAMES)) {
+        if (v->cache[0] == v->ahead) v->ahead = NULL;
+        dn_run_free(v->cache[0]);
+        memmove(v->cache, v->cache + 1, sizeof v->cache[0] * (DN_VIEW_CACHE - 1));
+        v->cache[DN_VIEW_CACHE - 1] = NULL;
+    }
+    int i = 0;
+    while (v->cache[i]) i++;
+    v->cache[i] = r;
+}
+
+/* The kept run that computes what c asks for, taken out of the cache; NULL if none. */
+static dn_run *cache_take(dn_view *v, const dn_run_config *c) {
+    for (int i = 0; i < DN_VIEW_CACHE && v->cache[i]; i++)
+        if (same_run(dn_run_config_of(v->cache[i]), c)) {
+            dn_run *r = v->cache[i];
+            memmove(v->cache + i, v->cache + i + 1, sizeof v->cache[0] * (size_t)(DN_VIEW_CACHE - 1 - i));
+            v->cache[DN_VIEW_CACHE - 1] = NULL;
+            return r;
+        }
+    return NULL;
+}
+
+/* The run config of settings s in view v. */
+static void run_config(const dn_view *v, const dn_view_settings *s, dn_run_config *cfg) {
     dn_run_config c;
     memset(&c, 0, sizeof c);
     c.mode = s->mode;
@@ -200,9 +241,23 @@ static int start_run(dn_view *v, const dn_view_settings *s, int k) {
     c.class_id = v->num_classes == 0 ? 0 : s->cond ? s->class_id : v->num_classes;
     c.cfg_scale = s->cfg_scale;
     c.seed = s->seed;
-    dn_run *r = dn_run_start(&c);
-    if (!r) return -1;
-    dn_run_free(v->run);
+    *cfg = c;
+}
+
+/* Start the run that v->set describes (or take it from the kept ones), replacing the current one,
+ * which is kept. On failure the current run and settings stay. Then put the cursor at frame `k`
+ * (clamped). */
+static int start_run(dn_view *v, const dn_view_settings *s, int k) {
+    dn_run_config c;
+    run_config(v, s, &c);
+    if (v->ahead) { /* a run computed ahead gives way to the one on screen (and waits in the cache) */
+        dn_run_pause(v->ahead);
+        v->ahead = NULL;
+    }
+    dn_run *r = NULL;
+    if (v->run && same_run(dn_run_config_of(v->run), &c)) r = v->run; /* the same frames: keep them */
+    else if (!(r = cache_take(v, &c)) && !(r = dn_run_start(&c))) return -1;
+    if (v->run && v->run != r) cache_put(v, v->run);
     v->run = r;
     v->set = *s;
     v->generation++;
@@ -281,6 +336,7 @@ fail:
 void dn_view_free(dn_view *v) {
     if (!v) return;
     dn_run_free(v->run);
+    for (int i = 0; i < DN_VIEW_CACHE; i++) dn_run_free(v->cache[i]);
     if (v->has_net) dn_unet_free(&v->net);
     dn_sched_free(&v->sched);
     free(v->x0);
@@ -349,10 +405,108 @@ static int step_near(const dn_view *v, dn_sampler_kind kind, int steps, float t)
     return best;
 }
 
+/* The settings an action that changes the run leads to, and the cursor there, without changing
+ * v: 1 and *s, *k set; 0 if it changes nothing (*why, if not NULL, says why, for the screen);
+ * -1 if the action does not change the run (stepping, play, panels, ...). dn_view_act applies
+ * it; dn_view_idle computes the runs of the likely next keys ahead with it. */
+static int settings_for(const dn_view *v, dn_action a, dn_view_settings *s, int *k, const char **why) {
+    static char msg[96];
+    *s = v->set;
+    *k = v->k;
+    if (why) *why = NULL;
+    int n = dn_view_frames(v);
+    switch (a.op) {
+    case DN_ACT_COND_TOGGLE:
+        if (v->num_classes == 0) {
+            if (why) *why = "this model has no classes: nothing to condition on";
+            return 0;
+        }
+        s->cond = !s->cond;
+        return 1;
+    case DN_ACT_CLASS_NEXT:
+    case DN_ACT_CLASS_SET: {
+        if (v->num_classes == 0) {
+            if (why) *why = "this model has no classes";
+            return 0;
+        }
+        int id = a.op == DN_ACT_CLASS_NEXT ? (s->class_id + 1) % v->num_classes : a.arg;
+        if (id < 0 || id >= v->num_classes) {
+            snprintf(msg, sizeof msg, "no class %d: this model has %d (0..%d)", id, v->num_classes, v->num_classes - 1);
+            if (why) *why = msg;
+            return 0;
+        }
+        if (id == s->class_id && s->cond) return 0;
+        s->class_id = id;
+        s->cond = 1;
+        return 1;
+    }
+    case DN_ACT_CFG_UP:
+    case DN_ACT_CFG_DOWN: {
+        /* steps of 0.5, kept in [0, 20]: 0 unconditional, 1 plain conditional */
+        float w = s->cfg_scale + (a.op == DN_ACT_CFG_UP ? 0.5f : -0.5f);
+        w = roundf(w * 2) / 2;
+        if (w < 0) w = 0;
+        if (w > 20) w = 20;
+        if (w == s->cfg_scale) return 0;
+        s->cfg_scale = w;
+        return 1;
+    }
+    case DN_ACT_SAMPLER_NEXT:
+        s->sampler = (dn_sampler_kind)((s->sampler + 1) % 4);
+        s->start = 0;
+        *k = same_point(v, v->k, s->mode, s->steps + 1);
+        return 1;
+    case DN_ACT_STEPS_NEXT: {
+        int i = 0;
+        while (i < DN_VIEW_STEP_CHOICES && dn_view_step_choices[i] <= s->steps) i++;
+        if (i == DN_VIEW_STEP_CHOICES || dn_view_step_choices[i] > v->sched.T) i = 0;
+        s->steps = dn_view_step_choices[i];
+        s->start = 0;
+        *k = same_point(v, v->k, s->mode, s->steps + 1);
+        return 1;
+    }
+    case DN_ACT_NEW_SEED:
+        /* the next seed from a fixed sequence (not the clock): a lesson can replay it */
+        s->seed = s->seed * 6364136223846793005ULL + 1442695040888963407ULL;
+        s->seed >>= 33;
+        return 1;
+    case DN_ACT_MODE_TOGGLE:
+        if (!v->has_net) {
+            if (why) *why = "no model: reverse needs --model MODEL.dfm";
+            return 0;
+        }
+        s->mode = s->mode == DN_RUN_FORWARD ? DN_RUN_REVERSE : DN_RUN_FORWARD;
+        s->start = 0;
+        /* the same noise level, except from the clean picture of a forward run: the reverse run at
+         * t = 0 is another, finished picture, so start its denoising instead (pure noise) */
+        *k = v->set.mode == DN_RUN_FORWARD && v->k == 0 ? 0 : same_point(v, v->k, s->mode, s->steps + 1);
+        return 1;
+    case DN_ACT_IMG2IMG: {
+        if (!v->has_net) {
+            if (why) *why = "no model: img2img needs --model MODEL.dfm";
+            return 0;
+        }
+        const dn_run_frame *f = dn_run_frame_get(v->run, v->k);
+        float t = f ? f->t : 0;
+        if (!f && s->mode == DN_RUN_FORWARD) t = (float)(v->sched.T - 1) * v->k / (n > 1 ? n - 1 : 1);
+        s->start = step_near(v, s->sampler, s->steps, t);
+        s->mode = DN_RUN_REVERSE;
+        *k = 0;
+        return 1;
+    }
+    default: return -1;
+    }
+}
+
 int dn_view_act(dn_view *v, dn_action a) {
-    dn_view_settings s = v->set;
     int n = dn_view_frames(v);
     v->message[0] = v->has_net ? '\0' : v->message[0];
+    dn_view_settings s;
+    int k;
+    const char *why;
+    int rc = settings_for(v, a, &s, &k, &why);
+    if (rc == 0 && why) snprintf(v->message, sizeof v->message, "%s", why);
+    if (rc >= 0) return rc ? restart(v, &s, k) : 0;
     switch (a.op) {
     case DN_ACT_NONE: return 0;
     case DN_ACT_STEP_NEXT: return move_to(v, v->k + 1);
@@ -376,89 +530,12 @@ int dn_view_act(dn_view *v, dn_action a) {
         if (v->speed == 0) return 0;
         v->speed--;
         return 1;
-    case DN_ACT_COND_TOGGLE:
-        if (v->num_classes == 0) {
-            snprintf(v->message, sizeof v->message, "this model has no classes: nothing to condition on");
-            return 0;
-        }
-        s.cond = !s.cond;
-        return restart(v, &s, v->k);
-    case DN_ACT_CLASS_NEXT:
-    case DN_ACT_CLASS_SET: {
-        if (v->num_classes == 0) {
-            snprintf(v->message, sizeof v->message, "this model has no classes");
-            return 0;
-        }
-        int id = a.op == DN_ACT_CLASS_NEXT ? (s.class_id + 1) % v->num_classes : a.arg;
-        if (id < 0 || id >= v->num_classes) {
-            snprintf(v->message, sizeof v->message, "no class %d: this model has %d (0..%d)", id, v->num_classes,
-                     v->num_classes - 1);
-            return 0;
-        }
-        if (id == s.class_id && s.cond) return 0;
-        s.class_id = id;
-        s.cond = 1;
-        return restart(v, &s, v->k);
-    }
-    case DN_ACT_CFG_UP:
-    case DN_ACT_CFG_DOWN: {
-        /* steps of 0.5, kept in [0, 20]: 0 unconditional, 1 plain conditional */
-        float w = s.cfg_scale + (a.op == DN_ACT_CFG_UP ? 0.5f : -0.5f);
-        w = roundf(w * 2) / 2;
-        if (w < 0) w = 0;
-        if (w > 20) w = 20;
-        if (w == s.cfg_scale) return 0;
-        s.cfg_scale = w;
-        return restart(v, &s, v->k);
-    }
     case DN_ACT_GUIDANCE_TOGGLE:
         v->set.guidance = !v->set.guidance;
         return 1;
-    case DN_ACT_SAMPLER_NEXT: {
-        s.sampler = (dn_sampler_kind)((s.sampler + 1) % 4);
-        s.start = 0;
-        return restart(v, &s, same_point(v, v->k, s.mode, s.steps + 1));
-    }
-    case DN_ACT_STEPS_NEXT: {
-        int i = 0;
-        while (i < DN_VIEW_STEP_CHOICES && dn_view_step_choices[i] <= s.steps) i++;
-        if (i == DN_VIEW_STEP_CHOICES || dn_view_step_choices[i] > v->sched.T) i = 0;
-        s.steps = dn_view_step_choices[i];
-        s.start = 0;
-        return restart(v, &s, same_point(v, v->k, s.mode, s.steps + 1));
-    }
-    case DN_ACT_NEW_SEED:
-        /* the next seed from a fixed sequence (not the clock): a lesson can replay it */
-        s.seed = s.seed * 6364136223846793005ULL + 1442695040888963407ULL;
-        s.seed >>= 33;
-        return restart(v, &s, v->k);
     case DN_ACT_OVERLAY_TOGGLE:
         v->set.overlay = !v->set.overlay;
         return 1;
-    case DN_ACT_MODE_TOGGLE:
-        if (!v->has_net) {
-            snprintf(v->message, sizeof v->message, "no model: reverse needs --model MODEL.dfm");
-            return 0;
-        }
-        s.mode = s.mode == DN_RUN_FORWARD ? DN_RUN_REVERSE : DN_RUN_FORWARD;
-        s.start = 0;
-        /* the same noise level, except from the clean picture of a forward run: the reverse run at
-         * t = 0 is another, finished picture, so start its denoising instead (pure noise) */
-        if (v->set.mode == DN_RUN_FORWARD && v->k == 0) return restart(v, &s, 0);
-        return restart(v, &s, same_point(v, v->k, s.mode, s.steps + 1));
-    case DN_ACT_IMG2IMG: {
-        if (!v->has_net) {
-            snprintf(v->message, sizeof v->message, "no model: img2img needs --model MODEL.dfm");
-            return 0;
-        }
-        const dn_run_frame *f = dn_run_frame_get(v->run, v->k);
-        float t = f ? f->t : 0;
-        if (!f && s.mode == DN_RUN_FORWARD) t = (float)(v->sched.T - 1) * v->k / (n > 1 ? n - 1 : 1);
-        int start = step_near(v, s.sampler, s.steps, t);
-        s.mode = DN_RUN_REVERSE;
-        s.start = start;
-        return restart(v, &s, 0);
-    }
     case DN_ACT_EXPORT: v->export_requested = 1; return 1;
     case DN_ACT_FULLSCREEN: v->fullscreen = !v->fullscreen; return 1;
     case DN_ACT_HELP_TOGGLE: v->help = !v->help; return 1;
@@ -477,7 +554,36 @@ int dn_view_act(dn_view *v, dn_action a) {
         if (v->set.panels == DN_PANEL_ALL && v->look.layout == DN_LAYOUT_PRESENTER)
             v->set.panels &= ~(unsigned)DN_PANEL_HIST; /* "all" would read as "none chosen" */
         return 1;
-    case DN_ACT_COUNT: break;
+    default: break; /* the run's settings: settings_for, above */
+    }
+    return 0;
+}
+
+/* The keys a teacher is likely to press next, whose runs dn_view_idle computes ahead. */
+static const dn_act likely_next[] = {DN_ACT_CFG_UP, DN_ACT_CFG_DOWN, DN_ACT_COND_TOGGLE, DN_ACT_CLASS_NEXT, DN_ACT_NEW_SEED};
+
+int dn_view_idle(dn_view *v) {
+    if (!v->run || dn_run_failed(v->run) || dn_run_ready(v->run) < dn_view_frames(v)) return 0; /* the screen's first */
+    if (v->ahead) {
+        if (dn_run_ready(v->ahead) < dn_run_frames(v->ahead) && !dn_run_failed(v->ahead)) return 0; /* under way */
+        v->ahead = NULL;
+    }
+    for (size_t i = 0; i < sizeof likely_next / sizeof likely_next[0]; i++) {
+        dn_view_settings s;
+        int k;
+        if (settings_for(v, DN_ACT(likely_next[i]), &s, &k, NULL) != 1) continue;
+        dn_run_config c;
+        run_config(v, &s, &c);
+        int kept = 0;
+        for (int j = 0; j < DN_VIEW_CACHE && v->cache[j]; j++) kept |= same_run(dn_run_config_of(v->cache[j]), &c);
+        if (kept) continue;
+        dn_run *r = dn_run_start(&c);
+        if (!r) return 0; /* out of memory: never mind, it was only ahead */
+        dn_run_want(r, dn_run_frames(r) - 1);
+        cache_put(v, r);
+        dn_run_want(r, dn_run_frames(r) - 1); /* cache_put paused it: this one computes */
+        v->ahead = r;
+        return 1;
     }
     return 0;
 }

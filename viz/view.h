@@ -10,9 +10,13 @@
  *   dn_view_free(&v);
  *
  * The computation is a dn_run (run.h): all frames of one forward or reverse run, cached, computed
- * ahead by its worker thread. An action that changes what the run computes (class, conditioning,
- * guidance scale, sampler, steps, seed, mode, img2img start) frees the run and starts a new one,
- * keeping the cursor at the same point of the process where that makes sense. */
+ * ahead by its worker thread, in order, so after a change the frame on screen is the first to be
+ * there and the later ones follow. An action that changes what the run computes (class,
+ * conditioning, guidance scale, sampler, steps, seed, mode, img2img start) pauses the run, keeps
+ * it (the DN_VIEW_CACHE most recent) and switches to the run of the new settings: one kept from
+ * before (instant: toggling back and forth costs nothing) or a new one; the cursor stays at the
+ * same point of the process where that makes sense. Pressing ] five times starts five runs, but
+ * each stops as the next begins, so the presses cost about one run. */
 #ifndef DN_VIEW_H
 #define DN_VIEW_H
 #include "diffusion/model.h"
@@ -49,6 +53,8 @@ typedef struct {
     int smooth; /* images upscaled smoothly (bilinear) instead of as crisp squares */
 } dn_view_look;
 
+#define DN_VIEW_CACHE 12          /* runs kept (about 4 MB each at 50 steps once finished) */
+#define DN_VIEW_CACHE_FRAMES 1500 /* and at most this many frames in all (about 130 MB at 3x32x32) */
 #define DN_VIEW_STEP_CHOICES 6 /* what STEPS_NEXT cycles through */
 extern const int dn_view_step_choices[DN_VIEW_STEP_CHOICES]; /* 10 25 50 100 250 1000 */
 #define DN_VIEW_SPEEDS 7
@@ -129,6 +135,10 @@ typedef struct {
     char model_name[128];      /* "pets.dfm", or "" */
     /* the run and the cursor */
     dn_run *run;
+    dn_run *cache[DN_VIEW_CACHE]; /* runs already seen under other settings, paused, and runs
+                                     of the likely next keys computed ahead, newest last: going
+                                     back to a setting, or on to a likely one, is instant */
+    dn_run *ahead;                /* the cached run being computed ahead, or NULL */
     int k;                     /* cursor: frame 0 .. frames-1 */
     int generation;            /* counts runs started: a renderer can tell a new run */
     /* interaction */
@@ -162,6 +172,13 @@ int dn_view_apply(dn_view *v, const dn_view_settings *s);
 /* Apply one action. Returns 1 if the state changed, 0 if not (e.g. STEP_NEXT at the end),
  * -1 + dn_error() if a new run could not start (the old state is kept). */
 int dn_view_act(dn_view *v, dn_action a);
+
+/* While nothing else is going on (the run on screen is finished), compute the run of one of the
+ * keys a teacher is likely to press next (], [, C, Tab, R) that is not kept yet, in the
+ * background; any change of settings pauses it (kept, it is resumed if its setting is chosen).
+ * The window calls this between events. Returns 1 if it started one, else 0. The frames are those
+ * the key would compute: bit for bit the same pictures. */
+int dn_view_idle(dn_view *v);
 
 /* Play mode: advance the cursor by elapsed time `dt` seconds at the current speed, never past a
  * frame that is not computed yet (play waits for the worker) and stopping at the last frame.

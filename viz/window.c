@@ -362,6 +362,7 @@ int dn_window_run(dn_view *v, const dn_window_opts *opts, const dn_lesson *l) {
             export_continue(&ex, v, &o);
             dirty = 1;
         }
+        if (!ex) dn_view_idle(v); /* nothing to do: compute the likely next keys' runs ahead */
         if (!ex && n_waiting) { /* the keys pressed during the export, now, in order */
             for (int i = 0; i < n_waiting; i++) SDL_PushEvent(&waiting[i]);
             n_waiting = 0;

@@ -235,9 +235,26 @@ static int forward_frame(dn_run *r, int k) {
 
 /* ---- the worker ------------------------------------------------------------------------------ */
 
+/* The U-Net's working memory and the generator, made on the worker (tens of MB to clear: the
+ * thread that asked for the run, a viewer's, goes on at once). 0, or -1 + dn_error. */
+static int worker_init(dn_run *r) {
+    const dn_run_config *cfg = &r->cfg;
+    if (cfg->net && cfg->mode == DN_RUN_FORWARD && dn_guide_init(&r->guide, cfg->net, 2) < 0) return -1;
+    if (cfg->mode == DN_RUN_REVERSE) {
+        /* image 0 of a dn_gen draws from dn_rng_seed(seed, 0): the run is dn_gen's sample */
+        int id = cfg->class_id;
+        dn_gen_config gc = {.net = cfg->net, .sched = cfg->sched, .sampler = cfg->sampler, .n = 1, .ids = &id,
+                            .cfg_scale = cfg->cfg_scale, .seed = cfg->seed, .start = cfg->start, .x0 = r->x0,
+                            .keep_parts = r->guided};
+        if (dn_gen_init_config(&r->gen, &gc) < 0) return dn_fail_context("run");
+    }
+    return 0;
+}
+
 static void *worker(void *arg) {
     dn_run *r = arg;
-    int rc = frame_alloc(r, 0);
+    int rc = worker_init(r);
+    if (rc == 0) rc = frame_alloc(r, 0);
     if (rc == 0 && r->cfg.mode == DN_RUN_REVERSE) {
         memcpy(r->frames[0].x, r->gen.x, (size_t)r->plane * sizeof(float)); /* x_T, or img2img's start */
     }
@@ -255,6 +272,12 @@ static void *worker(void *arg) {
         r->ready = k + 1;
         pthread_cond_broadcast(&r->ready_cv);
         pthread_mutex_unlock(&r->mu);
+    }
+    if (rc == 0 && r->ready == r->K + 1) {
+        /* every frame is there: the U-Net's working memory (activations for a guided batch, tens
+         * of MB) is not needed again; a viewer keeps finished runs for going back to them */
+        dn_gen_free(&r->gen);
+        dn_guide_free(&r->guide);
     }
     if (rc < 0) {
         pthread_mutex_lock(&r->mu);
@@ -336,7 +359,7 @@ dn_run *dn_run_start(const dn_run_config *cfg) {
     r->out = malloc(pb), r->cond = malloc(pb), r->uncond = malloc(pb);
     r->eps_tmp = malloc(pb);
     if (!r->frames || !r->blocks || !r->ts || !r->zeros || (need_x0 && !r->x0) || !r->out || !r->cond ||
-        !r->uncond || !r->eps_tmp || (cfg->net && cfg->mode == DN_RUN_FORWARD && dn_guide_init(&r->guide, cfg->net, 2) < 0)) {
+        !r->uncond || !r->eps_tmp) {
         dn_fail("run: out of memory for a run of %d frames", r->K + 1);
         goto fail;
     }
@@ -351,17 +374,6 @@ dn_run *dn_run_start(const dn_run_config *cfg) {
         else r->ts[k] = sp->prev_t[sp->n - 1] >= 0 ? (float)sp->prev_t[sp->n - 1] : 0.0f;
     }
     dn_rng_seed(&r->rng, cfg->seed, 0);
-    if (cfg->mode == DN_RUN_REVERSE) {
-        /* image 0 of a dn_gen draws from dn_rng_seed(seed, 0): the run is dn_gen's sample */
-        int id = cfg->class_id;
-        dn_gen_config gc = {.net = cfg->net, .sched = cfg->sched, .sampler = r->cfg.sampler, .n = 1, .ids = &id,
-                            .cfg_scale = cfg->cfg_scale, .seed = cfg->seed, .start = cfg->start, .x0 = r->x0,
-                            .keep_parts = r->guided};
-        if (dn_gen_init_config(&r->gen, &gc) < 0) {
-            dn_fail_context("run");
-            goto fail;
-        }
-    }
     r->want = 0; /* frame 0 at once */
     pthread_mutex_init(&r->mu, NULL);
     pthread_cond_init(&r->want_cv, NULL);
@@ -422,6 +434,12 @@ void dn_run_want(dn_run *r, int k) {
     pthread_mutex_unlock(&r->mu);
 }
 
+void dn_run_pause(dn_run *r) {
+    pthread_mutex_lock(&r->mu);
+    r->want = r->ready > 0 ? r->ready - 1 : 0; /* the frame under way is finished, no further one */
+    pthread_mutex_unlock(&r->mu);
+}
+
 const dn_run_frame *dn_run_frame_get(dn_run *r, int k) {
     if (k < 0 || k > r->K) return NULL;
     pthread_mutex_lock(&r->mu);
@@ -440,6 +458,13 @@ const dn_run_frame *dn_run_frame_wait(dn_run *r, int k) {
     if (!ok) dn_fail("%s", r->err); /* the worker's message, on the caller's thread */
     pthread_mutex_unlock(&r->mu);
     return ok ? &r->frames[k] : NULL;
+}
+
+const char *dn_run_error(dn_run *r) {
+    pthread_mutex_lock(&r->mu);
+    const char *e = r->failed ? r->err : "";
+    pthread_mutex_unlock(&r->mu);
+    return e; /* written once, before failed is set: stable from then on */
 }
 
 int dn_run_failed(dn_run *r) {

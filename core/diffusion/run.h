@@ -105,6 +105,9 @@ float dn_run_t(const dn_run *r, int k);
 const dn_run_config *dn_run_config_of(const dn_run *r);
 /* Ask the worker to compute up to frame k (clamped to K); returns at once. */
 void dn_run_want(dn_run *r, int k);
+/* Stop computing ahead after the frame under way (a run kept for later: the viewer's cache of runs
+ * already seen); dn_run_want, _get or _wait resume it. */
+void dn_run_pause(dn_run *r);
 /* Frame k if it is computed, else NULL (and dn_run_want(r, k) is implied). */
 const dn_run_frame *dn_run_frame_get(dn_run *r, int k);
 /* Block until frame k is computed (for exporters and tests); returns it, or NULL if k is out of
@@ -114,5 +117,7 @@ const dn_run_frame *dn_run_frame_wait(dn_run *r, int k);
 int dn_run_ready(dn_run *r);
 /* 1 if the worker failed (dn_error then holds its message), else 0. */
 int dn_run_failed(dn_run *r);
+/* The worker's message when it failed ("" before): for a screen, which never waits for it. */
+const char *dn_run_error(dn_run *r);
 
 #endif
