@@ -564,6 +564,7 @@ static const dn_act likely_next[] = {DN_ACT_CFG_UP, DN_ACT_CFG_DOWN, DN_ACT_COND
 
 int dn_view_idle(dn_view *v) {
     if (!v->run || dn_run_failed(v->run) || dn_run_ready(v->run) < dn_view_frames(v)) return 0; /* the screen's first */
+    if (v->set.steps > DN_VIEW_AHEAD_STEPS) return 0; /* long runs: seconds of work each, and memory */
     if (v->ahead) {
         if (dn_run_ready(v->ahead) < dn_run_frames(v->ahead) && !dn_run_failed(v->ahead)) return 0; /* under way */
         v->ahead = NULL;

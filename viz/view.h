@@ -54,6 +54,7 @@ typedef struct {
 } dn_view_look;
 
 #define DN_VIEW_CACHE 12          /* runs kept (about 4 MB each at 50 steps once finished) */
+#define DN_VIEW_AHEAD_STEPS 100   /* runs computed ahead in idle time only up to this many steps */
 #define DN_VIEW_CACHE_FRAMES 1500 /* and at most this many frames in all (about 130 MB at 3x32x32) */
 #define DN_VIEW_STEP_CHOICES 6 /* what STEPS_NEXT cycles through */
 extern const int dn_view_step_choices[DN_VIEW_STEP_CHOICES]; /* 10 25 50 100 250 1000 */

@@ -57,6 +57,7 @@ struct dn_run {
     int want;               /* furthest frame asked for */
     int ready;              /* frames 0 .. ready-1 are published */
     int cancel, failed;
+    int paused;             /* dn_run_pause: kept for later; the worker gives back the U-Net's memory */
     char err[256];          /* the worker's failure message */
     pthread_t th;
     int started;            /* th is running (join it) */
@@ -251,6 +252,21 @@ static int worker_init(dn_run *r) {
     return 0;
 }
 
+/* A paused run (kept by a viewer for going back to it) needs no U-Net activations until it is
+ * resumed: give them back (tens of MB for a guided batch), and make them again on resuming. The
+ * activations are scratch, overwritten by every evaluation: the frames stay bit for bit the same. */
+static void acts_release(dn_run *r) {
+    dn_unet_acts_free(&r->gen.guide.acts);
+    dn_unet_acts_free(&r->guide.acts);
+}
+
+static int acts_restore(dn_run *r) {
+    dn_guide *g[2] = {&r->gen.guide, &r->guide};
+    for (int i = 0; i < 2; i++)
+        if (g[i]->net && !g[i]->acts.mem && dn_unet_acts_alloc(&g[i]->acts, g[i]->net, g[i]->max_rows) < 0) return -1;
+    return 0;
+}
+
 static void *worker(void *arg) {
     dn_run *r = arg;
     int rc = worker_init(r);
@@ -260,10 +276,20 @@ static void *worker(void *arg) {
     }
     for (int k = 0; rc == 0 && k <= r->K; k++) {
         pthread_mutex_lock(&r->mu);
-        while (!r->cancel && r->want < k) pthread_cond_wait(&r->want_cv, &r->mu);
+        int released = 0;
+        while (!r->cancel && r->want < k) {
+            if (r->paused && !released) {
+                pthread_mutex_unlock(&r->mu);
+                acts_release(r), released = 1;
+                pthread_mutex_lock(&r->mu);
+                continue;
+            }
+            pthread_cond_wait(&r->want_cv, &r->mu);
+        }
         int stop = r->cancel;
         pthread_mutex_unlock(&r->mu);
         if (stop) break;
+        if (released && (rc = acts_restore(r)) < 0) break;
         if (r->cfg.mode == DN_RUN_FORWARD) rc = forward_frame(r, k);
         else if (k < r->K) rc = reverse_frame(r, k);
         if (rc == 0 && dn_workspace_check() < 0) rc = -1; /* a kernel's scratch (forward frames) */
@@ -423,6 +449,7 @@ const dn_run_config *dn_run_config_of(const dn_run *r) { return &r->cfg; }
 static void want_locked(dn_run *r, int k) {
     if (k > r->K) k = r->K;
     if (k > r->want) {
+        r->paused = 0;
         r->want = k;
         pthread_cond_signal(&r->want_cv);
     }
@@ -437,6 +464,8 @@ void dn_run_want(dn_run *r, int k) {
 void dn_run_pause(dn_run *r) {
     pthread_mutex_lock(&r->mu);
     r->want = r->ready > 0 ? r->ready - 1 : 0; /* the frame under way is finished, no further one */
+    r->paused = 1;
+    pthread_cond_signal(&r->want_cv); /* a worker already waiting gives back its memory now */
     pthread_mutex_unlock(&r->mu);
 }
 
