@@ -113,6 +113,10 @@ static void test_malformed(void **state) {
         {"title: T\nslide: S\nframes: a-b\n", "bad.txt:3: frames wants FROM-TO"},
         {"title: T\nslide: S\npanels: noise sparkle\n", "bad.txt:3: unknown panel 'sparkle'"},
         {"title: T\nslide: S\noverlay: maybe\n", "bad.txt:3: overlay wants on or off"},
+        {"title: T\nslide: S\ncompare: colour red\n", "bad.txt:3: compare: unknown setting 'colour'"},
+        {"title: T\nslide: S\ncompare: steps\n", "bad.txt:3: compare: 'steps' wants a value"},
+        {"title: T\nslide: S\ncompare: steps 0\n", "bad.txt:3: compare: steps wants a whole number 1 .. 1000"},
+        {"title: T\nslide: S\ncompare: sampler plms\n", "bad.txt:3: compare: sampler wants ddpm"},
         {"title: T\nmode: forward\n", "bad.txt:2: 'mode' belongs to a slide"},
         {"title: T\nslide: S\njust words\n", "bad.txt:3: expected 'key: value'"},
         {"  continued\ntitle: T\n", "bad.txt:1: indented line continues nothing"},
@@ -277,7 +281,7 @@ static void slides_show_the_process(void **state) {
     dn_render_fonts f = {0};
     if (dn_canvas_init(&cv, 640, 360, 0) < 0 || dn_render_fonts_fit(&f, 640, 360) < 0) fail_msg("%s", dn_error());
     static char log[16384];
-    int slides = 0, strips = 0;
+    int slides = 0, strips = 0, compares = 0;
     for (int num = 1; num <= 6; num++) {
         char pattern[64], path[512] = "";
         snprintf(pattern, sizeof pattern, "%d-", num);
@@ -307,7 +311,11 @@ static void slides_show_the_process(void **state) {
                 if (strstr(log, hints[h])) fail_msg("%s slide %d: a key hint '%s' in\n%s", path, i + 1, hints[h], log);
             for (size_t h = 0; h < sizeof empty / sizeof empty[0]; h++)
                 if (strstr(log, empty[h])) fail_msg("%s slide %d: an empty panel '%s' in\n%s", path, i + 1, empty[h], log);
-            if (to > from) {
+            if (v.set.cmp.on) { /* a compare slide: both runs side by side, at their end */
+                if (!strstr(log, "\nA\n") || !strstr(log, "\nB\n") || !strstr(log, "done, clean"))
+                    fail_msg("%s slide %d: a compare slide without both runs:\n%s", path, i + 1, log);
+                compares++;
+            } else if (to > from) {
                 if (!strstr(log, "steps ")) fail_msg("%s slide %d: frames %d-%d but no filmstrip:\n%s", path, i + 1, from, to, log);
                 strips++;
             }
@@ -316,8 +324,9 @@ static void slides_show_the_process(void **state) {
         dn_view_free(&v);
         dn_lesson_free(&l);
     }
-    print_message("%d slides drawn, %d of them filmstrips\n", slides, strips);
+    print_message("%d slides drawn, %d of them filmstrips, %d compare slides\n", slides, strips, compares);
     assert_true(strips >= 10);
+    assert_true(compares >= 2);
     dn_render_fonts_close(&f);
     dn_canvas_free(&cv);
 }
@@ -343,6 +352,38 @@ static void contact_sheet_is_readable(void **state) {
     dn_lesson_free(&l);
 }
 
+
+/* compare: B's changes, for one slide only; shown, B is the slide's settings with them, its class
+ * by name. */
+static void compare_slides(void **state) {
+    (void)state;
+    char text[1024];
+    snprintf(text, sizeof text, "title: T\n\nslide: A\nmode: reverse\nmodel: %s\nsteps: 6\ncompare: sampler ddpm steps 4 cfg 7\n"
+             "caption: a\n\nslide: B\ncaption: b\n\nslide: C\ncompare: cond off\ncaption: c\n", tu_tiny_model());
+    dn_lesson l;
+    if (dn_lesson_parse(&l, text, strlen(text), "cmp.txt") < 0) fail_msg("%s", dn_error());
+    assert_true(l.slides[0].cmp.on && l.slides[0].cmp.has_sampler && l.slides[0].cmp.steps == 4);
+    assert_false(l.slides[1].cmp.on); /* not passed on */
+    assert_true(l.slides[2].cmp.on && l.slides[2].cmp.has_cond && !l.slides[2].cmp.cond);
+    dn_view v;
+    memset(&v, 0, sizeof v);
+    if (dn_lesson_show(&v, &l, 0) < 0) fail_msg("%s", dn_error());
+    assert_non_null(v.cmp_run);
+    assert_int_equal(v.set.cmp.sampler, DN_DDPM);
+    assert_int_equal(v.set.cmp.steps, 4);
+    assert_true(v.set.cmp.cfg_scale == 7.0f);
+    assert_int_equal(v.set.steps, 6);
+    assert_int_equal(dn_run_frames(v.cmp_run), 5);
+    if (dn_lesson_show(&v, &l, 1) < 0) fail_msg("%s", dn_error());
+    assert_null(v.cmp_run);
+    if (dn_lesson_show(&v, &l, 2) < 0) fail_msg("%s", dn_error());
+    assert_non_null(v.cmp_run);
+    assert_int_equal(v.set.cmp.cond, 0);
+    assert_int_equal(v.set.cmp.steps, 6);
+    dn_view_free(&v);
+    dn_lesson_free(&l);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_example),
@@ -351,6 +392,7 @@ int main(void) {
         cmocka_unit_test(captions_agree_with_pictures),
         cmocka_unit_test(slides_show_the_process),
         cmocka_unit_test(contact_sheet_is_readable),
+        cmocka_unit_test(compare_slides),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -29,7 +29,7 @@ static void open_view(dn_view *v, int with_model, dn_run_mode mode, int steps) {
 
 /* Render the view's frame k (waiting for it) into a new w x h canvas. */
 static void render_at(dn_canvas *cv, dn_render_fonts *f, dn_view *v, int k, int w, int h) {
-    assert_non_null(dn_run_frame_wait(v->run, k));
+    assert_non_null(dn_run_frame_wait(v->run, dn_view_frames(v) - 1)); /* the run's drift scale: all of it */
     dn_view_act(v, (dn_action){DN_ACT_SCRUB_TO, k});
     assert_int_equal(v->k, k);
     if (dn_canvas_init(cv, w, h, 0) < 0 || dn_render_fonts_fit(f, w, h) < 0) fail_msg("%s", dn_error());
@@ -381,7 +381,7 @@ static void timeline_picks_frames(void **state) {
 
 /* Render frame k of v at w x h with its text log (the screen's view unless `exporting`). */
 static void render_log(dn_view *v, int k, int w, int h, int exporting, char *log, size_t size, dn_canvas *keep) {
-    assert_non_null(dn_run_frame_wait(v->run, k));
+    assert_non_null(dn_run_frame_wait(v->run, dn_view_frames(v) - 1));
     dn_view_act(v, (dn_action){DN_ACT_SCRUB_TO, k});
     dn_canvas cv = {0};
     dn_render_fonts f = {0};
@@ -566,6 +566,30 @@ static void smooth_pictures(void **state) {
     print_message("smooth: %ld of %d pixels differ\n", differ, L.big_img.w * L.big_img.h);
     assert_true(differ > L.big_img.w * L.big_img.h / 4);
     dn_canvas_free(&a), dn_canvas_free(&b);
+    dn_view_free(&v);
+}
+
+/* Compare mode draws both runs side by side, each with its settings in words and its own step,
+ * and the caption says they share their noise. */
+static void compare_draws_both(void **state) {
+    (void)state;
+    dn_view v;
+    open_view(&v, 1, DN_RUN_REVERSE, 6);
+    assert_int_equal(dn_view_act(&v, DN_ACT(DN_ACT_COMPARE_TOGGLE)), 1);
+    assert_int_equal(dn_view_act(&v, DN_ACT(DN_ACT_STEPS_NEXT)), 1); /* B: 10 steps */
+    assert_non_null(dn_run_frame_wait(v.cmp_run, 10));
+    char log[8192];
+    for (int pres = 0; pres < 2; pres++) {
+        v.look.layout = pres;
+        render_log(&v, 3, 1280, 720, 0, log, sizeof log, NULL);
+        assert_non_null(strstr(log, "\nA\n"));
+        assert_non_null(strstr(log, "\nB\n"));
+        assert_non_null(strstr(log, "6 steps, ")); /* A: with its class; B: without, 10 steps */
+        assert_non_null(strstr(log, "10 steps, no class"));
+        assert_non_null(strstr(log, "step 3 of 6"));
+        assert_non_null(strstr(log, "step 5 of 10")); /* the same fraction of the way */
+        assert_non_null(strstr(log, "same noise"));
+    }
     dn_view_free(&v);
 }
 
@@ -757,6 +781,7 @@ int main(void) {
         cmocka_unit_test(pull_only_when_asked),
         cmocka_unit_test(step_text_follows_sampler),
         cmocka_unit_test(smooth_pictures),
+        cmocka_unit_test(compare_draws_both),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -475,6 +475,62 @@ static void idle_computes_ahead(void **state) {
     dn_view_free(&v);
 }
 
+
+/* Compare mode (X): B is a second run from the same noise; the settings keys change B only, R
+ * changes both; B's frames are bit for bit those of its settings run alone; B steps along at the
+ * same fraction of the process when its step count differs; M and I wait until X turns it off. */
+static void compare_mode(void **state) {
+    (void)state;
+    dn_view v;
+    open_view(&v, 1, DN_RUN_REVERSE, 8);
+    assert_int_equal(act(&v, DN_ACT_COMPARE_TOGGLE), 1);
+    assert_true(v.set.cmp.on);
+    assert_non_null(v.cmp_run);
+    assert_int_equal(v.set.cmp.cond, 0); /* a conditional model: B without the class */
+    float w = v.set.cfg_scale;
+    uint64_t seed = v.set.seed;
+    assert_int_equal(act(&v, DN_ACT_COND_TOGGLE), 1); /* B: the class back on */
+    assert_int_equal(v.set.cmp.cond, 1);
+    assert_int_equal(v.set.cond, 1);
+    assert_int_equal(act(&v, DN_ACT_CFG_UP), 1);
+    assert_true(v.set.cmp.cfg_scale == w + 0.5f && v.set.cfg_scale == w);
+    assert_int_equal(act(&v, DN_ACT_STEPS_NEXT), 1); /* B: 8 -> 10 steps */
+    assert_int_equal(v.set.cmp.steps, 10);
+    assert_int_equal(v.set.steps, 8);
+    assert_int_equal(act(&v, DN_ACT_NEW_SEED), 1); /* both */
+    assert_true(v.set.seed != seed);
+    assert_int_equal((int)dn_run_config_of(v.cmp_run)->seed, (int)v.set.seed);
+    /* B's frames: those of B's settings alone */
+    assert_non_null(dn_run_frame_wait(v.cmp_run, 10));
+    dn_view solo;
+    dn_view_settings b;
+    dn_view_compare_settings(&v.set, &b);
+    open_view(&solo, 1, DN_RUN_REVERSE, 8);
+    assert_int_equal(dn_view_apply(&solo, &b), 0);
+    long n = (long)v.channels * v.height * v.width;
+    assert_memory_equal(dn_run_frame_wait(solo.run, 10)->x, dn_run_frame_get(v.cmp_run, 10)->x, sizeof(float) * (size_t)n);
+    dn_view_free(&solo);
+    /* stepping together: A's 8 steps against B's 10 */
+    assert_int_equal(dn_view_compare_k(&v, 0), 0);
+    assert_int_equal(dn_view_compare_k(&v, 8), 10);
+    assert_int_equal(dn_view_compare_k(&v, 4), 5);
+    int shown = -1;
+    dn_view_act(&v, (dn_action){DN_ACT_SCRUB_TO, 8});
+    assert_non_null(dn_view_compare_frame(&v, 8, &shown));
+    assert_int_equal(shown, 10);
+    assert_int_equal(act(&v, DN_ACT_MODE_TOGGLE), 0);
+    assert_non_null(strstr(v.message, "X"));
+    assert_int_equal(v.set.mode, DN_RUN_REVERSE);
+    assert_int_equal(act(&v, DN_ACT_COMPARE_TOGGLE), 1);
+    assert_false(v.set.cmp.on);
+    assert_null(v.cmp_run);
+    /* forward mode: compare is for denoising */
+    assert_int_equal(act(&v, DN_ACT_MODE_TOGGLE), 1);
+    assert_int_equal(act(&v, DN_ACT_COMPARE_TOGGLE), 0);
+    assert_null(v.cmp_run);
+    dn_view_free(&v);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(stepping_and_bounds),
@@ -491,6 +547,7 @@ int main(void) {
         cmocka_unit_test(runs_seen_are_kept),
         cmocka_unit_test(look_and_panels),
         cmocka_unit_test(idle_computes_ahead),
+        cmocka_unit_test(compare_mode),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

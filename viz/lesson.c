@@ -14,7 +14,7 @@
 
 static const char known_keys[] =
     "title, slide, mode, model, image, class, cond, cfg, sampler, steps, seed, start, frames, panels, "
-    "overlay, guidance, play, picture, caption, notes";
+    "overlay, guidance, play, picture, compare, caption, notes";
 
 static const struct {
     const char *name;
@@ -123,6 +123,41 @@ static int parse_panels(const ctx *c, const char *v, unsigned *out) {
     return 0;
 }
 
+/* compare: "sampler ddim steps 10", "cfg 7", "cond off", "class dog" (any of them, in pairs), or
+ * "off". */
+static int parse_compare(const ctx *c, const char *v, dn_slide *s) {
+    memset(&s->cmp, 0, sizeof s->cmp);
+    if (!strcasecmp(v, "off") || !strcasecmp(v, "none")) return 0;
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", v);
+    char *save = NULL, *name = strtok_r(buf, " ,", &save);
+    if (!name) FAIL("compare wants what B changes, e.g. 'sampler ddim steps 10', 'cfg 7' or 'cond off'");
+    for (; name; name = strtok_r(NULL, " ,", &save)) {
+        char *val = strtok_r(NULL, " ,", &save);
+        if (!val) FAIL("compare: '%s' wants a value (e.g. 'steps 10')", name);
+        long x;
+        if (!strcasecmp(name, "sampler")) {
+            if (dn_sampler_kind_parse(val, &s->cmp.sampler) < 0) FAIL("compare: sampler wants ddpm, ddim, euler or dpm++2m, not '%s'", val);
+            s->cmp.has_sampler = 1;
+        } else if (!strcasecmp(name, "steps")) {
+            if (parse_int(c, "compare: steps", val, 1, 1000, &x) < 0) return -1;
+            s->cmp.steps = (int)x, s->cmp.has_steps = 1;
+        } else if (!strcasecmp(name, "cfg")) {
+            char *end;
+            double w = strtod(val, &end);
+            if (end == val || *end || !(w >= 0 && w <= 100)) FAIL("compare: cfg wants a guidance scale 0 .. 100, not '%s'", val);
+            s->cmp.cfg = (float)w, s->cmp.has_cfg = 1;
+        } else if (!strcasecmp(name, "cond")) {
+            if (parse_onoff(c, "compare: cond", val, &s->cmp.cond) < 0) return -1;
+            s->cmp.has_cond = 1;
+        } else if (!strcasecmp(name, "class")) {
+            snprintf(s->cmp.class_name, sizeof s->cmp.class_name, "%s", val);
+        } else FAIL("compare: unknown setting '%s' (known: sampler, steps, cfg, cond, class)", name);
+    }
+    s->cmp.on = 1;
+    return 0;
+}
+
 /* Apply one complete "key: value" to the lesson (slide = the current slide or NULL before the
  * first). */
 static int apply(dn_lesson *l, dn_slide *s, const ctx *c, const char *key, const char *v) {
@@ -193,6 +228,8 @@ static int apply(dn_lesson *l, dn_slide *s, const ctx *c, const char *key, const
         if (!strcasecmp(v, "none")) st->picture[0] = '\0';
         else if (!*v) FAIL("picture wants an image file (PNG, JPEG, ...) or none");
         else return copy_value(c, key, st->picture, sizeof st->picture, v);
+    } else if (!strcmp(key, "compare")) {
+        return parse_compare(c, v, s);
     } else if (!strcmp(key, "caption")) {
         return copy_value(c, key, st->caption, sizeof st->caption, v);
     } else if (!strcmp(key, "notes")) {
@@ -325,6 +362,8 @@ int dn_lesson_parse(dn_lesson *l, const char *text, size_t len, const char *name
             s->set.caption[0] = '\0';
             s->set.picture[0] = '\0';
             s->notes[0] = '\0';
+            memset(&s->cmp, 0, sizeof s->cmp); /* compare belongs to one slide */
+            s->set.cmp.on = 0;
             s->from = 0, s->to = -1, s->play = 0;
             s->line = c.line;
             if (!vl) {

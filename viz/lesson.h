@@ -33,6 +33,14 @@ typedef struct {
     int from, to;             /* frames shown: Right/Left walk from..to; to = -1 is the last frame */
     int play;                 /* start playing when the slide opens */
     char notes[1024];         /* speaker notes (not shown on the projector) */
+    struct {                  /* compare: B = this slide's settings with these changes */
+        int on;
+        int has_sampler, has_steps, has_cfg, has_cond;
+        dn_sampler_kind sampler;
+        int steps, cond;
+        float cfg;
+        char class_name[32];  /* "" = A's class */
+    } cmp;
     int line;                 /* where the slide starts in the file, for messages */
 } dn_slide;
 

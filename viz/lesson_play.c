@@ -29,6 +29,13 @@ int dn_lesson_show(dn_view *v, const dn_lesson *l, int i) {
     char cap[sizeof s->title + sizeof set.caption + 2]; /* fits: the parser checked the sum */
     snprintf(cap, sizeof cap, "%s%s%s", s->title, s->set.caption[0] ? ": " : "", s->set.caption);
     snprintf(set.caption, sizeof set.caption, "%.*s", (int)sizeof set.caption - 1, cap);
+    /* compare: B from this slide's settings (its class by name once the model is loaded, below) */
+    set.cmp.on = s->cmp.on;
+    set.cmp.sampler = s->cmp.has_sampler ? s->cmp.sampler : set.sampler;
+    set.cmp.steps = s->cmp.has_steps ? s->cmp.steps : set.steps;
+    set.cmp.cfg_scale = s->cmp.has_cfg ? s->cmp.cfg : set.cfg_scale;
+    set.cmp.cond = s->cmp.has_cond ? s->cmp.cond : set.cond;
+    set.cmp.class_id = set.class_id;
     int fresh = !v->run;
     int rc = fresh ? dn_view_init(v, &set) : dn_view_apply(v, &set);
     if (rc < 0) return dn_fail_context("%s:%d: slide %d", l->source, s->line, i + 1);
@@ -46,9 +53,19 @@ int dn_lesson_show(dn_view *v, const dn_lesson *l, int i) {
         }
         if (id != v->set.class_id) {
             set.class_id = id;
+            if (!s->cmp.class_name[0]) set.cmp.class_id = id;
             if (dn_view_apply(v, &set) < 0) return dn_fail_context("%s:%d: slide %d", l->source, s->line, i + 1);
         }
     }
+    if (s->cmp.on && s->cmp.class_name[0]) {
+        int id = v->num_classes ? dn_model_class_id(&v->meta, v->num_classes, s->cmp.class_name) : -1;
+        if (id < 0) return dn_fail("%s:%d: compare: the model knows no class '%s'", l->source, s->line, s->cmp.class_name);
+        set = v->set;
+        set.cmp.class_id = id, set.cmp.cond = 1;
+        if (dn_view_apply(v, &set) < 0) return dn_fail_context("%s:%d: slide %d", l->source, s->line, i + 1);
+    }
+    if (s->cmp.on && v->set.mode != DN_RUN_REVERSE)
+        return dn_fail("%s:%d: compare is for reverse slides (mode: reverse)", l->source, s->line);
     int from, to;
     dn_lesson_range(v, s, &from, &to);
     dn_view_act(v, (dn_action){DN_ACT_SCRUB_TO, from});
@@ -97,9 +114,17 @@ static int strip_frames(int from, int to, int *ks) {
 int dn_lesson_render_slide(dn_canvas *cv, dn_view *v, dn_render_fonts *f, int from, int to, char *log,
                            size_t log_size) {
     int ks[6], m = strip_frames(from, to, ks);
+    /* the whole run (and B's): the drift and random panels use the run's scale */
+    if (!dn_run_frame_wait(v->run, dn_view_frames(v) - 1)) return dn_fail("the slide's run could not be computed");
+    if (v->cmp_run && !dn_run_frame_wait(v->cmp_run, dn_run_frames(v->cmp_run) - 1))
+        return dn_fail("the compared run could not be computed");
     for (int j = 0; j < m; j++)
         if (!dn_run_frame_wait(v->run, ks[j])) return dn_fail("frame %d could not be computed", ks[j]);
-    dn_render_opts o = {.k = to, .exporting = 1, .strip = ks, .n_strip = m > 1 ? m : 0, .log = log, .log_size = log_size};
+    if (v->cmp_run && !dn_run_frame_wait(v->cmp_run, dn_view_compare_k(v, to)))
+        return dn_fail("frame %d of the compared run could not be computed", dn_view_compare_k(v, to));
+    /* compare slides show both runs at the slide's last frame (a strip would show one of them) */
+    int strip = m > 1 && !v->set.cmp.on;
+    dn_render_opts o = {.k = to, .exporting = 1, .strip = ks, .n_strip = strip ? m : 0, .log = log, .log_size = log_size};
     return dn_render_with(cv, v, f, &o);
 }
 
@@ -144,6 +169,10 @@ int dn_lesson_export(const dn_lesson *l, const char *dir, int w, int h, int gif_
         dn_png_text txt[] = {{"Software", "diffuse " DN_VERSION}, {"Title", title}, {"diffuse-lesson", l->source},
                              {"diffuse-slide", slide_no}, {"diffuse-frames", range}, {"diffuse-notes", s->notes}};
         int ntxt = s->notes[0] ? 6 : 5;
+        if (!dn_run_frame_wait(v.run, dn_view_frames(&v) - 1)) { /* the whole run: one drift scale */
+            dn_fail("%s: slide %d: its run could not be computed", l->source, i + 1);
+            goto done;
+        }
         if (to > from) { /* an animated slide: a GIF of its frames, as the screen plays them */
             dn_gif gif;
             if (dn_gif_begin(&gif, w, h, NULL) < 0) goto done;
@@ -156,6 +185,7 @@ int dn_lesson_export(const dn_lesson *l, const char *dir, int w, int h, int gif_
                     dn_gif_free(&gif);
                     goto done;
                 }
+                if (v.cmp_run) dn_run_frame_wait(v.cmp_run, dn_view_compare_k(&v, k));
                 if (dn_render_with(&cv, &v, &fonts, &o) < 0 || dn_gif_add(&gif, &cv, j == count - 1 ? 250 : 12) < 0) {
                     dn_gif_free(&gif);
                     goto done;

@@ -353,7 +353,10 @@ void dn_render_t_label(const dn_view *v, const dn_run_frame *f, char *buf, size_
 
 void dn_render_headline(const dn_view *v, char *what, size_t size) {
     const dn_view_settings *s = &v->set;
-    if (s->mode == DN_RUN_FORWARD) snprintf(what, size, "noising %.48s", v->image_name);
+    if (s->cmp.on && v->cmp_run)
+        snprintf(what, size, "compare: the same noise (seed %llu), two settings, stepping together",
+                 (unsigned long long)s->seed);
+    else if (s->mode == DN_RUN_FORWARD) snprintf(what, size, "noising %.48s", v->image_name);
     else if (s->start > 0) /* counted as the forward run counts: steps of noise put in, not steps left */
         snprintf(what, size, "img2img: denoising %.40s from t = %g (%d of %d steps of noise)", v->image_name,
                  v->run ? (double)dn_run_t(v->run, 0) : 0.0, s->steps - s->start, s->steps);
@@ -393,8 +396,28 @@ static float rms(const float *a, long n) {
     return n ? (float)sqrt(s / (double)n) : 0;
 }
 
+/* One side's settings in words: "DDIM, 50 steps, a cat at w = 3", "DDPM, 1000 steps, no class". */
+static void side_words(const dn_view *v, const dn_view_settings *s, char *buf, size_t size) {
+    char cls[96] = "";
+    if (v->num_classes && s->cond && s->cfg_scale == 0.0f) snprintf(cls, sizeof cls, ", w = 0 (class ignored)");
+    else if (v->num_classes && s->cond)
+        snprintf(cls, sizeof cls, ", %s at w = %g", dn_view_class_name(v, s->class_id), (double)s->cfg_scale);
+    else if (v->num_classes) snprintf(cls, sizeof cls, ", no class");
+    snprintf(buf, size, "%s, %d steps%s", dn_sampler_kind_name(s->sampler), s->steps, cls);
+}
+
 void dn_render_step_text(const dn_view *v, const dn_run_frame *f, char *buf, size_t size) {
     const dn_view_settings *s = &v->set;
+    if (s->cmp.on && v->cmp_run) {
+        dn_view_settings b;
+        dn_view_compare_settings(s, &b);
+        char wa[160], wb[160];
+        side_words(v, s, wa, sizeof wa);
+        side_words(v, &b, wb, sizeof wb);
+        snprintf(buf, size, "Both start from the same noise (seed %llu) and step together, the same fraction of the way "
+                            "from noise to picture. A: %s. B: %s.", (unsigned long long)s->seed, wa, wb);
+        return;
+    }
     int K = dn_view_frames(v) - 1;
     share_text sh = shares(f);
     const dn_run_frame *g = f->k < K ? dn_run_frame_get(v->run, f->k + 1) : NULL;
@@ -584,7 +607,9 @@ static void img_cell(cell_item *it, int *n, int slot, const char *label, const f
     snprintf(e->note, sizeof e->note, "%s", note);
 }
 
-/* the largest drift or random value over the run's computed steps: one scale for every step */
+/* The largest drift or random value over the run: one scale for every step, so a small step looks
+ * small. While the run is still being computed, over the steps so far (the screen; the exporters
+ * wait for the whole run, so their pictures never depend on timing). */
 static float run_move_max(const ctx *c) {
     const dn_view *v = c->v;
     int K = dn_view_frames(v) - 1;
@@ -1073,6 +1098,42 @@ static void draw_picture(ctx *c) {
     free(buf);
 }
 
+/* ---- compare mode: A and B side by side ------------------------------------------------------ */
+
+static void draw_compare_side(ctx *c, dn_rect r, const char *tag, const dn_view_settings *s, const dn_run_frame *f,
+                              int shown, int want, int frames) {
+    const dn_view *v = c->v;
+    char words[160], line[200];
+    side_words(v, s, words, sizeof words);
+    text(c, &c->f->title, r.x, r.y, DN_ALIGN_LEFT, accent(c), "%s", tag);
+    text(c, &c->f->label, r.x + S(c, 34), r.y + S(c, 4), DN_ALIGN_LEFT, c->P->ink, "%s", words);
+    dn_rect box = {r.x, r.y + S(c, 36), r.w, r.h - S(c, 36) - S(c, 56)};
+    if (!f) {
+        text(c, &c->f->label, box.x + box.w / 2, box.y + box.h / 2, DN_ALIGN_CENTER, c->P->note, "computing\xe2\x80\xa6");
+        return;
+    }
+    dn_rect ir = image(c, box, shown_x(c, f, c->buf[4]), 1.0f);
+    share_text sh = shares(f);
+    if (f->alpha_bar >= 1.0f) snprintf(line, sizeof line, "step %d of %d: done, clean", shown, frames - 1);
+    else snprintf(line, sizeof line, "step %d of %d, t = %g: %s picture", shown, frames - 1, (double)f->t, sh.picture);
+    text(c, &c->f->label, ir.x + ir.w / 2, ir.y + ir.h + S(c, 10), DN_ALIGN_CENTER, c->P->ink, "%s", line);
+    if (shown != want)
+        text(c, &c->f->small, ir.x + ir.w / 2, ir.y + ir.h + S(c, 32), DN_ALIGN_CENTER, c->P->note,
+             "computing step %d\xe2\x80\xa6", want);
+}
+
+static void draw_compare(ctx *c, const dn_run_frame *fa, int shown_a) {
+    const dn_view *v = c->v;
+    xform t = xform_of(c->cv->w, c->cv->h);
+    dn_rect ra = R(&t, 20, 50, 610, 528), rb = R(&t, 650, 50, 610, 528);
+    dn_view_settings b;
+    dn_view_compare_settings(&v->set, &b);
+    int shown_b = 0;
+    const dn_run_frame *fb = dn_view_compare_frame(v, c->o->k, &shown_b);
+    draw_compare_side(c, ra, "A", &v->set, fa, shown_a, c->o->k, dn_view_frames(v));
+    draw_compare_side(c, rb, "B", &b, fb, shown_b, dn_view_compare_k(v, c->o->k), v->cmp_run ? dn_run_frames(v->cmp_run) : 0);
+}
+
 /* ---- the filmstrip: several frames side by side, t under each --------------------------------- */
 
 static void draw_strip(ctx *c) {
@@ -1145,6 +1206,9 @@ int dn_render_with(dn_canvas *cv, const dn_view *v, dn_render_fonts *f, const dn
         text(&c, &f->title, cv->w / 2, cv->h / 2, DN_ALIGN_CENTER, c.P->note, "computing the first frame\xe2\x80\xa6");
     } else if (o->n_strip > 1) {
         draw_strip(&c);
+        draw_caption(&c, fr);
+    } else if (v->set.cmp.on && v->cmp_run) {
+        draw_compare(&c, fr, shown);
         draw_caption(&c, fr);
     } else {
         unsigned P = dn_view_panels(v);
@@ -1291,7 +1355,10 @@ static int export_finish(dn_export *ex, const dn_view *v) {
 int dn_export_step(dn_export *ex, const dn_view *v, int wait) {
     if (ex->finished) return 0;
     int k = ex->next_k, n = ex->n;
-    const dn_run_frame *f = wait ? dn_run_frame_wait(v->run, k) : dn_run_frame_get(v->run, k);
+    /* the whole run first: the drift and random panels share the run's scale, known at its end,
+     * so every slide of an export has the same (and the same as a later export of the run) */
+    const dn_run_frame *f = wait ? dn_run_frame_wait(v->run, n - 1) : dn_run_frame_get(v->run, n - 1);
+    if (f) f = dn_run_frame_get(v->run, k);
     if (!f) {
         if (!wait && !dn_run_failed(v->run)) return 2; /* not computed yet */
         dn_fail_context("frame %d of the run could not be computed", k);

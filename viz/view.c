@@ -37,6 +37,7 @@ const dn_view_key_help dn_view_help[] = {
     {"O", "noise as overlay on x_t"},
     {"E", "export frames, contact sheet, GIF (Esc cancels)"},
     {"D", "presenter (large) / dashboard (everything) layout"},
+    {"X", "compare: a second run from the same noise (keys then change it)"},
     {"Shift + 1..4", "show / hide a panel: noise, x_0, error, drift"},
     {"Shift + 5..8", "show / hide: timeline, histogram, numbers, pull"},
     {"L", "light / dark screen (light for projectors)"},
@@ -55,7 +56,7 @@ static const char *const act_names[DN_ACT_COUNT] = {
     "PLAY_TOGGLE", "SPEED_UP", "SPEED_DOWN", "COND_TOGGLE", "CLASS_NEXT", "CLASS_SET", "CFG_UP",
     "CFG_DOWN", "GUIDANCE_TOGGLE", "SAMPLER_NEXT", "STEPS_NEXT", "NEW_SEED", "OVERLAY_TOGGLE",
     "MODE_TOGGLE", "IMG2IMG", "EXPORT", "FULLSCREEN", "HELP_TOGGLE", "QUIT", "ESCAPE",
-    "LAYOUT_TOGGLE", "THEME_TOGGLE", "SMOOTH_TOGGLE", "PANEL_TOGGLE",
+    "LAYOUT_TOGGLE", "THEME_TOGGLE", "SMOOTH_TOGGLE", "PANEL_TOGGLE", "COMPARE_TOGGLE",
 };
 
 const char *dn_act_name(dn_act op) {
@@ -224,6 +225,63 @@ static dn_run *cache_take(dn_view *v, const dn_run_config *c) {
     return NULL;
 }
 
+void dn_view_compare_settings(const dn_view_settings *a, dn_view_settings *b) {
+    *b = *a;
+    b->sampler = a->cmp.sampler, b->steps = a->cmp.steps, b->cfg_scale = a->cmp.cfg_scale;
+    b->cond = a->cmp.cond, b->class_id = a->cmp.class_id;
+    if (b->start >= b->steps) b->start = 0;
+    b->cmp.on = 0;
+}
+
+static void run_config(const dn_view *v, const dn_view_settings *s, dn_run_config *cfg);
+static void cache_put(dn_view *v, dn_run *r);
+static dn_run *cache_take(dn_view *v, const dn_run_config *c);
+static int same_run(const dn_run_config *a, const dn_run_config *b);
+
+/* B's run for A's settings s (compare mode on), or none (off). 0, or -1 + dn_error (the kept
+ * runs and A unchanged; compare is then off). */
+static int start_compare(dn_view *v, const dn_view_settings *s) {
+    if (!s->cmp.on) {
+        if (v->cmp_run) cache_put(v, v->cmp_run);
+        v->cmp_run = NULL;
+        return 0;
+    }
+    dn_view_settings b;
+    dn_view_compare_settings(s, &b);
+    dn_run_config c;
+    run_config(v, &b, &c);
+    dn_run *r = NULL;
+    if (v->cmp_run && same_run(dn_run_config_of(v->cmp_run), &c)) r = v->cmp_run;
+    else if (!(r = cache_take(v, &c)) && !(r = dn_run_start(&c))) {
+        v->set.cmp.on = 0;
+        if (v->cmp_run) cache_put(v, v->cmp_run);
+        v->cmp_run = NULL;
+        return -1;
+    }
+    if (v->cmp_run && v->cmp_run != r) cache_put(v, v->cmp_run);
+    v->cmp_run = r;
+    dn_run_want(r, dn_run_frames(r) - 1);
+    return 0;
+}
+
+int dn_view_compare_k(const dn_view *v, int k) {
+    if (!v->cmp_run) return 0;
+    int ka = dn_view_frames(v) - 1, kb = dn_run_frames(v->cmp_run) - 1;
+    return ka > 0 ? (int)lround((double)k * kb / ka) : 0;
+}
+
+const dn_run_frame *dn_view_compare_frame(const dn_view *v, int k, int *shown) {
+    if (!v->cmp_run) return NULL;
+    for (int j = dn_view_compare_k(v, k); j >= 0; j--) {
+        const dn_run_frame *f = dn_run_frame_get(v->cmp_run, j);
+        if (f) {
+            if (shown) *shown = j;
+            return f;
+        }
+    }
+    return NULL;
+}
+
 /* The run config of settings s in view v. */
 static void run_config(const dn_view *v, const dn_view_settings *s, dn_run_config *cfg) {
     dn_run_config c;
@@ -260,6 +318,8 @@ static int start_run(dn_view *v, const dn_view_settings *s, int k) {
     if (v->run && v->run != r) cache_put(v, v->run);
     v->run = r;
     v->set = *s;
+    if (start_compare(v, s) < 0) /* B could not start: A goes on, without compare */
+        snprintf(v->message, sizeof v->message, "compare: %.200s", dn_error());
     v->generation++;
     int n = dn_run_frames(r);
     v->k = k < 0 ? 0 : k >= n ? n - 1 : k;
@@ -336,6 +396,7 @@ fail:
 void dn_view_free(dn_view *v) {
     if (!v) return;
     dn_run_free(v->run);
+    dn_run_free(v->cmp_run);
     for (int i = 0; i < DN_VIEW_CACHE; i++) dn_run_free(v->cache[i]);
     if (v->has_net) dn_unet_free(&v->net);
     dn_sched_free(&v->sched);
@@ -504,6 +565,24 @@ int dn_view_act(dn_view *v, dn_action a) {
     dn_view_settings s;
     int k;
     const char *why;
+    if (v->set.cmp.on && (a.op == DN_ACT_MODE_TOGGLE || a.op == DN_ACT_IMG2IMG)) {
+        snprintf(v->message, sizeof v->message, "compare mode: press X to leave it first");
+        return 0;
+    }
+    if (v->set.cmp.on && a.op != DN_ACT_NEW_SEED && settings_for(v, a, &s, &k, NULL) >= 0) {
+        /* compare mode: the key changes B (the run on the right); A stays as it is */
+        dn_view_settings a_set = v->set, b;
+        dn_view_compare_settings(&a_set, &b);
+        v->set = b;
+        int rc = settings_for(v, a, &s, &k, &why);
+        v->set = a_set;
+        if (rc == 0 && why) snprintf(v->message, sizeof v->message, "%s", why);
+        if (rc <= 0) return rc;
+        dn_view_settings next = v->set;
+        next.cmp.sampler = s.sampler, next.cmp.steps = s.steps, next.cmp.cfg_scale = s.cfg_scale;
+        next.cmp.cond = s.cond, next.cmp.class_id = s.class_id;
+        return restart(v, &next, v->k);
+    }
     int rc = settings_for(v, a, &s, &k, &why);
     if (rc == 0 && why) snprintf(v->message, sizeof v->message, "%s", why);
     if (rc >= 0) return rc ? restart(v, &s, k) : 0;
@@ -545,6 +624,22 @@ int dn_view_act(dn_view *v, dn_action a) {
         else if (v->help) v->help = 0;
         else snprintf(v->message, sizeof v->message, "Q quits (Esc leaves fullscreen and closes the help)");
         return 1;
+    case DN_ACT_COMPARE_TOGGLE: {
+        dn_view_settings s2 = v->set;
+        if (s2.cmp.on) s2.cmp.on = 0;
+        else if (s2.mode != DN_RUN_REVERSE || !v->has_net) {
+            snprintf(v->message, sizeof v->message, "compare is for denoising: press M first (it needs a model)");
+            return 0;
+        } else {
+            /* B: the same noise without the class (a conditional model), else with 10 steps */
+            s2.cmp.on = 1;
+            s2.cmp.sampler = s2.sampler, s2.cmp.steps = s2.steps, s2.cmp.cfg_scale = s2.cfg_scale;
+            s2.cmp.cond = s2.cond, s2.cmp.class_id = s2.class_id;
+            if (v->num_classes && s2.cond) s2.cmp.cond = 0;
+            else s2.cmp.steps = s2.steps == 10 ? 50 : 10;
+        }
+        return restart(v, &s2, v->k);
+    }
     case DN_ACT_LAYOUT_TOGGLE: v->look.layout = !v->look.layout; return 1;
     case DN_ACT_THEME_TOGGLE: v->look.theme = !v->look.theme; return 1;
     case DN_ACT_SMOOTH_TOGGLE: v->look.smooth = !v->look.smooth; return 1;
@@ -565,6 +660,7 @@ static const dn_act likely_next[] = {DN_ACT_CFG_UP, DN_ACT_CFG_DOWN, DN_ACT_COND
 int dn_view_idle(dn_view *v) {
     if (!v->run || dn_run_failed(v->run) || dn_run_ready(v->run) < dn_view_frames(v)) return 0; /* the screen's first */
     if (v->set.steps > DN_VIEW_AHEAD_STEPS) return 0; /* long runs: seconds of work each, and memory */
+    if (v->set.cmp.on) return 0;                      /* the keys change B there: nothing likely to guess */
     if (v->ahead) {
         if (dn_run_ready(v->ahead) < dn_run_frames(v->ahead) && !dn_run_failed(v->ahead)) return 0; /* under way */
         v->ahead = NULL;

@@ -80,7 +80,18 @@ typedef struct {
     char caption[512];         /* text for the caption area; "" = the step explained */
     char picture[1024];        /* a picture file shown in place of the small panels (a lesson's
                                   loss curve, a diagram); "" = none */
+    struct {                   /* compare mode: a second run (B, on the right) from the same
+                                  noise, the same settings but these */
+        int on;
+        dn_sampler_kind sampler;
+        int steps;
+        float cfg_scale;
+        int cond, class_id;
+    } cmp;
 } dn_view_settings;
+
+/* B's settings in compare mode: a's with a->cmp's sampler, steps, guidance, conditioning, class. */
+void dn_view_compare_settings(const dn_view_settings *a, dn_view_settings *b);
 
 /* Forward, no model, training image 0, class 0, conditioning on, w = 3, DDIM 50 steps, seed 0,
  * all panels, no overlay, no breakdown, no caption. */
@@ -110,6 +121,8 @@ typedef enum {
     DN_ACT_THEME_TOGGLE,  /* light <-> dark */
     DN_ACT_SMOOTH_TOGGLE, /* crisp pixels <-> smooth upscaling */
     DN_ACT_PANEL_TOGGLE,  /* arg: panel bit index 0 .. DN_PANEL_KINDS-1: show / hide that panel */
+    DN_ACT_COMPARE_TOGGLE,/* compare mode on (B = conditioning off, or 10 steps) / off; while on,
+                             the settings keys (C, class, [ ], S, N) change B, R both */
     DN_ACT_COUNT
 } dn_act;
 
@@ -140,6 +153,7 @@ typedef struct {
                                      of the likely next keys computed ahead, newest last: going
                                      back to a setting, or on to a likely one, is instant */
     dn_run *ahead;                /* the cached run being computed ahead, or NULL */
+    dn_run *cmp_run;              /* compare mode: B's run (set.cmp.on), else NULL */
     int k;                     /* cursor: frame 0 .. frames-1 */
     int generation;            /* counts runs started: a renderer can tell a new run */
     /* interaction */
@@ -194,6 +208,12 @@ const dn_run_frame *dn_view_frame(const dn_view *v, int *shown);
 const dn_run_frame *dn_view_frame_at(const dn_view *v, int k, int *shown);
 
 int dn_view_frames(const dn_view *v); /* frames of the current run (K + 1) */
+
+/* Compare mode: B's frame at A's cursor k: the same fraction of the way from noise to picture
+ * (B may have other steps), and B's frame to draw (as dn_view_frame_at: NULL if not even its
+ * frame 0 is ready; *shown gets its index). */
+int dn_view_compare_k(const dn_view *v, int k);
+const dn_run_frame *dn_view_compare_frame(const dn_view *v, int k, int *shown);
 
 /* The class name of id (or "class 3"), "none" for the null class / no conditioning. */
 const char *dn_view_class_name(const dn_view *v, int id);

@@ -46,6 +46,7 @@ static const struct {
     {SDLK_F1, -1, DN_ACT_HELP_TOGGLE},     {SDLK_q, -1, DN_ACT_QUIT},
     {SDLK_ESCAPE, -1, DN_ACT_ESCAPE},      {SDLK_d, -1, DN_ACT_LAYOUT_TOGGLE},
     {SDLK_l, -1, DN_ACT_THEME_TOGGLE},     {SDLK_v, -1, DN_ACT_SMOOTH_TOGGLE},
+    {SDLK_x, -1, DN_ACT_COMPARE_TOGGLE},
 };
 
 static dn_action key_action(SDL_Keycode key, Uint16 mod) {
