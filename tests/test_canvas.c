@@ -6,6 +6,7 @@
 #include "base/err.h"
 #include "font.h"
 #include "data/image.h"
+#include "plot.h"
 #include "sheet.h"
 
 #include <limits.h>
@@ -208,6 +209,30 @@ static void sheet_layout_is_as_documented(void **state) {
     dn_font_close(&f);
 }
 
+
+/* A chart stays inside its rectangle: nothing drawn around it, not even the last tick label
+ * ("10000" at the right end of the shipped loss curves lost its last digit past the edge). */
+static void plot_stays_in_its_box(void **state) {
+    (void)state;
+    enum { W = 700, H = 420, X = 100, Y = 60, PW = 480, PH = 300, N = 200 };
+    dn_canvas cv = {0};
+    dn_font f = {0}, t = {0};
+    assert_int_equal(dn_canvas_init(&cv, W, H, DN_RGB(0, 0, 0)), 0);
+    if (dn_font_open(&f, NULL, 15) < 0 || dn_font_open(&t, NULL, 20) < 0) fail_msg("%s", dn_error());
+    float xs[N], ys[N];
+    for (int i = 0; i < N; i++) xs[i] = (float)(i * 10000 / (N - 1)), ys[i] = 1.0f / (1.0f + (float)i);
+    dn_plot_series s = {xs, ys, N, DN_RGB(20, 70, 160), 2, "loss"};
+    dn_plot_style st = {"a title", "training step", "loss", 1};
+    assert_int_equal(dn_plot_draw(&cv, X, Y, PW, PH, &s, 1, &st, &f, &t), 0);
+    long outside = 0;
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++)
+            if ((x < X || x >= X + PW || y < Y || y >= Y + PH) && cv.px[(long)y * W + x] != DN_RGB(0, 0, 0)) outside++;
+    assert_int_equal(outside, 0);
+    dn_font_close(&f), dn_font_close(&t);
+    dn_canvas_free(&cv);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(fill_rect_clips),
@@ -216,6 +241,7 @@ int main(void) {
         cmocka_unit_test(text_lands_where_it_was_put),
         cmocka_unit_test(missing_font_is_a_clear_error),
         cmocka_unit_test(sheet_layout_is_as_documented),
+        cmocka_unit_test(plot_stays_in_its_box),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

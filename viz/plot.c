@@ -74,7 +74,14 @@ int dn_plot_draw(dn_canvas *cv, int x, int y, int w, int h, const dn_plot_series
         int px = left + (int)lround((v - x0) / (x1 - x0) * pw);
         dn_canvas_fill_rect(cv, px, top, 1, ph, GRID);
         snprintf(buf, sizeof buf, "%g", v);
-        if (dn_canvas_text(cv, font, px, bottom + 2, DN_ALIGN_CENTER, INK, buf) < 0) return -1;
+        /* centred under its tick, but never past the chart's edges ("10000" at the right end
+         * used to lose its last digit) */
+        int tw = 0, th = 0;
+        if (dn_font_measure(font, buf, &tw, &th) < 0) return -1;
+        int lx = px - tw / 2;
+        if (lx + tw > x + w - 2) lx = x + w - 2 - tw;
+        if (lx < x + 2) lx = x + 2;
+        if (dn_canvas_text(cv, font, lx, bottom + 2, DN_ALIGN_LEFT, INK, buf) < 0) return -1;
     }
     dn_canvas_rect(cv, left, top, pw + 1, ph + 1, 1, INK);
     if (st->xlabel && dn_canvas_text(cv, font, left + pw / 2, bottom + lh, DN_ALIGN_CENTER, INK, st->xlabel) < 0)
