@@ -29,6 +29,7 @@ for f in lessons/[0-9]-*.txt; do
     ok "lesson $num exports"
     check "lesson $num: $slides slide PNGs" [ "$(ls "$T/l$num"/slide_*.png | wc -l)" -eq "$slides" ]
     check "lesson $num: contact sheet" is_png "$T/l$num/contact.png"
+    check "lesson $num: end slide" is_png "$T/l$num/end.png"
     gifs_ok=1
     for g in "$T/l$num"/slide_*.gif; do [ -e "$g" ] || continue; is_gif "$g" || gifs_ok=0; done
     check "lesson $num: every slide GIF is a GIF" [ $gifs_ok -eq 1 ]
@@ -108,6 +109,12 @@ check "PageDown to slide 3" wait_for "^slide=3$"
 check "slide 3 starts at its last frame" wait_for "k=10 .*mode=reverse"
 key Prior
 check "PageUp back to slide 2" sh -c "[ \$(grep -c '^slide=2$' '$T/trace') -ge 3 ]"
+key Next
+key Right
+check "Right past the last slide: the end slide" wait_for "^slide=end$"
+check "the end is said on the terminal" grep -q "^-- the end of 'Window test'" "$T/trace"
+key Left
+check "Left from the end: back on slide 3" sh -c "[ \$(grep -c '^slide=3$' '$T/trace') -ge 3 ]"
 key q
 i=0
 while kill -0 "$VPID" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done

@@ -84,7 +84,8 @@ int dn_lesson_step(dn_view *v, const dn_lesson *l, int *slide, int dir);
  * several: a filmstrip of up to 6 of them side by side with t under each; with the caption, the
  * lesson and "slide N of M"; text chunks hold the lesson, the slide and its speaker notes),
  * DIR/slide_NN.gif for every slide that walks through more than one frame (at most gif_frames
- * frames, evenly spread), and DIR/contact.png with every slide drawn again at 960x540, two a row.
+ * frames, evenly spread), DIR/end.png (the lesson's outline: dn_lesson_render_end) and
+ * DIR/contact.png with every slide drawn again at 960x540, two a row.
  * Creates DIR; every file is written atomically. Returns the number of slides written, or -1 +
  * dn_error(). progress (may be NULL) is called before each slide (slide 0-based, of n). */
 /* The still picture of the slide on v (shown with dn_lesson_show) covering frames from..to, as
@@ -92,6 +93,9 @@ int dn_lesson_step(dn_view *v, const dn_lesson *l, int *slide, int dir);
  * every string drawn, a line each. The fonts must fit cv. Returns 0, or -1 + dn_error(). */
 int dn_lesson_render_slide(dn_canvas *cv, dn_view *v, dn_render_fonts *f, int from, int to, char *log,
                            size_t log_size);
+/* The lesson's end slide: "The end" and the slides' titles as an outline of what it showed, in
+ * the look given (NULL: presenter, dark). The fonts must fit cv. Returns 0, or -1 + dn_error(). */
+int dn_lesson_render_end(dn_canvas *cv, dn_render_fonts *f, const dn_lesson *l, const dn_view_look *look);
 typedef void (*dn_lesson_progress)(void *ctx, int slide, int n, const char *title);
 int dn_lesson_export(const dn_lesson *l, const char *dir, int w, int h, int gif_frames, const dn_view_look *look,
                      dn_lesson_progress progress, void *ctx);

@@ -128,6 +128,15 @@ int dn_lesson_render_slide(dn_canvas *cv, dn_view *v, dn_render_fonts *f, int fr
     return dn_render_with(cv, v, f, &o);
 }
 
+int dn_lesson_render_end(dn_canvas *cv, dn_render_fonts *f, const dn_lesson *l, const dn_view_look *look) {
+    dn_view_look dflt = {DN_LAYOUT_PRESENTER, DN_THEME_DARK, 0};
+    const char *items[DN_LESSON_MAX_SLIDES];
+    for (int i = 0; i < l->n_slides; i++) items[i] = l->slides[i].title;
+    char footer[200];
+    snprintf(footer, sizeof footer, "%s   \xc2\xb7   the end (%d slides)", l->title, l->n_slides);
+    return dn_render_outline(cv, f, look ? look : &dflt, l->title, "The end. What we saw:", items, l->n_slides, footer);
+}
+
 int dn_lesson_export(const dn_lesson *l, const char *dir, int w, int h, int gif_frames, const dn_view_look *look,
                      dn_lesson_progress progress, void *ctx) {
     enum { TW = 960, TH = 540 }; /* contact sheet: each slide drawn again at this size (text stays readable) */
@@ -206,6 +215,14 @@ int dn_lesson_export(const dn_lesson *l, const char *dir, int w, int h, int gif_
         canvas_planes(thumbs + (long)i * tplane, &tcv);
         snprintf(caps[i], sizeof caps[i], "slide %d of %d\n%.150s", i + 1, l->n_slides, s->title);
         cp[i] = caps[i];
+    }
+    /* the end slide: the outline of what the lesson showed */
+    if (dn_lesson_render_end(&cv, &fonts, l, look) < 0) goto done;
+    dn_canvas_to_rgb(&cv, rgb);
+    snprintf(path, sizeof path, "%s/end.png", dir);
+    {
+        dn_png_text etxt[] = {{"Software", "diffuse " DN_VERSION}, {"Title", l->title}, {"diffuse-lesson", l->source}};
+        if (dn_png_write(path, rgb, w, h, 3, etxt, 3) < 0) goto done;
     }
     snprintf(path, sizeof path, "%s/contact.png", dir);
     dn_png_text stxt[] = {{"Software", "diffuse " DN_VERSION}, {"Title", l->title}, {"diffuse-lesson", l->source}};

@@ -1226,6 +1226,38 @@ int dn_render_with(dn_canvas *cv, const dn_view *v, dn_render_fonts *f, const dn
     return c.failed ? -1 : 0;
 }
 
+int dn_render_outline(dn_canvas *cv, dn_render_fonts *f, const dn_view_look *look, const char *title,
+                      const char *heading, const char *const *items, int n, const char *footer) {
+    dn_view dummy; /* the drawing helpers read the look and nothing else of it here */
+    memset(&dummy, 0, sizeof dummy);
+    dummy.look = *look;
+    dummy.look.layout = DN_LAYOUT_PRESENTER;
+    dn_render_opts o = {0};
+    ctx c;
+    memset(&c, 0, sizeof c);
+    c.cv = cv, c.f = f, c.v = &dummy, c.o = &o;
+    c.P = look->theme == DN_THEME_LIGHT ? &light : &dark;
+    xform t = xform_of(cv->w, cv->h);
+    c.L.s = t.s;
+    dn_canvas_clear(cv, c.P->bg);
+    dn_rect h = R(&t, 0, 0, DESIGN_W, 44);
+    dn_canvas_fill_rect(cv, 0, 0, cv->w, h.y + h.h, c.P->head);
+    text(&c, &f->title, R(&t, 20, 0, 1, 1).x, h.y + (h.h - f->title.height) / 2, DN_ALIGN_LEFT, c.P->ink, "%s", title);
+    dn_rect body = R(&t, 40, 70, 1200, 590);
+    int y = body.y;
+    text(&c, &f->title, body.x, y, DN_ALIGN_LEFT, c.P->reverse, "%s", heading);
+    y += f->title.height + S(&c, 14);
+    for (int i = 0; i < n && y + f->caption.height <= body.y + body.h; i++) {
+        text(&c, &f->caption, body.x, y, DN_ALIGN_LEFT, c.P->muted, "\xe2\x80\xa2"); /* a bullet: titles bring their own numbers */
+        y = draw_wrapped(&c, &f->caption, body.x + S(&c, 48), y, body.w - S(&c, 48), c.P->ink, items[i], 2) + S(&c, 4);
+    }
+    if (footer && footer[0]) {
+        dn_rect fr = R(&t, 40, 680, 1200, 30);
+        text(&c, &f->small, fr.x, fr.y, DN_ALIGN_LEFT, c.P->muted, "%s", footer);
+    }
+    return c.failed ? -1 : 0;
+}
+
 int dn_render(dn_canvas *cv, const dn_view *v, dn_render_fonts *f) {
     dn_render_opts o;
     dn_render_opts_screen(&o, v);

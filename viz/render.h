@@ -76,6 +76,12 @@ typedef struct {
 void dn_render_opts_screen(dn_render_opts *o, const dn_view *v); /* the view's own */
 int dn_render_with(dn_canvas *cv, const dn_view *v, dn_render_fonts *f, const dn_render_opts *o);
 
+/* A plain slide in the look of the viewer (theme, type sizes): a header with `title`, a heading,
+ * a bulleted list of items (wrapped, as many as fit) and a footer line; the end slide of a lesson.
+ * The fonts must fit cv. Returns 0, or -1 + dn_error. */
+int dn_render_outline(dn_canvas *cv, dn_render_fonts *f, const dn_view_look *look, const char *title,
+                      const char *heading, const char *const *items, int n, const char *footer);
+
 /* The step explained in words, the caption when a slide has none: forward, how much of the
  * picture is left; reverse, what the step removed and how much fresh noise it added (and why DDIM,
  * Euler and DPM-Solver++ add none); img2img's start and the end. */

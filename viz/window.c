@@ -155,8 +155,9 @@ static int screen_fit(screen *sc) {
     return dn_render_fonts_fit(&sc->fonts, w, h);
 }
 
-static int screen_show(screen *sc, const dn_view *v) {
-    if (dn_render(&sc->cv, v, &sc->fonts) < 0) return -1;
+/* Draw v (or, at the end of a lesson, its end slide) and show it. */
+static int screen_show(screen *sc, const dn_view *v, const dn_lesson *end) {
+    if (end ? dn_lesson_render_end(&sc->cv, &sc->fonts, end, &v->look) < 0 : dn_render(&sc->cv, v, &sc->fonts) < 0) return -1;
     if (SDL_UpdateTexture(sc->tex, NULL, sc->cv.px, sc->cv.w * 4) != 0)
         return dn_fail("SDL_UpdateTexture: %s", SDL_GetError());
     SDL_RenderClear(sc->ren);
@@ -271,7 +272,7 @@ int dn_window_run(dn_view *v, const dn_window_opts *opts, const dn_lesson *l) {
     }
     Uint64 last = SDL_GetPerformanceCounter();
     long sig = -1;
-    int dragging = 0, dirty = 1, fullscreen = 0;
+    int dragging = 0, dirty = 1, fullscreen = 0, at_end = 0; /* at_end: a lesson's end slide is on screen */
     fullscreen_state fs = {0};
     Uint32 frame_ms = 1000 / (Uint32)(o.opts.fps ? o.opts.fps : 60);
     while (!v->quit) {
@@ -316,6 +317,26 @@ int dn_window_run(dn_view *v, const dn_window_opts *opts, const dn_lesson *l) {
                 SDL_Keycode key = e.key.keysym.sym;
                 int dir = key == SDLK_PAGEDOWN ? 2 : key == SDLK_PAGEUP ? -2 : 0;
                 if (!(e.key.keysym.mod & KMOD_SHIFT)) dir = key == SDLK_RIGHT ? 1 : key == SDLK_LEFT ? -1 : dir;
+                if (at_end) { /* the end slide: back, or the window's own keys (quit, fullscreen, look) */
+                    if (dir < 0) at_end = 0, dirty = 1;
+                    if (dir < 0 && o.opts.trace) printf("slide=%d\n", slide + 1), fflush(stdout);
+                    dn_act op = a.op;
+                    if (op != DN_ACT_QUIT && op != DN_ACT_ESCAPE && op != DN_ACT_FULLSCREEN && op != DN_ACT_THEME_TOGGLE)
+                        a = DN_ACT(DN_ACT_NONE);
+                    dir = 0;
+                    dirty = 1;
+                }
+                if (dir > 0 && slide == l->n_slides - 1) { /* past the last slide's last step: the end */
+                    int from, to;
+                    dn_lesson_range(v, &l->slides[slide], &from, &to);
+                    if (dir == 2 || v->k >= to) {
+                        at_end = 1, dirty = 1, dir = 0, a = DN_ACT(DN_ACT_NONE);
+                        v->playing = 0;
+                        printf("-- the end of '%s'\n", l->title);
+                        if (o.opts.trace) printf("slide=end\n");
+                        fflush(stdout);
+                    }
+                }
                 if (dir) {
                     int before = slide, r;
                     if (dir == 1 || dir == -1) r = dn_lesson_step(v, l, &slide, dir);
@@ -331,6 +352,7 @@ int dn_window_run(dn_view *v, const dn_window_opts *opts, const dn_lesson *l) {
                     a = DN_ACT(DN_ACT_NONE);
                 }
             }
+            if (at_end && a.op == DN_ACT_SCRUB_TO) a = DN_ACT(DN_ACT_NONE); /* no timeline on the end slide */
             if (a.op != DN_ACT_NONE) {
                 int r = dn_view_act(v, a);
                 trace(&o.opts, v, a, r);
@@ -374,7 +396,7 @@ int dn_window_run(dn_view *v, const dn_window_opts *opts, const dn_lesson *l) {
         long s2 = ((long)v->generation * 100003L + v->k) * 100003L + shown * 7L + (dn_run_ready(v->run) > v->k);
         if (s2 != sig) dirty = 1, sig = s2;
         if (dirty) {
-            if (screen_fit(&sc) < 0 || screen_show(&sc, v) < 0) {
+            if (screen_fit(&sc) < 0 || screen_show(&sc, v, at_end ? l : NULL) < 0) {
                 goto done;
             }
             dirty = 0;
