@@ -26,16 +26,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 fail=0
-D=
-for d in $(seq 221 280); do
-  if [ ! -e "/tmp/.X$d-lock" ] && [ ! -e "/tmp/.X11-unix/X$d" ]; then D=$d; break; fi
-done
-[ -n "$D" ] || { echo "soak.sh: no free X display" >&2; exit 1; }
-Xvfb ":$D" -screen 0 1280x720x24 -nolisten tcp > "$T/xvfb.log" 2>&1 &
-XPID=$!
-export DISPLAY=":$D"
-i=0
-while [ ! -e "/tmp/.X11-unix/X$D" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+. tests/support/xvfb.sh
+start_xvfb 1280x720 "$T/xvfb.log" || { echo "soak.sh: Xvfb did not start: $(cat "$T/xvfb.log")" >&2; exit 1; }
 openbox > "$T/openbox.log" 2>&1 &
 WPID=$!
 sleep 1

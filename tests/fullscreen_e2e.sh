@@ -36,16 +36,8 @@ for s in 1920x1080 1280x720; do
   if ! "$BIN" export $VIEW --size $s -o "$T/want$s" > "$T/export.log" 2>&1; then bad "export at $s" "$(cat "$T/export.log")"; exit 1; fi
 done
 
-D=
-for d in $(seq 161 220); do
-  if [ ! -e "/tmp/.X$d-lock" ] && [ ! -e "/tmp/.X11-unix/X$d" ]; then D=$d; break; fi
-done
-[ -n "$D" ] || { bad "find a free X display"; exit 1; }
-Xvfb ":$D" -screen 0 1920x1080x24 -nolisten tcp > "$T/xvfb.log" 2>&1 &
-XPID=$!
-export DISPLAY=":$D"
-i=0
-while [ ! -e "/tmp/.X11-unix/X$D" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+. "$(dirname "$0")/support/xvfb.sh"
+start_xvfb 1920x1080 "$T/xvfb.log" || { bad "start Xvfb" "$(cat "$T/xvfb.log")"; exit 1; }
 
 geometry() { xwininfo -id "$W" 2>/dev/null | awk '/Absolute upper-left X/ {x=$NF} /Absolute upper-left Y/ {y=$NF} /Width/ {w=$NF} /Height/ {h=$NF} END {print x, y, w, h}'; }
 wait_geometry() { # wait up to 5 s for the window to have geometry "$1"

@@ -73,17 +73,10 @@ slide: Third
 frames: end
 caption: three
 EOL
-D=
-for d in $(seq 161 230); do
-  if [ ! -e "/tmp/.X$d-lock" ] && [ ! -e "/tmp/.X11-unix/X$d" ]; then D=$d; break; fi
-done
 # sanitizer builds: no leak check for the windowed viewer (see view_e2e.sh)
 [ -n "${DN_ASAN:-}" ] && export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
-Xvfb ":$D" -screen 0 1280x720x24 -nolisten tcp > "$T/xvfb.log" 2>&1 &
-XPID=$!
-export DISPLAY=":$D"
-i=0
-while [ ! -e "/tmp/.X11-unix/X$D" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+. "$(dirname "$0")/support/xvfb.sh"
+start_xvfb 1280x720 "$T/xvfb.log" || { notok "start Xvfb"; echo "1..$n"; exit 1; }
 "$BIN" lesson "$T/play.txt" --trace --threads 1 > "$T/trace" 2> "$T/lerr" &
 VPID=$!
 wait_for() {

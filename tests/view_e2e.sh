@@ -68,11 +68,8 @@ fi
 # checked by test_view and test_render, which use no window; here, in sanitizer builds only, leak
 # checking is off for the windowed viewer (address and UB checks stay on).
 [ -n "${DN_ASAN:-}" ] && export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
-Xvfb ":$D" -screen 0 1280x720x24 -nolisten tcp >"$T/xvfb.log" 2>&1 &
-XPID=$!
-export DISPLAY=":$D"
-i=0
-while [ ! -e "/tmp/.X11-unix/X$D" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+. "$(dirname "$0")/support/xvfb.sh"
+start_xvfb 1280x720 "$T/xvfb.log" || { bad "start Xvfb" "$(cat "$T/xvfb.log")"; exit 1; }
 
 "$BIN" view --model "$T/tiny.dfm" --steps 20 --trace --threads 1 -o "$T/slides" >"$T/trace" 2>"$T/view.err" &
 VPID=$!

@@ -129,7 +129,9 @@ static int parse_compare(const ctx *c, const char *v, dn_slide *s) {
     memset(&s->cmp, 0, sizeof s->cmp);
     if (!strcasecmp(v, "off") || !strcasecmp(v, "none")) return 0;
     char buf[256];
-    snprintf(buf, sizeof buf, "%s", v);
+    size_t len = strlen(v);
+    if (len >= sizeof buf) FAIL("compare: too long (%zu characters, at most %zu)", len, sizeof buf - 1);
+    memcpy(buf, v, len + 1);
     char *save = NULL, *name = strtok_r(buf, " ,", &save);
     if (!name) FAIL("compare wants what B changes, e.g. 'sampler ddim steps 10', 'cfg 7' or 'cond off'");
     for (; name; name = strtok_r(NULL, " ,", &save)) {

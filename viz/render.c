@@ -832,6 +832,14 @@ static void draw_cells(ctx *c, const dn_run_frame *f) {
         if (it[i].kind == CELL_IMAGE || it[i].kind == CELL_HEAT) keep[m++] = it[i];
     presenter_cells(&c->L, m);
     for (int i = 0; i < m; i++) draw_cell(c, &keep[i], c->L.cells[i]);
+    if (m == 0 && n > 0 && fwd(c) && f->k == 0) { /* nothing to show yet: say why, once, instead of empty boxes */
+        char why[160];
+        snprintf(why, sizeof why, "%s", it[0].why);
+        for (char *p = why; *p; p++)
+            if (*p == '\n') *p = ' ';
+        dn_rect a = c->L.cells_area;
+        text(c, &c->f->label, a.x + a.w / 2, a.y + a.h / 2 - c->f->label.height / 2, DN_ALIGN_CENTER, c->P->muted, "%s", why);
+    }
 }
 
 /* ---- numbers, histogram, timeline ------------------------------------------------------------ */
@@ -848,8 +856,8 @@ static void draw_numbers(ctx *c, const dn_run_frame *f) {
         if (v->num_classes && !fwd(c))
             snprintf(cls, sizeof cls, s->cond ? "   %s, w = %g" : "   no class", dn_view_class_name(v, s->class_id),
                      (double)s->cfg_scale);
-        text(c, &c->f->label, r.x, r.y, DN_ALIGN_LEFT, c->P->ink, "t %s   picture %s, noise %s   %s %d steps%s", b, sh.picture,
-             sh.noise, dn_sampler_kind_name(s->sampler), s->steps, cls);
+        text(c, &c->f->label, r.x, r.y, DN_ALIGN_LEFT, c->P->ink, "%s%s   picture %s, noise %s   %s %d steps%s",
+             f->alpha_bar >= 1.0f ? "" : "t ", b, sh.picture, sh.noise, dn_sampler_kind_name(s->sampler), s->steps, cls);
         return;
     }
     dn_font *m = &c->f->mono;

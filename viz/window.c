@@ -187,6 +187,11 @@ static void export_continue(dn_export **ex, dn_view *v, win_state *o) {
     while (rc == 1 && (SDL_GetPerformanceCounter() - t0) * 1000 < 40 * f);
     int done, total;
     dn_export_progress(*ex, &done, &total);
+    if (rc == 2 && done == 0) { /* the whole run first (its drift scale), then the files */
+        snprintf(v->message, sizeof v->message, "exporting to %.150s/: computing the run first, step %d of %d (Esc cancels)",
+                 o->opts.out, dn_run_ready(v->run), dn_view_frames(v));
+        return;
+    }
     if (rc > 0) {
         snprintf(v->message, sizeof v->message, "exporting to %.200s/: frame %d of %d (Esc cancels)", o->opts.out, done, total);
         return;
