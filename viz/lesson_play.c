@@ -27,7 +27,9 @@ int dn_lesson_show(dn_view *v, const dn_lesson *l, int i) {
     dn_view_settings set = s->set;
     /* the caption area shows "Title. Caption" */
     char cap[sizeof s->title + sizeof set.caption + 2]; /* fits: the parser checked the sum */
-    snprintf(cap, sizeof cap, "%s%s%s", s->title, s->set.caption[0] ? ": " : "", s->set.caption);
+    size_t tl = strlen(s->title);
+    int stop = tl && strchr("?!.:", s->title[tl - 1]); /* "Cat or dog? After ...", not "dog?: After" */
+    snprintf(cap, sizeof cap, "%s%s%s", s->title, s->set.caption[0] ? (stop ? " " : ": ") : "", s->set.caption);
     snprintf(set.caption, sizeof set.caption, "%.*s", (int)sizeof set.caption - 1, cap);
     /* compare: B from this slide's settings (its class by name once the model is loaded, below) */
     set.cmp.on = s->cmp.on;

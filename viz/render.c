@@ -576,7 +576,7 @@ static void draw_big(ctx *c, const dn_run_frame *f) {
 
 /* ---- the panels: a list of cells, placed by the layout --------------------------------------- */
 
-typedef enum { CELL_IMAGE, CELL_HEAT, CELL_EMPTY, CELL_TEXT } cell_kind;
+typedef enum { CELL_IMAGE, CELL_HEAT, CELL_EMPTY, CELL_TEXT, CELL_HIST } cell_kind;
 
 typedef struct {
     int slot;         /* the dashboard's place, 0..5 (3 x 2) */
@@ -586,6 +586,7 @@ typedef struct {
     const float *img; /* CELL_IMAGE: drawn as img * mul; CELL_HEAT: |error| */
     float mul;
     char why[160];    /* CELL_EMPTY: why there is nothing; CELL_TEXT: the lines, split at '\n' */
+    const dn_run_frame *frame; /* CELL_HIST: the frame whose x it counts */
 } cell_item;
 
 static cell_item *add(cell_item *it, int *n, int slot, cell_kind kind, const char *label) {
@@ -692,8 +693,21 @@ static int collect_guidance(ctx *c, const dn_run_frame *f, cell_item *it) {
     return n;
 }
 
-/* Every panel the settings ask for, with what it shows at frame f; empty ones say why. */
+static int collect_panels(ctx *c, const dn_run_frame *f, cell_item *it);
+
+/* Every panel the settings ask for, with what it shows at frame f; empty ones say why. The
+ * presenter's histogram (the dashboard has a place of its own for it) comes last. */
 static int collect_cells(ctx *c, const dn_run_frame *f, cell_item *it) {
+    int n = collect_panels(c, f, it);
+    if (c->L.presenter && (dn_view_panels(c->v) & DN_PANEL_HIST) && !c->v->set.guidance) {
+        cell_item *e = add(it, &n, -1, CELL_HIST, "values of x_t");
+        e->frame = f;
+        snprintf(e->note, sizeof e->note, "the line: pure noise, N(0, 1)");
+    }
+    return n;
+}
+
+static int collect_panels(ctx *c, const dn_run_frame *f, cell_item *it) {
     const dn_view *v = c->v;
     unsigned P = dn_view_panels(v);
     int n = 0, pres = c->L.presenter;
@@ -756,11 +770,28 @@ static int collect_cells(ctx *c, const dn_run_frame *f, cell_item *it) {
     return n;
 }
 
+static void draw_hist_in(ctx *c, const dn_run_frame *f, dn_rect r, int title);
+
 /* A cell: label on top, the picture's box, the note under it. */
 static void cell_parts(const ctx *c, dn_rect r, dn_rect *box, int *note_y) {
     int lh = c->L.presenter ? S(c, 26) : S(c, 24), nh = c->L.presenter ? S(c, 24) : S(c, 22);
     *box = (dn_rect){r.x, r.y + lh, r.w, r.h - lh - nh};
     *note_y = box->y + box->h + S(c, 3);
+}
+
+/* One line of text that keeps inside width: in `font`, else in the small one, else cut with an
+ * ellipsis. */
+static void fit_text(ctx *c, dn_font *font, int x, int y, int width, dn_align al, uint32_t color, const char *s) {
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", s);
+    if (text_width(font, buf) > width) font = &c->f->small;
+    size_t len = strlen(buf);
+    while (len > 1 && text_width(font, buf) > width) {
+        len--;
+        while (len > 0 && ((unsigned char)buf[len] & 0xC0) == 0x80) len--;
+        snprintf(buf + len, sizeof buf - len, "\xe2\x80\xa6");
+    }
+    text(c, font, x, y, al, color, "%s", buf);
 }
 
 /* "the presenter's words|the dashboard's shorter ones" (or one text for both) */
@@ -779,7 +810,7 @@ static void draw_cell(ctx *c, const cell_item *e, dn_rect r) {
     char label[96], note[128];
     pick(label, sizeof label, e->label, c->L.presenter);
     pick(note, sizeof note, e->note, c->L.presenter);
-    text(c, lf, r.x, r.y, DN_ALIGN_LEFT, c->P->ink, "%s", label);
+    fit_text(c, lf, r.x, r.y, r.w, DN_ALIGN_LEFT, c->P->ink, label);
     switch (e->kind) {
     case CELL_IMAGE: image(c, box, e->img, e->mul); break;
     case CELL_HEAT: {
@@ -804,6 +835,7 @@ static void draw_cell(ctx *c, const cell_item *e, dn_rect r) {
         } else text(c, &c->f->small, cx, box.y + (box.h - lh) / 2, DN_ALIGN_CENTER, c->P->muted, "%s", buf);
         break;
     }
+    case CELL_HIST: draw_hist_in(c, e->frame, box, 0); break;
     case CELL_TEXT: {
         char buf[160];
         snprintf(buf, sizeof buf, "%s", e->why);
@@ -815,11 +847,11 @@ static void draw_cell(ctx *c, const cell_item *e, dn_rect r) {
         break;
     }
     }
-    if (note[0] && e->kind != CELL_HEAT) text(c, &c->f->small, r.x + r.w / 2, ny, DN_ALIGN_CENTER, c->P->muted, "%s", note);
+    if (note[0] && e->kind != CELL_HEAT) fit_text(c, &c->f->small, r.x + r.w / 2, ny, r.w, DN_ALIGN_CENTER, c->P->muted, note);
 }
 
 static void draw_cells(ctx *c, const dn_run_frame *f) {
-    cell_item it[8];
+    cell_item it[9];
     int n = collect_cells(c, f, it);
     if (!c->L.presenter) {
         for (int i = 0; i < n; i++) draw_cell(c, &it[i], c->L.cells[it[i].slot]);
@@ -829,7 +861,7 @@ static void draw_cells(ctx *c, const dn_run_frame *f) {
     cell_item keep[4];
     int m = 0;
     for (int i = 0; i < n && m < 4; i++)
-        if (it[i].kind == CELL_IMAGE || it[i].kind == CELL_HEAT) keep[m++] = it[i];
+        if (it[i].kind == CELL_IMAGE || it[i].kind == CELL_HEAT || it[i].kind == CELL_HIST) keep[m++] = it[i];
     presenter_cells(&c->L, m);
     for (int i = 0; i < m; i++) draw_cell(c, &keep[i], c->L.cells[i]);
     if (m == 0 && n > 0 && fwd(c) && f->k == 0) { /* nothing to show yet: say why, once, instead of empty boxes */
@@ -898,10 +930,11 @@ static void draw_numbers(ctx *c, const dn_run_frame *f) {
 #undef ROW
 }
 
-static void draw_hist(ctx *c, const dn_run_frame *f) {
-    dn_rect r = c->L.hist;
-    text(c, &c->f->small, r.x, r.y, DN_ALIGN_LEFT, c->P->ink, "values of x_t vs N(0,1)");
-    dn_rect p = {r.x, r.y + S(c, 22), r.w, r.h - S(c, 42)};
+/* The histogram of x_t's values against the N(0, 1) density in r; `title`: with its own heading. */
+static void draw_hist_in(ctx *c, const dn_run_frame *f, dn_rect r, int title) {
+    if (title) text(c, &c->f->small, r.x, r.y, DN_ALIGN_LEFT, c->P->ink, "values of x_t vs N(0,1)");
+    int top = title ? S(c, 22) : 0;
+    dn_rect p = {r.x, r.y + top, r.w, r.h - top - S(c, 20)};
     dn_canvas_fill_rect(c->cv, p.x, p.y, p.w, p.h, c->P->panel);
     enum { NB = 48 };
     const float lo = -4, hi = 4, bw = (hi - lo) / NB;
@@ -1144,26 +1177,48 @@ static void draw_compare(ctx *c, const dn_run_frame *fa, int shown_a) {
 
 /* ---- the filmstrip: several frames side by side, t under each --------------------------------- */
 
+/* The filmstrip's rows under x_t: what tells the process for the slide's panels. */
+typedef enum { ROW_X, ROW_NOISE, ROW_X0, ROW_DRIFT, ROW_RANDOM } strip_row;
+
 static void draw_strip(ctx *c) {
     const dn_view *v = c->v;
     dn_rect a = c->L.strip;
     int n = c->o->n_strip < STRIP_MAX ? c->o->n_strip : STRIP_MAX;
     unsigned P = dn_view_panels(v);
-    /* a second row when it tells the process: where each reverse step aims, the noise going forward */
-    int second = fwd(c) ? (P & DN_PANEL_NOISE) != 0 : (P & DN_PANEL_X0) != 0 && v->has_net;
-    int rows = second ? 2 : 1, gap = S(c, 18);
+    /* going forward the step's two parts (drift and random) or the noise so far; going back where
+     * each step aims (the predicted x_0), else the step's two parts */
+    strip_row rows[3] = {ROW_X};
+    int nr = 1;
+    if (fwd(c) && (P & DN_PANEL_MOVE)) rows[nr++] = ROW_DRIFT, rows[nr++] = ROW_RANDOM;
+    else if (fwd(c) && (P & DN_PANEL_NOISE)) rows[nr++] = ROW_NOISE;
+    else if (!fwd(c) && (P & DN_PANEL_X0) && v->has_net) rows[nr++] = ROW_X0;
+    else if (!fwd(c) && (P & DN_PANEL_MOVE) && v->has_net) rows[nr++] = ROW_DRIFT, rows[nr++] = ROW_RANDOM;
+    c->move_max = run_move_max(c);
+    int gap = S(c, 18), rgap = S(c, 8);
     int lab = c->f->label.height + S(c, 4), under = c->f->label.height + c->f->small.height + S(c, 6);
-    int cw = (a.w - (n - 1) * gap) / n, rh = (a.h - (rows - 1) * S(c, 8)) / rows;
-    for (int row = 0; row < rows; row++) {
-        int ry = a.y + row * (rh + S(c, 8));
-        const char *what = row == 0 ? "x_t: the picture" : fwd(c) ? "the noise added" : "where each step aims: the predicted x_0";
+    int cw = (a.w - (n - 1) * gap) / n;
+    int rh = (a.h - (nr - 1) * rgap) / nr;
+    for (int row = 0; row < nr; row++) {
+        int ry = a.y + row * (rh + rgap);
+        char what[96];
+        switch (rows[row]) {
+        case ROW_X: snprintf(what, sizeof what, "x_t: the picture"); break;
+        case ROW_NOISE: snprintf(what, sizeof what, "the noise added"); break;
+        case ROW_X0: snprintf(what, sizeof what, "where each step aims: the predicted x_0"); break;
+        case ROW_DRIFT:
+            snprintf(what, sizeof what, "drift of the next step (%s; white %.2g)", fwd(c) ? "toward 0" : "toward the picture",
+                     (double)c->move_max);
+            break;
+        case ROW_RANDOM: snprintf(what, sizeof what, "random motion of the next step (fresh noise, same scale)"); break;
+        }
         text(c, &c->f->label, a.x, ry, DN_ALIGN_LEFT, c->P->ink, "%s", what);
         for (int i = 0; i < n; i++) {
             int k = c->o->strip[i];
             const dn_run_frame *f = dn_run_frame_get(v->run, k);
             if (!f) continue;
-            dn_rect box = {a.x + i * (cw + gap), ry + lab, cw, rh - lab - (row == 0 || rows == 1 ? under : S(c, 4))};
-            if (row == 0) {
+            int K = dn_view_frames(v) - 1;
+            dn_rect box = {a.x + i * (cw + gap), ry + lab, cw, rh - lab - (row == 0 ? under : S(c, 4))};
+            if (rows[row] == ROW_X) {
                 image(c, box, shown_x(c, f, c->buf[3]), 1.0f);
                 char t[64];
                 if (f->alpha_bar >= 1.0f) snprintf(t, sizeof t, "clean");
@@ -1175,14 +1230,23 @@ static void draw_strip(ctx *c) {
                 if (i + 1 < n)
                     text(c, &c->f->title, box.x + box.w + gap / 2, ir.y + ir.h / 2 - c->f->title.height / 2, DN_ALIGN_CENTER,
                          accent(c), "\xe2\x80\xba");
-            } else {
-                const float *img = fwd(c) ? (f->has_true ? f->eps_true : NULL) : (f->has_pred ? f->x0_pred : NULL);
-                float mul = fwd(c) ? 1.0f / NOISE_RANGE : 1.0f;
-                if (img) image(c, box, img, mul);
-                else
-                    text(c, &c->f->small, box.x + box.w / 2, box.y + box.h / 2, DN_ALIGN_CENTER, c->P->muted, "%s",
-                         fwd(c) ? "clean: no noise yet" : "the result is x_t");
+                continue;
             }
+            const float *img = NULL;
+            float mul = 1.0f;
+            const char *none = "";
+            switch (rows[row]) {
+            case ROW_NOISE: img = f->has_true ? f->eps_true : NULL, mul = 1.0f / NOISE_RANGE, none = "clean: no noise yet"; break;
+            case ROW_X0: img = f->has_pred ? f->x0_pred : NULL, none = "the result is x_t"; break;
+            case ROW_DRIFT: img = f->k < K ? f->drift : NULL, mul = 1.0f / c->move_max, none = "the end: no next step"; break;
+            case ROW_RANDOM:
+                img = f->k < K && max_abs(f->random, c->n) > 0 ? f->random : NULL, mul = 1.0f / c->move_max;
+                none = f->k < K ? "none: no fresh noise" : "the end: no next step";
+                break;
+            case ROW_X: break;
+            }
+            if (img) image(c, box, img, mul);
+            else text(c, &c->f->small, box.x + box.w / 2, box.y + box.h / 2, DN_ALIGN_CENTER, c->P->muted, "%s", none);
         }
     }
 }
@@ -1225,7 +1289,7 @@ int dn_render_with(dn_canvas *cv, const dn_view *v, dn_render_fonts *f, const dn
         if (v->pic) draw_picture(&c);
         else draw_cells(&c, fr);
         if (P & DN_PANEL_NUMBERS) draw_numbers(&c, fr);
-        if ((P & DN_PANEL_HIST) && !c.L.presenter) draw_hist(&c, fr);
+        if ((P & DN_PANEL_HIST) && !c.L.presenter) draw_hist_in(&c, fr, c.L.hist, 1);
         if (P & DN_PANEL_TIMELINE) draw_timeline(&c, fr);
         draw_caption(&c, fr);
     }
