@@ -307,6 +307,11 @@ static void slides_show_the_process(void **state) {
             char want[64];
             snprintf(want, sizeof want, "slide %d of %d", i + 1, l.n_slides);
             if (!strstr(log, want) || !strstr(log, l.title)) fail_msg("%s slide %d: no '%s' or title in\n%s", path, i + 1, want, log);
+            /* what a caption points at is on the slide */
+            if (strstr(l.slides[i].set.caption, "histogram") && !strstr(log, "values of x_t"))
+                fail_msg("%s slide %d: the caption speaks of a histogram the slide does not show:\n%s", path, i + 1, log);
+            if (strstr(l.slides[i].set.caption, "timeline") && !strstr(log, "(pure noise)"))
+                fail_msg("%s slide %d: the caption speaks of the timeline the slide does not show:\n%s", path, i + 1, log);
             for (size_t h = 0; h < sizeof hints / sizeof hints[0]; h++)
                 if (strstr(log, hints[h])) fail_msg("%s slide %d: a key hint '%s' in\n%s", path, i + 1, hints[h], log);
             for (size_t h = 0; h < sizeof empty / sizeof empty[0]; h++)

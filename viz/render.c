@@ -1194,12 +1194,27 @@ static void draw_strip(ctx *c) {
     else if (!fwd(c) && (P & DN_PANEL_X0) && v->has_net) rows[nr++] = ROW_X0;
     else if (!fwd(c) && (P & DN_PANEL_MOVE) && v->has_net) rows[nr++] = ROW_DRIFT, rows[nr++] = ROW_RANDOM;
     c->move_max = run_move_max(c);
+    if (P & DN_PANEL_TIMELINE) { /* the schedule under the strip, its frames marked */
+        xform t = xform_of(c->cv->w, c->cv->h);
+        c->L.timeline = R(&t, 20, 504, 1240, 72);
+        c->L.plot = R(&t, 20, 526, 1240, 26);
+        a.h = c->L.timeline.y - a.y - S(c, 10);
+        const dn_run_frame *last = dn_run_frame_get(v->run, c->o->strip[n - 1]);
+        if (last) draw_timeline(c, last);
+        for (int i = 0; i < n; i++) {
+            int x = t_to_x(v, &c->L.plot, dn_run_t(v->run, c->o->strip[i]));
+            dn_canvas_fill_rect(c->cv, x - S(c, 3), c->L.plot.y - S(c, 6), S(c, 6) < 2 ? 2 : S(c, 6), S(c, 6), accent(c));
+        }
+    }
     int gap = S(c, 18), rgap = S(c, 8);
     int lab = c->f->label.height + S(c, 4), under = c->f->label.height + c->f->small.height + S(c, 6);
     int cw = (a.w - (n - 1) * gap) / n;
-    int rh = (a.h - (nr - 1) * rgap) / nr;
-    for (int row = 0; row < nr; row++) {
-        int ry = a.y + row * (rh + rgap);
+    /* x_t's row gets the most room (1.6 shares; the rows under it 1 each) */
+    float unit = (float)(a.h - (nr - 1) * rgap) / (1.6f + (float)(nr - 1));
+    int ry = a.y;
+    for (int row = 0; row < nr; ry += (int)(unit * (row == 0 ? 1.6f : 1.0f)) + rgap, row++) {
+        int rh = (int)(unit * (row == 0 ? 1.6f : 1.0f));
+        if (nr == 1) rh = a.h;
         char what[96];
         switch (rows[row]) {
         case ROW_X: snprintf(what, sizeof what, "x_t: the picture"); break;
