@@ -6,7 +6,7 @@
 set -eu
 PKGS="build-essential pkg-config zlib1g-dev libstb-dev libsdl2-dev libsdl2-ttf-dev
       libfontconfig-dev libx11-dev fonts-dejavu-core libgif-dev libcmocka-dev dataset-fashion-mnist
-      xvfb xdotool x11-apps openbox imagemagick $*"
+      xvfb xdotool x11-apps x11-utils openbox imagemagick $*"
 missing=""
 for p in $PKGS; do
   st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
