@@ -534,6 +534,28 @@ static void bad_configs_are_refused(void **state) {
     dn_unet_free(&net);
 }
 
+
+/* A guide gives back its activations (a run kept for later) and makes them again: the same bits. */
+static void guide_release_and_restore(void **state) {
+    (void)state;
+    dn_unet net;
+    tiny_net(&net, DN_PRED_EPSILON);
+    enum { N = 3 };
+    float x[N * P], want[N * P], got[N * P];
+    for (int b = 0; b < N; b++) some_image(x + b * P, (uint64_t)(20 + b));
+    int ids[N] = {0, NCLASS, 2};
+    dn_guide g;
+    assert_int_equal(dn_guide_init(&g, &net, 2 * N), 0);
+    dn_guided_output(&g, want, NULL, NULL, x, 400.0f, ids, N, 3.0f);
+    dn_guide_release(&g);
+    assert_null(g.acts.mem);
+    assert_int_equal(dn_guide_restore(&g), 0);
+    dn_guided_output(&g, got, NULL, NULL, x, 400.0f, ids, N, 3.0f);
+    assert_memory_equal(got, want, sizeof got);
+    dn_guide_free(&g);
+    dn_unet_free(&net);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(reverse_equals_dn_gen),
@@ -543,6 +565,7 @@ int main(void) {
         cmocka_unit_test(forward_predictions),
         cmocka_unit_test(computes_only_what_is_asked),
         cmocka_unit_test(same_bits_with_1_and_2_threads),
+        cmocka_unit_test(guide_release_and_restore),
         cmocka_unit_test(free_while_computing),
         cmocka_unit_test(bad_configs_are_refused),
     };

@@ -27,8 +27,15 @@ int dn_guide_init(dn_guide *g, const dn_unet *net, int max_rows) {
     return 0;
 }
 
+void dn_guide_release(dn_guide *g) { dn_unet_acts_free(&g->acts); }
+
+int dn_guide_restore(dn_guide *g) {
+    if (!g->net || g->acts.mem) return 0;
+    return dn_unet_acts_alloc(&g->acts, g->net, g->max_rows);
+}
+
 void dn_guide_free(dn_guide *g) {
-    dn_unet_acts_free(&g->acts);
+    dn_guide_release(g);
     free(g->xin), free(g->res), free(g->tbuf), free(g->rid), free(g->src), free(g->role);
     memset(g, 0, sizeof *g);
 }

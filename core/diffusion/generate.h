@@ -32,6 +32,10 @@ typedef struct {
 /* 0, or -1 + dn_error (max_rows < 2, out of memory); on failure *g is zeroed. */
 int dn_guide_init(dn_guide *g, const dn_unet *net, int max_rows);
 void dn_guide_free(dn_guide *g); /* accepts a zeroed struct */
+/* Give back the activations (the tens of MB of a run kept for later); the next evaluation makes
+ * them again (dn_guide_restore first: 0, or -1 + dn_error). */
+void dn_guide_release(dn_guide *g);
+int dn_guide_restore(dn_guide *g);
 
 /* The model's output for N images at timestep t with classifier-free guidance
  * (Ho & Salimans 2022): out = uncond + w (cond - uncond), where cond is the prediction with the

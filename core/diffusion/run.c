@@ -256,15 +256,12 @@ static int worker_init(dn_run *r) {
  * resumed: give them back (tens of MB for a guided batch), and make them again on resuming. The
  * activations are scratch, overwritten by every evaluation: the frames stay bit for bit the same. */
 static void acts_release(dn_run *r) {
-    dn_unet_acts_free(&r->gen.guide.acts);
-    dn_unet_acts_free(&r->guide.acts);
+    dn_guide_release(&r->gen.guide);
+    dn_guide_release(&r->guide);
 }
 
 static int acts_restore(dn_run *r) {
-    dn_guide *g[2] = {&r->gen.guide, &r->guide};
-    for (int i = 0; i < 2; i++)
-        if (g[i]->net && !g[i]->acts.mem && dn_unet_acts_alloc(&g[i]->acts, g[i]->net, g[i]->max_rows) < 0) return -1;
-    return 0;
+    return dn_guide_restore(&r->gen.guide) < 0 || dn_guide_restore(&r->guide) < 0 ? -1 : 0;
 }
 
 static void *worker(void *arg) {
