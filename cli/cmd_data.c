@@ -189,7 +189,7 @@ int cmd_data(int argc, char **argv) {
         cli_error(cmd, EXIT_FAIL, "%s", dn_error());
         goto done;
     }
-    printf("wrote %s (%dx%d): %d %s pictures", out, cv.w, cv.h, n, set);
+    printf("wrote %s (%dx%d): %d %s picture%s", out, cv.w, cv.h, n, set, n == 1 ? "" : "s");
     for (int k = 0, first = 1; k < d.num_classes; k++)
         if (count[k]) printf("%s %d %s", first ? ":" : ",", count[k], d.class_names[k]), first = 0;
     printf("\n");

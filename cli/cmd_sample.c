@@ -176,7 +176,7 @@ int cmd_sample(int argc, char **argv) {
             cli_error(cmd, EXIT_FAIL, "%s", dn_error());
             goto done;
         }
-        printf("wrote %s: %d pictures, %s\n", out, n, title);
+        printf("wrote %s: %d picture%s, %s\n", out, n, n == 1 ? "" : "s", title);
     } else {
         printf("wrote %d frames ", written);
         printf(out, 0);

@@ -21,7 +21,7 @@ check "pets grid is 8 upscaled tiles wide" [ "$(png_width "$T/pets.png")" -eq 11
 check "pets grid size printed = file" grep -q "($(png_width "$T/pets.png")x" "$T/out"
 
 check "fashion first picture is an Ankle boot" run 0 data fashion --n 1 -o "$T/f1.png"
-check "fashion first picture count" grep -q "1 fashion pictures: 1 Ankle boot$" "$T/out"
+check "fashion first picture count" grep -q "1 fashion picture: 1 Ankle boot$" "$T/out"
 check "fashion test split with a seed" run 0 data fashion --n 20 --split test --seed 5 -o "$T/fa.png"
 check "fashion seeded grid is a PNG" is_png "$T/fa.png"
 run 0 data fashion --n 20 --split test --seed 5 -o "$T/fb.png"

@@ -649,7 +649,10 @@ int dn_view_act(dn_view *v, dn_action a) {
         if (v->set.panels == DN_PANEL_ALL && v->look.layout == DN_LAYOUT_PRESENTER)
             v->set.panels &= ~(unsigned)DN_PANEL_HIST; /* "all" would read as "none chosen" */
         return 1;
-    default: break; /* the run's settings: settings_for, above */
+    case DN_ACT_COND_TOGGLE: case DN_ACT_CLASS_NEXT: case DN_ACT_CLASS_SET: case DN_ACT_CFG_UP:
+    case DN_ACT_CFG_DOWN: case DN_ACT_SAMPLER_NEXT: case DN_ACT_STEPS_NEXT: case DN_ACT_NEW_SEED:
+    case DN_ACT_MODE_TOGGLE: case DN_ACT_IMG2IMG: /* the run's settings: settings_for, above */
+    case DN_ACT_COUNT: break;
     }
     return 0;
 }
