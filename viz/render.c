@@ -305,6 +305,22 @@ static int t_to_x(const dn_view *v, const dn_rect *p, float t) {
     return p->x + (int)lroundf(u * (float)(p->w - 1));
 }
 
+/* Cut buf at whole UTF-8 characters (keeping at least `keep` bytes) and end it in an ellipsis,
+ * so that it is at most width pixels wide in font; a text that fits is left as it is unless
+ * `always` (a line that the rest of a paragraph follows). */
+static void ellipsize(dn_font *font, char *buf, size_t size, int width, size_t keep, int always) {
+    if (!always && text_width(font, buf) <= width) return;
+    const char *dots = "\xe2\x80\xa6";
+    int dw = text_width(font, dots);
+    size_t len = strlen(buf);
+    while (len > keep && text_width(font, buf) + dw > width) {
+        len--;
+        while (len > 0 && ((unsigned char)buf[len] & 0xC0) == 0x80) len--; /* whole UTF-8 characters */
+        buf[len] = '\0';
+    }
+    snprintf(buf + len, size - len, "%s", dots);
+}
+
 /* Word-wrap `s` into lines of at most width pixels; draws up to max_lines lines from y (the last
  * one ends in an ellipsis if the text goes on). Returns the y under the last line. */
 static int draw_wrapped(ctx *c, dn_font *font, int x, int y, int width, uint32_t color, const char *s, int max_lines) {
@@ -325,15 +341,8 @@ static int draw_wrapped(ctx *c, dn_font *font, int x, int y, int width, uint32_t
         memcpy(line, s, best);
         line[best] = '\0';
         s += best;
-        if (lines == max_lines - 1 && *s && *s != '\n') { /* more text than room: say so */
-            size_t len = strlen(line);
-            while (len > 1 && text_width(font, line) + text_width(font, "\xe2\x80\xa6") > width) {
-                len--;
-                while (len > 0 && ((unsigned char)line[len] & 0xC0) == 0x80) len--;
-                line[len] = '\0';
-            }
-            snprintf(line + len, sizeof line - len, "\xe2\x80\xa6");
-        }
+        if (lines == max_lines - 1 && *s && *s != '\n') /* more text than room: say so */
+            ellipsize(font, line, sizeof line, width, 1, 1);
         text(c, font, x, y, DN_ALIGN_LEFT, color, "%s", line);
         y += font->height;
         lines++;
@@ -504,12 +513,7 @@ static void draw_header(ctx *c, const dn_run_frame *f, int shown) {
     int nw = note[0] ? text_width(nf, note) : 0, gap = 2 * pad;
     if (text_width(&c->f->body, what) + (nw ? gap + nw : 0) > room) {
         if (!status) note[0] = 0, nw = 0; /* the hint gives way */
-        size_t len = strlen(what);
-        while (len > 4 && text_width(&c->f->body, what) + (nw ? gap + nw : 0) > room) {
-            len--;
-            while (len > 0 && ((unsigned char)what[len] & 0xC0) == 0x80) len--; /* whole UTF-8 characters */
-            snprintf(what + len, sizeof what - len, "\xe2\x80\xa6");
-        }
+        ellipsize(&c->f->body, what, sizeof what, room - (nw ? gap + nw : 0), 4, 0);
     }
     text(c, &c->f->body, wx, h.y + (h.h - c->f->body.height) / 2, DN_ALIGN_LEFT, c->P->ink, "%s", what);
     if (note[0]) text(c, nf, rx - sw - pad, h.y + (h.h - nf->height) / 2, DN_ALIGN_RIGHT, ncol, "%s", note);
@@ -615,12 +619,10 @@ static float run_move_max(const ctx *c) {
     const dn_view *v = c->v;
     int K = dn_view_frames(v) - 1;
     float m = 0;
-    for (int k = 0; k < K; k++) {
+    for (int k = 0; k < K; k++) { /* each frame's largest value, found once by the run's worker */
         const dn_run_frame *f = dn_run_frame_get(v->run, k);
         if (!f) break;
-        float a = max_abs(f->drift, c->n), b = max_abs(f->random, c->n);
-        if (a > m) m = a;
-        if (b > m) m = b;
+        if (f->move_max > m) m = f->move_max;
     }
     return m > 0 ? m : 1;
 }
@@ -785,12 +787,7 @@ static void fit_text(ctx *c, dn_font *font, int x, int y, int width, dn_align al
     char buf[256];
     snprintf(buf, sizeof buf, "%s", s);
     if (text_width(font, buf) > width) font = &c->f->small;
-    size_t len = strlen(buf);
-    while (len > 1 && text_width(font, buf) > width) {
-        len--;
-        while (len > 0 && ((unsigned char)buf[len] & 0xC0) == 0x80) len--;
-        snprintf(buf + len, sizeof buf - len, "\xe2\x80\xa6");
-    }
+    ellipsize(font, buf, sizeof buf, width, 1, 0);
     text(c, font, x, y, al, color, "%s", buf);
 }
 

@@ -234,9 +234,17 @@ void dn_view_compare_settings(const dn_view_settings *a, dn_view_settings *b) {
 }
 
 static void run_config(const dn_view *v, const dn_view_settings *s, dn_run_config *cfg);
-static void cache_put(dn_view *v, dn_run *r);
-static dn_run *cache_take(dn_view *v, const dn_run_config *c);
-static int same_run(const dn_run_config *a, const dn_run_config *b);
+
+/* The run that computes c in place of `cur` (the run on screen, or B's): cur itself if it does,
+ * else a kept one, else a new one; cur, if replaced, is kept. NULL + dn_error if none can start
+ * (cur is then left as it is). */
+static dn_run *run_for(dn_view *v, dn_run *cur, const dn_run_config *c) {
+    if (cur && same_run(dn_run_config_of(cur), c)) return cur; /* the same frames: keep them */
+    dn_run *r = cache_take(v, c);
+    if (!r && !(r = dn_run_start(c))) return NULL;
+    if (cur) cache_put(v, cur);
+    return r;
+}
 
 /* B's run for A's settings s (compare mode on), or none (off). 0, or -1 + dn_error (the kept
  * runs and A unchanged; compare is then off). */
@@ -250,15 +258,13 @@ static int start_compare(dn_view *v, const dn_view_settings *s) {
     dn_view_compare_settings(s, &b);
     dn_run_config c;
     run_config(v, &b, &c);
-    dn_run *r = NULL;
-    if (v->cmp_run && same_run(dn_run_config_of(v->cmp_run), &c)) r = v->cmp_run;
-    else if (!(r = cache_take(v, &c)) && !(r = dn_run_start(&c))) {
+    dn_run *r = run_for(v, v->cmp_run, &c);
+    if (!r) {
         v->set.cmp.on = 0;
         if (v->cmp_run) cache_put(v, v->cmp_run);
         v->cmp_run = NULL;
         return -1;
     }
-    if (v->cmp_run && v->cmp_run != r) cache_put(v, v->cmp_run);
     v->cmp_run = r;
     dn_run_want(r, dn_run_frames(r) - 1);
     return 0;
@@ -312,10 +318,8 @@ static int start_run(dn_view *v, const dn_view_settings *s, int k) {
         dn_run_pause(v->ahead);
         v->ahead = NULL;
     }
-    dn_run *r = NULL;
-    if (v->run && same_run(dn_run_config_of(v->run), &c)) r = v->run; /* the same frames: keep them */
-    else if (!(r = cache_take(v, &c)) && !(r = dn_run_start(&c))) return -1;
-    if (v->run && v->run != r) cache_put(v, v->run);
+    dn_run *r = run_for(v, v->run, &c);
+    if (!r) return -1;
     v->run = r;
     v->set = *s;
     if (start_compare(v, s) < 0) /* B could not start: A goes on, without compare */

@@ -291,6 +291,13 @@ static void *worker(void *arg) {
         else if (k < r->K) rc = reverse_frame(r, k);
         if (rc == 0 && dn_workspace_check() < 0) rc = -1; /* a kernel's scratch (forward frames) */
         if (rc != 0) break;
+        dn_run_frame *f = &r->frames[k];
+        f->move_max = 0;
+        for (long i = 0; i < r->plane; i++) {
+            float a = fabsf(f->drift[i]), b = fabsf(f->random[i]);
+            if (a > f->move_max) f->move_max = a;
+            if (b > f->move_max) f->move_max = b;
+        }
         pthread_mutex_lock(&r->mu);
         r->ready = k + 1;
         pthread_cond_broadcast(&r->ready_cv);

@@ -89,6 +89,8 @@ typedef struct {
                                     scale = sqrt(alpha_bar); 1 for every other run); scale_next
                                     the same for x + drift + random, the next frame's x */
     float *x, *eps_true, *eps_pred, *eps_cond, *eps_uncond, *x0_pred, *err, *drift, *random;
+    float move_max;              /* the largest |drift| or |random| value of the move (0 for none):
+                                    a viewer draws every step's move on the run's one scale */
 } dn_run_frame;
 
 typedef struct dn_run dn_run; /* opaque: worker thread, frame cache */
