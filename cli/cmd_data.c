@@ -1,5 +1,6 @@
-/* cmd_data.c — `diffuse data fashion|pets -o GRID.png`: look at a training set as a labelled grid
- * (class name under each picture, pixels upscaled so a projector shows them). */
+/* cmd_data.c — `diffuse data fashion|pets|pets64 -o GRID.png`: look at a training set as a
+ * labelled grid (class name under each picture, for pets64 a caption of it, pixels upscaled so a
+ * projector shows them). */
 #include "cli.h"
 #include "commands.h"
 #include "data/data.h"
@@ -13,13 +14,15 @@
 #include <string.h>
 
 static const char usage[] =
-    "usage: diffuse data fashion|pets [-o GRID.png] [--n N] [--split train|test] [--seed S]\n"
-    "                                 [--class NAME] [--cols C] [--scale K] [--dir FOLDER]\n"
+    "usage: diffuse data fashion|pets|pets64 [-o GRID.png] [--n N] [--split train|test] [--seed S]\n"
+    "                                        [--class NAME] [--cols C] [--scale K] [--dir FOLDER]\n"
     "\n"
     "Writes a grid of training pictures with the class name under each.\n"
     "  fashion   Fashion-MNIST: 28x28 grey photos of clothes, 10 classes (60000 train, 10000 test),\n"
     "            read from the Debian package dataset-fashion-mnist\n"
     "  pets      cartoon cats and dogs drawn by the program, 32x32 colour, 2 classes\n"
+    "  pets64    richer cats and dogs at 64x64 (light, fur texture, spots, open mouths, textured\n"
+    "            backgrounds), each with a caption made from what it shows\n"
     "\n"
     "  -o, --out GRID.png   where to write the grid (default: fashion.png or pets.png)\n"
     "  --n N                how many pictures, 1..1024 (default 64)\n"
@@ -27,7 +30,7 @@ static const char usage[] =
     "  --seed S             pick N pictures at random with this seed (default: the first N)\n"
     "  --class NAME         only pictures of this class, e.g. Sneaker, \"Ankle boot\", cat, dog\n"
     "  --cols C             pictures per row, 1..64 (default 8)\n"
-    "  --scale K            screen pixels per picture pixel, 1..32 (default 4)\n"
+    "  --scale K            screen pixels per picture pixel, 1..32 (default 4; pets64 3)\n"
     "  --dir FOLDER         Fashion-MNIST folder (default: $DIFFUSE_FASHION_DIR, else\n"
     "                       " DN_FASHION_DIR ")\n";
 
@@ -44,6 +47,31 @@ static void pick(long *cand, long total, int n, int seeded, int seed) {
     }
 }
 
+/* words into out as lines of at most `width` characters (a longer word gets a line of its own),
+ * at most max_lines lines; the last line ends in "..." if words were left over. */
+static void wrap_words(char *out, size_t size, const char *words, int width, int max_lines) {
+    size_t len = 0;
+    int lines = 1, col = 0;
+    out[0] = '\0';
+    for (const char *w = words; *w;) {
+        while (*w == ' ') w++;
+        int wl = 0;
+        while (w[wl] && w[wl] != ' ') wl++;
+        if (!wl) break;
+        if (col && col + 1 + wl > width) {
+            if (lines == max_lines) {
+                snprintf(out + len, size - len, "...");
+                return;
+            }
+            len += (size_t)snprintf(out + len, size - len, "\n"), lines++, col = 0;
+        }
+        if (len + (size_t)wl + 2 >= size) return;
+        len += (size_t)snprintf(out + len, size - len, "%s%.*s", col ? " " : "", wl, w);
+        col += (col ? 1 : 0) + wl;
+        w += wl;
+    }
+}
+
 /* "T-shirt/top, Trouser, ..." */
 static void list_classes(char *buf, size_t size, const dn_data *d) {
     size_t len = 0;
@@ -55,7 +83,7 @@ static void list_classes(char *buf, size_t size, const dn_data *d) {
 int cmd_data(int argc, char **argv) {
     const char *cmd = argv[0];
     const char *out = NULL, *split = "train", *dir = NULL, *class_name = NULL;
-    int n = 64, cols = 8, scale = 4;
+    int n = 64, cols = 8, scale = 0;
     int seed = -1; /* -1: not given, show the first N */
     const cli_opt opts[] = {
         {"--out", "-o", OPT_STR, &out, 0, 0},
@@ -73,10 +101,12 @@ int cmd_data(int argc, char **argv) {
     if (rc < 0) return EXIT_OK;
     if (rc) return rc;
     if (npos != 1)
-        return cli_error(cmd, EXIT_USAGE, "which data set? fashion or pets (see 'diffuse data --help')");
+        return cli_error(cmd, EXIT_USAGE, "which data set? fashion, pets or pets64 (see 'diffuse data --help')");
     const char *set = pos[0];
-    if (strcmp(set, "fashion") && strcmp(set, "pets"))
-        return cli_error(cmd, EXIT_USAGE, "unknown data set '%s' (known: fashion, pets)", set);
+    if (strcmp(set, "fashion") && strcmp(set, "pets") && strcmp(set, "pets64"))
+        return cli_error(cmd, EXIT_USAGE, "unknown data set '%s' (known: fashion, pets, pets64)", set);
+    int big = !strcmp(set, "pets64");
+    if (!scale) scale = big ? 3 : 4;
     int test;
     if (!strcmp(split, "train")) test = 0;
     else if (!strcmp(split, "test")) test = 1;
@@ -120,7 +150,7 @@ int cmd_data(int argc, char **argv) {
     if (n > total) n = (int)total;
     pick(idx, total, n, seeded, seed);
     long plane = (long)d.channels * d.height * d.width;
-    enum { CAP = 64 };
+    enum { CAP = 200 };
     x = malloc((size_t)n * (size_t)plane * sizeof(float));
     y = malloc((size_t)n * sizeof(int));
     capbuf = malloc((size_t)n * CAP);
@@ -138,15 +168,20 @@ int cmd_data(int argc, char **argv) {
         count[y[i]]++;
         if (d.kind == DN_DATA_PETS) {
             dn_pet_attr a;
-            dn_pets_attr(&a, d.pets_seed, d.pets_offset + (uint64_t)idx[i]);
+            dn_data_pet(&d, idx[i], &a);
             if (a.species != y[i]) { /* the two routes to a pet's class must agree */
                 cli_error(cmd, EXIT_FAIL, "internal error: pet %ld has two classes", idx[i]);
                 goto done;
             }
-            /* "orange tabby", "white & black" (patches or spots), "grey" */
-            snprintf(c, CAP, "%s\n%s%s%s%s", d.class_names[y[i]], dn_pet_fur_names[a.fur],
-                     a.pattern == DN_PET_TABBY ? " tabby" : "", a.fur2 >= 0 ? " & " : "",
-                     a.fur2 >= 0 ? dn_pet_fur_names[a.fur2] : "");
+            if (big) { /* its caption (the one training will give it first), in lines of ~30 */
+                char words[160];
+                dn_pets_caption(&a, (uint64_t)idx[i], words, sizeof words);
+                wrap_words(c, CAP, words, 30, 4);
+            } else { /* "orange tabby", "white & black" (patches or spots), "grey" */
+                snprintf(c, CAP, "%s\n%s%s%s%s", d.class_names[y[i]], dn_pet_fur_names[a.fur],
+                         a.pattern == DN_PET_TABBY ? " tabby" : "", a.fur2 >= 0 ? " & " : "",
+                         a.fur2 >= 0 ? dn_pet_fur_names[a.fur2] : "");
+            }
         } else {
             snprintf(c, CAP, "%s\n#%ld", d.class_names[y[i]], idx[i]);
         }
@@ -165,7 +200,8 @@ int cmd_data(int argc, char **argv) {
     if (cid >= 0) snprintf(of, sizeof of, "%ld %s pictures", total, d.class_names[cid]);
     else snprintf(of, sizeof of, "%ld", total);
     snprintf(title, sizeof title, "%s, %s split: %s of %s",
-             d.kind == DN_DATA_PETS ? "Pets (drawn cats and dogs, 32x32)" : "Fashion-MNIST (28x28 photos)",
+             big ? "Pets64 (drawn cats and dogs, 64x64, with captions)"
+             : d.kind == DN_DATA_PETS ? "Pets (drawn cats and dogs, 32x32)" : "Fashion-MNIST (28x28 photos)",
              split, which, of);
     dn_sheet_style st = {.caption = &font, .title_font = &title_font, .title = title, .cols = cols,
                          .scale = scale};

@@ -241,7 +241,7 @@ static void pets_deterministic(void **state) {
     assert_int_equal(dn_data_class_id(&d, "Dog"), 1);
     dn_data_close(&d);
     assert_int_equal(dn_data_open(&d, "zebras", 0, NULL), -1);
-    assert_non_null(strstr(dn_error(), "fashion, pets"));
+    assert_non_null(strstr(dn_error(), "fashion, pets, pets64"));
     free(a);
 }
 
@@ -276,7 +276,7 @@ static void pets_distribution(void **state) {
         }
         /* ...and the top corner away from the head has the named background colour */
         int cj = a->cx < 16 ? 31 : 0;
-        bg_ok += nearest(dn_pet_background_rgb, DN_PET_NBACKGROUND, px(im, 0, 0, cj), px(im, 1, 0, cj), px(im, 2, 0, cj)) == a->background;
+        bg_ok += nearest(dn_pet_background_rgb, DN_PET_NBACKGROUND_V1, px(im, 0, 0, cj), px(im, 1, 0, cj), px(im, 2, 0, cj)) == a->background;
     }
     print_message("pets: %d cats, %d dogs; fur name matches the forehead in %d of %d plain faces, "
                   "background name matches the corner in %d of %d\n",
@@ -288,7 +288,8 @@ static void pets_distribution(void **state) {
     for (int s = 0; s < 2; s++)
         for (int f = 0; f < DN_PET_NFUR; f++)
             if (fur[s][f] < 0.05 * species[s]) fail_msg("%s fur %s: only %d", dn_pets_class_names[s], dn_pet_fur_names[f], fur[s][f]);
-    for (int b = 0; b < DN_PET_NBACKGROUND; b++) assert_true(bg[b] > 0.05 * NPETS);
+    for (int b = 0; b < DN_PET_NBACKGROUND_V1; b++) assert_true(bg[b] > 0.05 * NPETS);
+    for (int b = DN_PET_NBACKGROUND_V1; b < DN_PET_NBACKGROUND; b++) assert_int_equal(bg[b], 0);
     for (int e = 0; e < DN_PET_NEYES; e++) assert_true(eyes[e] > 0.05 * NPETS);
     int cat_patterns[] = {DN_PET_PLAIN, DN_PET_TABBY, DN_PET_PATCHES}, dog_patterns[] = {DN_PET_PLAIN, DN_PET_PATCHES, DN_PET_SPOTS};
     for (int i = 0; i < 3; i++) assert_true(pattern[0][cat_patterns[i]] > 0.2 * species[0]);
@@ -335,6 +336,182 @@ static void pets_distribution(void **state) {
     free(x);
 }
 
+/* ---- pets64: version 2 at 64x64 ---------------------------------------------------------------- */
+
+#define S64 DN_PETS64_SIDE
+#define P64 (3 * S64 * S64)
+
+static float px64(const float *x, int ch, int i, int j) { return (x[ch * S64 * S64 + i * S64 + j] + 1) / 2; }
+
+static void pets64_draws_the_same_face(void **state) {
+    (void)state;
+    float *a = malloc((size_t)P64 * 3 * sizeof(float)), *b = a + P64, *c = a + 2 * P64;
+    assert_non_null(a);
+    /* version 1 at 32 through the general call is the pets set, bit for bit */
+    dn_pet_attr aa, ab;
+    dn_pets_render(a, &aa, DN_PETS_SEED, 77);
+    dn_pets_draw(b, &ab, 32, 1, DN_PETS_SEED, 77);
+    assert_memory_equal(a, b, PN * sizeof(float));
+    assert_memory_equal(&aa, &ab, sizeof aa);
+    /* the data set: 3x64x64, deterministic in a batch, attributes without drawing agree */
+    dn_data d;
+    assert_int_equal(dn_data_open(&d, "pets64", 0, NULL), 0);
+    assert_int_equal(d.height, 64);
+    assert_int_equal(d.width, 64);
+    assert_int_equal(d.channels, 3);
+    assert_int_equal(d.num_classes, 2);
+    long idx[2] = {3, 1234};
+    dn_data_batch(&d, a, NULL, idx, 2);
+    dn_pets_draw(c, &aa, 64, 2, DN_PETS64_SEED, 1234);
+    assert_memory_equal(a + P64, c, P64 * sizeof(float));
+    assert_int_equal(dn_data_pet(&d, 1234, &ab), 0);
+    assert_memory_equal(&aa, &ab, sizeof aa);
+    assert_int_equal(aa.version, 2);
+    assert_int_equal(dn_data_label(&d, 1234), aa.species);
+    dn_data_close(&d);
+    /* the same face at another size: 64 averaged 2x2 down is close to the 32 drawing; position
+     * and size are in pixels of the picture drawn */
+    dn_pet_attr a32;
+    dn_pets_draw(b, &a32, 32, 2, DN_PETS64_SEED, 1234);
+    assert_float_equal(aa.cx, 2 * a32.cx, 1e-4);
+    assert_float_equal(aa.radius, 2 * a32.radius, 1e-4);
+    double diff = 0;
+    for (int ch = 0; ch < 3; ch++)
+        for (int i = 0; i < 32; i++)
+            for (int j = 0; j < 32; j++) {
+                const float *p = c + ch * S64 * S64;
+                float m = (p[2 * i * S64 + 2 * j] + p[2 * i * S64 + 2 * j + 1] + p[(2 * i + 1) * S64 + 2 * j] +
+                           p[(2 * i + 1) * S64 + 2 * j + 1]) / 4;
+                diff += fabs((double)m - (double)b[ch * 1024 + i * 32 + j]);
+            }
+    print_message("pets64: a 64x64 face averaged down differs from its 32x32 drawing by %.4f (of 2)\n", diff / PN);
+    assert_true(diff / PN < 0.03);
+    free(a);
+}
+
+#define N64 1000
+
+static void pets64_distribution(void **state) {
+    (void)state;
+    float *x = malloc((size_t)P64 * sizeof(float));
+    assert_non_null(x);
+    int bg[DN_PET_NBACKGROUND] = {0}, bg_ok = 0, cat_spots = 0, cat_open = 0, cats = 0, dog_eyes[DN_PET_NEYES] = {0};
+    int white_on_black = 0, black_on_white = 0, same_word = 0;
+    double min_contrast = 9;
+    for (int k = 0; k < N64; k++) {
+        dn_pet_attr a;
+        dn_pets_draw(x, &a, S64, 2, DN_PETS64_SEED, (uint64_t)k);
+        for (int i = 0; i < P64; i++) assert_true(x[i] >= -1.0f && x[i] <= 1.0f);
+        bg[a.background]++;
+        if (a.species == DN_PET_CAT) {
+            cats++;
+            cat_spots += a.pattern == DN_PET_SPOTS;
+            cat_open += a.mouth_open;
+            assert_int_equal(a.tongue, 0);
+        } else {
+            dog_eyes[a.eyes]++;
+            assert_int_equal(a.mouth_open, a.tongue);
+        }
+        if (a.fur == 2 && a.background == 8) white_on_black++;
+        if (a.fur == 1 && a.background == 9) black_on_white++;
+        same_word += !strcmp(dn_pet_fur_names[a.fur], dn_pet_background_names[a.background]);
+        /* the corner away from the head, averaged over 4x4 pixels (the textures are faint), is
+         * nearest the named background colour */
+        int cj = a.cx < 32 ? 60 : 0;
+        float m[3] = {0};
+        for (int ch = 0; ch < 3; ch++)
+            for (int i = 0; i < 4; i++)
+                for (int j = 0; j < 4; j++) m[ch] += px64(x, ch, i, cj + j) / 16;
+        bg_ok += nearest(dn_pet_background_rgb, DN_PET_NBACKGROUND, m[0], m[1], m[2]) == a.background;
+        double dc = 0;
+        for (int ch = 0; ch < 3; ch++)
+            dc += (double)((dn_pet_fur_rgb[a.fur][ch] - dn_pet_background_rgb[a.background][ch]) *
+                           (dn_pet_fur_rgb[a.fur][ch] - dn_pet_background_rgb[a.background][ch]));
+        if (sqrt(dc) < min_contrast) min_contrast = sqrt(dc);
+    }
+    print_message("pets64: %d cats (%d spotted, %d mewing); dogs' eyes: %d brown %d blue %d amber; "
+                  "white cat or dog on black %d, black on white %d; background named right %d of %d\n",
+                  cats, cat_spots, cat_open, dog_eyes[4], dog_eyes[2], dog_eyes[3], white_on_black,
+                  black_on_white, bg_ok, N64);
+    for (int b = 0; b < DN_PET_NBACKGROUND; b++)
+        if (bg[b] < 0.03 * N64) fail_msg("background %s: only %d", dn_pet_background_names[b], bg[b]);
+    assert_true(bg_ok >= 0.97 * N64);
+    assert_true(cat_spots > 0.15 * cats && cat_open > 0.15 * cats);
+    assert_true(dog_eyes[2] > 0 && dog_eyes[3] > 0 && dog_eyes[4] > 0.7 * (N64 - cats));
+    assert_true(white_on_black > 0 && black_on_white > 0);
+    assert_int_equal(same_word, 0); /* never a grey cat on grey */
+    assert_true(min_contrast >= 0.36);
+    free(x);
+}
+
+/* Captions: many phrasings of one picture; each names the species, every colour word it uses is
+ * the picture's own colour for the thing it names, and it reads as English (articles, commas). */
+static void pets64_captions(void **state) {
+    (void)state;
+    char buf[200], first[200];
+    int distinct = 0, bare = 0, with_bg = 0, bg_first = 0;
+    for (int k = 0; k < 2000; k++) {
+        dn_pet_attr a;
+        dn_pets_draw_attr(&a, S64, 2, DN_PETS64_SEED, (uint64_t)k);
+        const char *c = dn_pets_caption(&a, (uint64_t)k, buf, sizeof buf);
+        assert_ptr_equal(c, buf);
+        assert_true(strlen(buf) < 160);
+        assert_non_null(strstr(buf, dn_pets_class_names[a.species]));
+        assert_null(strstr(buf, dn_pets_class_names[1 - a.species]));
+        assert_null(strstr(buf, "  "));
+        assert_null(strstr(buf, " ,"));
+        assert_null(strstr(buf, ",,"));
+        assert_null(strstr(buf, "a a") == buf ? buf : NULL);
+        assert_null(strstr(buf, "a orange"));
+        assert_null(strstr(buf, "an b"));
+        /* "X background" names the picture's background; "X eyes" its eyes */
+        char want[64];
+        const char *b = strstr(buf, " background");
+        if (b) {
+            with_bg++;
+            snprintf(want, sizeof want, "%s background", dn_pet_background_names[a.background]);
+            assert_non_null(strstr(buf, want));
+            bg_first += !strncmp(buf, "on ", 3);
+        }
+        if (strstr(buf, " eyes")) {
+            snprintf(want, sizeof want, "%s eyes", dn_pet_eyes_names[a.eyes]);
+            assert_non_null(strstr(buf, want));
+        }
+        /* a fur colour right before the species (or "tabby") is the fur's */
+        for (int f = 0; f < DN_PET_NFUR; f++) {
+            snprintf(want, sizeof want, "%s %s", dn_pet_fur_names[f], dn_pets_class_names[a.species]);
+            if (strstr(buf, want)) assert_int_equal(f, a.fur);
+            snprintf(want, sizeof want, "%s tabby", dn_pet_fur_names[f]);
+            if (strstr(buf, want)) assert_int_equal(f, a.fur);
+        }
+        if (a.fur2 >= 0) {
+            snprintf(want, sizeof want, "with %s %s", dn_pet_fur_names[a.fur2], dn_pet_pattern_names[a.pattern]);
+            if (strstr(buf, dn_pet_pattern_names[a.pattern])) assert_non_null(strstr(buf, want));
+        }
+        if (!strcmp(buf, "a cat") || !strcmp(buf, "a dog")) bare++;
+        /* the same variant gives the same caption; other variants of one picture differ */
+        dn_pets_caption(&a, (uint64_t)k, first, sizeof first);
+        assert_string_equal(first, buf);
+        if (k < 50) {
+            int differ = 0;
+            for (uint64_t v = 1; v <= 20; v++) differ += strcmp(dn_pets_caption(&a, (uint64_t)k + v * 7919, first, sizeof first), buf) != 0;
+            assert_true(differ >= 10);
+            distinct++;
+        }
+    }
+    print_message("pets64 captions: %d of 2000 name the background (%d put it first), %d are bare; e.g. '%s'\n",
+                  with_bg, bg_first, bare, buf);
+    assert_true(with_bg > 1000 && bg_first > 100 && bare > 50 && bare < 400);
+    /* a short buffer is cut, not overrun */
+    dn_pet_attr a;
+    dn_pets_draw_attr(&a, S64, 2, DN_PETS64_SEED, 5);
+    char small[12];
+    memset(small, 'x', sizeof small);
+    dn_pets_caption(&a, 3, small, 8);
+    assert_true(strlen(small) <= 7);
+    assert_int_equal(small[9], 'x');
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(fashion_train_split),
@@ -342,6 +519,9 @@ int main(void) {
         cmocka_unit_test(fashion_damaged_files),
         cmocka_unit_test(pets_deterministic),
         cmocka_unit_test(pets_distribution),
+        cmocka_unit_test(pets64_draws_the_same_face),
+        cmocka_unit_test(pets64_distribution),
+        cmocka_unit_test(pets64_captions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -116,7 +116,7 @@ static void matches_pytorch(void **state) {
     for (int i = 0; i < g.n; i++) {
         if (strncmp(g.t[i].name, "param:", 6)) continue;
         assert_true(k < m.n_tensors);
-        const dn_unet_tensor *t = &m.tensors[k++];
+        const dn_net_tensor *t = &m.tensors[k++];
         if (strcmp(t->name, g.t[i].name + 6)) fail_msg("tensor %d: C '%s', torch '%s'", k - 1, t->name, g.t[i].name + 6);
         assert_int_equal(t->numel, g.t[i].numel);
         assert_int_equal(t->ndim, g.t[i].ndim);
@@ -152,7 +152,7 @@ static void matches_pytorch(void **state) {
     assert_true(e < GOLDEN_TOL);
     double worst = 0;
     for (int i = 0; i < m.n_tensors; i++) {
-        const dn_unet_tensor *t = &m.tensors[i];
+        const dn_net_tensor *t = &m.tensors[i];
         char name[64];
         snprintf(name, sizeof name, "grad:%s", t->name);
         gtensor *gt = gfind(&g, name);
@@ -268,7 +268,7 @@ static void whole_net_finite_differences(void **state) {
             float *v, an;
             const char *what;
             if (i < m.n_tensors) {
-                const dn_unet_tensor *tt = &m.tensors[i];
+                const dn_net_tensor *tt = &m.tensors[i];
                 long k = tt->offset + (long)dn_rng_below(&r, (uint32_t)tt->numel);
                 /* class rows no image uses have gradient 0 either way; pick a used one */
                 if (strncmp(tt->name, "class_emb", 9) == 0)

@@ -1,4 +1,4 @@
-/* data.c — "fashion" and "pets" behind one interface; see data.h. */
+/* data.c — "fashion", "pets" and "pets64" behind one interface; see data.h. */
 #include "data/data.h"
 #include "base/err.h"
 #include "data/pets.h"
@@ -18,17 +18,20 @@ int dn_data_open(dn_data *d, const char *name, int test, const char *fashion_dir
         d->num_classes = DN_FASHION_CLASSES;
         d->class_names = dn_fashion_class_names;
         d->fashion = f;
-    } else if (name && !strcmp(name, "pets")) {
+    } else if (name && (!strcmp(name, "pets") || !strcmp(name, "pets64"))) {
+        int v2 = !strcmp(name, "pets64");
         d->kind = DN_DATA_PETS;
-        d->name = "pets";
+        d->name = v2 ? "pets64" : "pets";
         d->n = test ? DN_PETS_TEST_N : DN_PETS_TRAIN_N;
-        d->channels = 3, d->height = DN_PETS_SIDE, d->width = DN_PETS_SIDE;
+        d->channels = 3;
+        d->height = d->width = v2 ? DN_PETS64_SIDE : DN_PETS_SIDE;
         d->num_classes = DN_PETS_CLASSES;
         d->class_names = dn_pets_class_names;
-        d->pets_seed = DN_PETS_SEED;
+        d->pets_seed = v2 ? DN_PETS64_SEED : DN_PETS_SEED;
+        d->pets_version = v2 ? 2 : 1;
         d->pets_offset = test ? DN_PETS_TEST_OFFSET : 0;
     } else {
-        return dn_fail("unknown data set '%s' (known: fashion, pets)", name ? name : "(null)");
+        return dn_fail("unknown data set '%s' (known: fashion, pets, pets64)", name ? name : "(null)");
     }
     d->test = test;
     return 0;
@@ -45,17 +48,25 @@ void dn_data_batch(const dn_data *d, float *x, int *y, const long *idx, int n) {
         dn_fashion_batch(&d->fashion, x, y, idx, n);
         return;
     }
+    size_t plane = (size_t)3 * (size_t)d->height * (size_t)d->width;
     for (int b = 0; b < n; b++) {
         dn_pet_attr a;
-        dn_pets_render(x + (size_t)b * 3 * DN_PETS_PIXELS, &a, d->pets_seed, d->pets_offset + (uint64_t)idx[b]);
+        dn_pets_draw(x + (size_t)b * plane, &a, d->height, d->pets_version, d->pets_seed,
+                     d->pets_offset + (uint64_t)idx[b]);
         if (y) y[b] = a.species;
     }
+}
+
+int dn_data_pet(const dn_data *d, long i, dn_pet_attr *attr) {
+    if (d->kind != DN_DATA_PETS) return -1;
+    dn_pets_draw_attr(attr, d->height, d->pets_version, d->pets_seed, d->pets_offset + (uint64_t)i);
+    return 0;
 }
 
 int dn_data_label(const dn_data *d, long i) {
     if (d->kind == DN_DATA_FASHION) return d->fashion.labels[i];
     dn_pet_attr a;
-    dn_pets_attr(&a, d->pets_seed, d->pets_offset + (uint64_t)i);
+    dn_data_pet(d, i, &a);
     return a.species;
 }
 
@@ -73,6 +84,7 @@ int dn_data_class_id(const dn_data *d, const char *name) {
 
 const char *dn_data_short_name(const char *dataset) {
     if (!strncmp(dataset, "fashion", 7)) return "fashion";
+    if (!strncmp(dataset, "pets64", 6)) return "pets64";
     if (!strncmp(dataset, "pets", 4)) return "pets";
     return dataset;
 }

@@ -1,34 +1,37 @@
-/* data.h — the two training sets behind one interface, so training and evaluation do not care
- * which one they read: "fashion" (Fashion-MNIST, real photos, 1x28x28, ten classes) and "pets"
- * (procedural cats and dogs, 3x32x32, two classes). Images come out as floats in [-1, 1], planar
+/* data.h — the training sets behind one interface, so training and evaluation do not care
+ * which one they read: "fashion" (Fashion-MNIST, real photos, 1x28x28, ten classes), "pets"
+ * (procedural cats and dogs, 3x32x32, two classes) and "pets64" (the richer cats and dogs of
+ * version 2 at 3x64x64, two classes, each with a caption). Images come out as floats in [-1, 1], planar
  * (N, C, H, W), with integer class labels. */
 #ifndef DN_DATA_H
 #define DN_DATA_H
 #include "data/fashion.h"
+#include "data/pets.h"
 #include <stdint.h>
 
 enum { DN_DATA_FASHION = 0, DN_DATA_PETS = 1 };
 
-/* Pets splits: the training images are indices 0..59999 of data set DN_PETS_SEED, the test
- * images come from a disjoint range of generator streams (2^32 + i). */
+/* Pets splits: the training images are indices 0..59999 of data set DN_PETS_SEED (pets64:
+ * DN_PETS64_SEED), the test images come from a disjoint range of generator streams (2^32 + i). */
 #define DN_PETS_TRAIN_N 60000
 #define DN_PETS_TEST_N 10000
 #define DN_PETS_TEST_OFFSET ((uint64_t)1 << 32)
 
 typedef struct {
     int kind;                       /* DN_DATA_FASHION or DN_DATA_PETS */
-    const char *name;               /* "fashion" or "pets" */
+    const char *name;               /* "fashion", "pets" or "pets64" */
     int test;                       /* 0 train split, 1 test split */
     long n;                         /* images in the split */
     int channels, height, width;    /* 1x28x28 or 3x32x32 */
     int num_classes;                /* 10 or 2 */
     const char *const *class_names; /* (num_classes) */
     dn_fashion fashion;             /* kind FASHION: the loaded split */
-    uint64_t pets_seed;             /* kind PETS: image i is dn_pets_render(pets_seed, pets_offset + i) */
-    uint64_t pets_offset;
+    uint64_t pets_seed;             /* kind PETS: image i is dn_pets_draw(.., height, pets_version, */
+    uint64_t pets_offset;           /*   pets_seed, pets_offset + i) */
+    int pets_version;               /* 1 (pets) or 2 (pets64) */
 } dn_data;
 
-/* Open data set `name` ("fashion" or "pets"), train (test = 0) or test (test = 1) split.
+/* Open data set `name` ("fashion", "pets" or "pets64"), train (test = 0) or test (test = 1) split.
  * fashion_dir: folder of the Fashion-MNIST files (NULL: DN_FASHION_DIR); unused for pets.
  * Returns 0, or -1 with dn_error() (unknown name: lists the known ones; files: see fashion.h).
  * On failure *d is zeroed. */
@@ -42,6 +45,9 @@ void dn_data_batch(const dn_data *d, float *x, int *y, const long *idx, int n);
 
 /* The class of image i in [0, d->n), without drawing or converting it. */
 int dn_data_label(const dn_data *d, long i);
+
+/* A pets set's image i: what it shows (cheap: nothing is drawn). -1 for other sets. */
+int dn_data_pet(const dn_data *d, long i, dn_pet_attr *attr);
 
 /* The class id whose name is `name` (case-insensitive), or -1. */
 int dn_data_class_id(const dn_data *d, const char *name);

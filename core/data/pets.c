@@ -23,11 +23,14 @@ const float dn_pet_fur_rgb[DN_PET_NFUR][3] = {
 };
 const char *const dn_pet_pattern_names[DN_PET_NPATTERNS] = {"plain", "tabby", "patches", "spots"};
 const char *const dn_pet_ears_names[DN_PET_NEARS] = {"pointed", "floppy", "upright"};
-const char *const dn_pet_background_names[DN_PET_NBACKGROUND] = {"blue",   "green", "pink",  "purple",
-                                                                 "yellow", "teal",  "peach", "grey"};
+const char *const dn_pet_background_names[DN_PET_NBACKGROUND] = {
+    "blue", "green", "pink", "purple", "yellow", "teal", "peach", "grey",
+    "black", "white", "orange", "brown", "red"};
 const float dn_pet_background_rgb[DN_PET_NBACKGROUND][3] = {
     {0.55f, 0.75f, 0.96f}, {0.60f, 0.86f, 0.55f}, {0.98f, 0.72f, 0.80f}, {0.74f, 0.64f, 0.93f},
     {0.98f, 0.91f, 0.48f}, {0.38f, 0.74f, 0.74f}, {0.99f, 0.78f, 0.62f}, {0.80f, 0.80f, 0.82f},
+    {0.14f, 0.14f, 0.16f}, {0.96f, 0.96f, 0.95f}, {0.98f, 0.60f, 0.24f}, {0.54f, 0.35f, 0.21f},
+    {0.86f, 0.28f, 0.26f},
 };
 const char *const dn_pet_eyes_names[DN_PET_NEYES] = {"green", "yellow", "blue", "amber", "brown"};
 const float dn_pet_eyes_rgb[DN_PET_NEYES][3] = {
@@ -80,6 +83,13 @@ typedef struct {
     float px[MAX_SPOTS], py[MAX_SPOTS], pr[MAX_SPOTS];
     int tuxedo;                       /* cat patches: lower face in the second colour */
     int blaze;                        /* dog patches: a second-colour stripe down the forehead */
+    /* version 2 only */
+    int v2;
+    float light;                      /* strength of the light from the upper left */
+    float fur_tex;                    /* amplitude of the soft fur texture */
+    int bg_tex;                       /* background texture: 0 none, 1 dots, 2 stripes, 3 clouds */
+    float bg_amp, bg_period, bg_phase;
+    uint32_t noise;                   /* seed of the textures */
 } pet;
 
 static float uni(dn_rng *r, float lo, float hi) { return lo + (hi - lo) * dn_rng_uniform(r); }
@@ -88,6 +98,14 @@ static float uni(dn_rng *r, float lo, float hi) { return lo + (hi - lo) * dn_rng
 static col jitter(dn_rng *r, col c) {
     float k = uni(r, 0.90f, 1.08f);
     col j = rgb(c.r * k + uni(r, -0.03f, 0.03f), c.g * k + uni(r, -0.03f, 0.03f), c.b * k + uni(r, -0.03f, 0.03f));
+    j.r = fminf(fmaxf(j.r, 0.0f), 1.0f), j.g = fminf(fmaxf(j.g, 0.0f), 1.0f), j.b = fminf(fmaxf(j.b, 0.0f), 1.0f);
+    return j;
+}
+
+/* Version 2's backgrounds: half the jitter, so that white stays white and grey grey. */
+static col jitter_soft(dn_rng *r, col c) {
+    float k = uni(r, 0.95f, 1.04f);
+    col j = rgb(c.r * k + uni(r, -0.015f, 0.015f), c.g * k + uni(r, -0.015f, 0.015f), c.b * k + uni(r, -0.015f, 0.015f));
     j.r = fminf(fmaxf(j.r, 0.0f), 1.0f), j.g = fminf(fmaxf(j.g, 0.0f), 1.0f), j.b = fminf(fmaxf(j.b, 0.0f), 1.0f);
     return j;
 }
@@ -101,27 +119,31 @@ static int contrasting_fur(dn_rng *r, int fur) {
 }
 
 /* The draws happen in a fixed order so that (seed, index) always gives the same face. */
-static void choose(pet *p, uint64_t seed, uint64_t index) {
+static void choose(pet *p, int version, uint64_t seed, uint64_t index) {
     dn_rng rr, *r = &rr;
     dn_rng_seed(r, seed, index);
     memset(p, 0, sizeof *p);
     dn_pet_attr *a = &p->a;
+    int v2 = p->v2 = version >= 2;
+    a->version = v2 ? 2 : 1;
     int dog = (int)dn_rng_below(r, 2);
     a->species = dog ? DN_PET_DOG : DN_PET_CAT;
     a->fur = (int)dn_rng_below(r, DN_PET_NFUR);
     a->fur2 = -1;
-    do a->background = (int)dn_rng_below(r, DN_PET_NBACKGROUND);
-    while (dist(BACKGROUND(a->background), FUR(a->fur)) < 0.30f);
+    do a->background = (int)dn_rng_below(r, v2 ? DN_PET_NBACKGROUND : DN_PET_NBACKGROUND_V1);
+    while (dist(BACKGROUND(a->background), FUR(a->fur)) < (v2 ? 0.36f : 0.30f) ||
+           (v2 && !strcmp(dn_pet_background_names[a->background], dn_pet_fur_names[a->fur])));
 
-    /* placement: cats' ears stick up, so their head sits a little lower */
-    a->radius = uni(r, 8.2f, 10.4f);
-    a->cx = 16.0f + uni(r, -2.2f, 2.2f);
-    a->cy = (dog ? 16.2f : 18.0f) + uni(r, -1.6f, 1.6f);
-    a->angle = uni(r, -14.0f, 14.0f);
+    /* placement: cats' ears stick up, so their head sits a little lower (in units of 1/32 of the
+     * side; version 2 ranges wider) */
+    a->radius = v2 ? uni(r, 7.6f, 10.8f) : uni(r, 8.2f, 10.4f);
+    a->cx = 16.0f + (v2 ? uni(r, -3.0f, 3.0f) : uni(r, -2.2f, 2.2f));
+    a->cy = (dog ? 16.2f : 18.0f) + (v2 ? uni(r, -2.0f, 2.0f) : uni(r, -1.6f, 1.6f));
+    a->angle = v2 ? uni(r, -18.0f, 18.0f) : uni(r, -14.0f, 14.0f);
     float th = a->angle * 3.14159265f / 180.0f;
     p->cosa = cosf(th), p->sina = sinf(th), p->inv_r = 1.0f / a->radius;
 
-    p->bg_top = scale(jitter(r, BACKGROUND(a->background)), 1.05f);
+    p->bg_top = v2 ? jitter_soft(r, BACKGROUND(a->background)) : scale(jitter(r, BACKGROUND(a->background)), 1.05f);
     p->bg_bottom = scale(p->bg_top, uni(r, 0.82f, 0.92f));
     p->fur = jitter(r, FUR(a->fur));
     p->fur_dark = scale(p->fur, 0.62f);
@@ -140,7 +162,7 @@ static void choose(pet *p, uint64_t seed, uint64_t index) {
         p->ear_tipy = -uni(r, 1.35f, 1.62f);
         p->ear_col = p->fur;
         p->ear_inner = PINK;
-        int pat = (int)dn_rng_below(r, 3); /* plain, tabby, patches */
+        int pat = (int)dn_rng_below(r, v2 ? 4 : 3); /* plain, tabby, patches (version 2: spots) */
         a->pattern = pat;
         a->eyes = (int)dn_rng_below(r, 4);
         p->eye = jitter(r, EYES(a->eyes));
@@ -168,6 +190,18 @@ static void choose(pet *p, uint64_t seed, uint64_t index) {
                     p->px[i] = s * uni(r, 0.3f, 0.8f), p->py[i] = uni(r, -1.0f, -0.7f), p->pr[i] = uni(r, 0.3f, 0.45f);
                 else
                     p->px[i] = s * uni(r, 0.8f, 1.0f), p->py[i] = uni(r, 0.0f, 0.4f), p->pr[i] = uni(r, 0.3f, 0.45f);
+            }
+        } else if (pat == DN_PET_SPOTS) { /* a spotted cat: small dark rosettes on the crown and cheeks */
+            a->fur2 = contrasting_fur(r, a->fur);
+            p->fur2 = jitter(r, FUR(a->fur2));
+            p->npatch = 5 + (int)dn_rng_below(r, MAX_SPOTS - 4);
+            for (int i = 0; i < p->npatch; i++) {
+                float s = dn_rng_below(r, 2) ? 1.0f : -1.0f;
+                if (dn_rng_below(r, 2))
+                    p->px[i] = uni(r, -0.6f, 0.6f), p->py[i] = uni(r, -0.85f, -0.4f);
+                else
+                    p->px[i] = s * uni(r, 0.65f, 0.95f), p->py[i] = uni(r, -0.2f, 0.45f);
+                p->pr[i] = uni(r, 0.06f, 0.10f);
             }
         }
     } else {
@@ -228,6 +262,23 @@ static void choose(pet *p, uint64_t seed, uint64_t index) {
         if (a->fur == 2 && a->fur2 < 0) p->ear_col = jitter(r, FUR(dn_rng_below(r, 2) ? 4 : 7));
         p->ear_inner = scale(p->ear_col, 0.7f);
     }
+    if (!v2) return;
+    /* version 2's extra draws come after all of version 1's */
+    if (dog) {
+        int e = (int)dn_rng_below(r, 10);
+        a->eyes = e == 0 ? 2 : e == 1 ? 3 : 4; /* a few blue- or amber-eyed dogs */
+        p->eye = jitter(r, EYES(a->eyes));
+        a->mouth_open = a->tongue;
+    } else {
+        a->mouth_open = dn_rng_below(r, 4) == 0;
+    }
+    p->light = uni(r, 0.10f, 0.20f);
+    p->fur_tex = uni(r, 0.02f, 0.05f);
+    p->bg_tex = (int)dn_rng_below(r, 4);
+    p->bg_amp = uni(r, 0.03f, 0.07f);
+    p->bg_period = uni(r, 3.0f, 5.0f);
+    p->bg_phase = uni(r, 0.0f, 1.0f);
+    p->noise = dn_rng_below(r, 0x7fffffffu);
 }
 
 /* ---- shapes: signed distances (negative inside) in local units ------------------------------------ */
@@ -360,6 +411,11 @@ static col shade(const pet *p, float px, float py) {
         float md = fminf(sd_segment(sx, y, 0, ny, 0, ny + 0.08f, 0.022f),
                          sd_segment(sx, y, 0, ny + 0.08f, 0.12f, ny + 0.14f, 0.022f));
         if (md < 0) c = p->line;
+        if (a->mouth_open) { /* mewing: a dark open mouth with a pink tongue at its bottom */
+            float dm = sd_ellipse(x, y, 0, ny + 0.14f, 0.11f, 0.08f);
+            PAINT(dm, rgb(0.30f, 0.08f, 0.10f), p->line, 0.03f);
+            if (dm < 0 && sd_ellipse(x, y, 0, ny + 0.20f, 0.07f, 0.04f) < 0) c = PINK;
+        }
         if (nd < 0) c = PINK;
     whiskers:; /* three a side, fanning out past the cheeks */
         float wy = p->nose_y + 0.06f;
@@ -398,34 +454,107 @@ static col shade(const pet *p, float px, float py) {
     return c;
 }
 
+/* ---- version 2: light, fur texture, background texture ------------------------------------------ */
+
+/* A smooth random value in [-1, 1] (value noise: hashed lattice values, interpolated). */
+static float lattice(uint32_t s, int i, int j) {
+    uint32_t h = s ^ ((uint32_t)i * 0x9E3779B1u) ^ ((uint32_t)j * 0x85EBCA77u);
+    h ^= h >> 15, h *= 0x2C1B3C6Du, h ^= h >> 12, h *= 0x297A2D39u, h ^= h >> 15;
+    return (float)(h >> 8) * (2.0f / 16777216.0f) - 1.0f;
+}
+static float value_noise(uint32_t s, float x, float y) {
+    float fx = floorf(x), fy = floorf(y), u = x - fx, v = y - fy;
+    int i = (int)fx, j = (int)fy;
+    u = u * u * (3.0f - 2.0f * u), v = v * v * (3.0f - 2.0f * v);
+    float a = lattice(s, i, j), b = lattice(s, i + 1, j), c = lattice(s, i, j + 1), d = lattice(s, i + 1, j + 1);
+    return (a + (b - a) * u) + ((c + (d - c) * u) - (a + (b - a) * u)) * v;
+}
+
+static col textured_background(const pet *p, col c, float px, float py) {
+    float k = 1.0f;
+    if (p->bg_tex == 1) { /* polka dots on a grid */
+        float gx = px / p->bg_period + p->bg_phase, gy = py / p->bg_period + p->bg_phase;
+        float dx = gx - floorf(gx) - 0.5f, dy = gy - floorf(gy) - 0.5f;
+        if (dx * dx + dy * dy < 0.04f) k = 1.0f - 2.0f * p->bg_amp;
+    } else if (p->bg_tex == 2) { /* soft diagonal stripes */
+        k = 1.0f + p->bg_amp * sinf(6.2831853f * ((px + py) / (1.6f * p->bg_period) + p->bg_phase));
+    } else if (p->bg_tex == 3) { /* clouds */
+        k = 1.0f + 1.5f * p->bg_amp * value_noise(p->noise ^ 0x5bd1e995u, px / 5.0f, py / 5.0f);
+    }
+    if (luma(c) < 0.3f) k = 2.0f - k; /* on a dark background the texture is lighter, not darker */
+    return scale(c, k);
+}
+
+/* Version 2's look: the version 1 face, lit from the upper left, with a soft fur texture, on a
+ * textured background. What shade() leaves as background is exactly the background colour. */
+static col shade2(const pet *p, float px, float py) {
+    col bg = mix(p->bg_top, p->bg_bottom, py / DN_PETS_SIDE);
+    col c = shade(p, px, py);
+    if (c.r == bg.r && c.g == bg.g && c.b == bg.b) return textured_background(p, c, px, py);
+    const dn_pet_attr *a = &p->a;
+    float dx = px - a->cx, dy = py - a->cy;
+    float x = (p->cosa * dx + p->sina * dy) * p->inv_r;
+    float y = (-p->sina * dx + p->cosa * dy) * p->inv_r;
+    float k = 1.0f + p->light * (-0.55f * x - 0.75f * y);
+    k = fminf(fmaxf(k, 0.72f), 1.25f);
+    k += p->fur_tex * value_noise(p->noise, x * 7.0f, y * 7.0f);
+    return scale(c, k);
+}
+
 /* ---- rendering ------------------------------------------------------------------------------------ */
 
-#define SS 4 /* samples per pixel along each axis */
+static int clamp_side(int side) {
+    return side < DN_PETS_MIN_SIDE ? DN_PETS_MIN_SIDE : side > DN_PETS_MAX_SIDE ? DN_PETS_MAX_SIDE : side;
+}
+
+/* From the face's design units (a 32-pixel picture) to pixels of a side x side one. */
+static void scale_attr(dn_pet_attr *a, int side) {
+    float k = (float)side / DN_PETS_SIDE;
+    a->cx *= k, a->cy *= k, a->radius *= k;
+}
+
+void dn_pets_draw_attr(dn_pet_attr *attr, int side, int version, uint64_t seed, uint64_t index) {
+    pet p;
+    choose(&p, version, seed, index);
+    *attr = p.a;
+    scale_attr(attr, clamp_side(side));
+}
+
+void dn_pets_draw(float *out, dn_pet_attr *attr, int side, int version, uint64_t seed, uint64_t index) {
+    pet p;
+    choose(&p, version, seed, index);
+    side = clamp_side(side);
+    const int n = side * side;
+    /* version 1: 4 x 4 samples a pixel; version 2 is drawn larger, 3 x 3 are enough */
+    const int ss = p.v2 ? 3 : 4;
+    const float unit = (float)DN_PETS_SIDE / (float)side; /* design units per pixel; 1 at 32 */
+    for (int i = 0; i < side; i++)
+        for (int j = 0; j < side; j++) {
+            float r = 0, g = 0, b = 0;
+            for (int a = 0; a < ss; a++)
+                for (int bb = 0; bb < ss; bb++) {
+                    float x = ((float)j + ((float)bb + 0.5f) / (float)ss) * unit;
+                    float y = ((float)i + ((float)a + 0.5f) / (float)ss) * unit;
+                    col c = p.v2 ? shade2(&p, x, y) : shade(&p, x, y);
+                    r += c.r, g += c.g, b += c.b;
+                }
+            const float k = 2.0f / (float)(ss * ss); /* mean in [0,1], then to [-1,1] */
+            out[i * side + j] = r * k - 1.0f;
+            out[n + i * side + j] = g * k - 1.0f;
+            out[2 * n + i * side + j] = b * k - 1.0f;
+        }
+    if (attr) {
+        *attr = p.a;
+        scale_attr(attr, side);
+    }
+}
 
 void dn_pets_attr(dn_pet_attr *attr, uint64_t seed, uint64_t index) {
-    pet p;
-    choose(&p, seed, index);
-    *attr = p.a;
+    dn_pets_draw_attr(attr, DN_PETS_SIDE, 1, seed, index);
 }
 
 void dn_pets_render(float *out, dn_pet_attr *attr, uint64_t seed, uint64_t index) {
-    pet p;
-    choose(&p, seed, index);
-    const int n = DN_PETS_PIXELS;
-    for (int i = 0; i < DN_PETS_SIDE; i++)
-        for (int j = 0; j < DN_PETS_SIDE; j++) {
-            float r = 0, g = 0, b = 0;
-            for (int a = 0; a < SS; a++)
-                for (int bb = 0; bb < SS; bb++) {
-                    col c = shade(&p, (float)j + ((float)bb + 0.5f) / SS, (float)i + ((float)a + 0.5f) / SS);
-                    r += c.r, g += c.g, b += c.b;
-                }
-            const float k = 2.0f / (SS * SS); /* mean in [0,1], then to [-1,1] */
-            out[i * DN_PETS_SIDE + j] = r * k - 1.0f;
-            out[n + i * DN_PETS_SIDE + j] = g * k - 1.0f;
-            out[2 * n + i * DN_PETS_SIDE + j] = b * k - 1.0f;
-        }
-    if (attr) *attr = p.a;
+    dn_pets_draw(out, attr, DN_PETS_SIDE, 1, seed, index);
 }
 
 const char *dn_pets_describe(const dn_pet_attr *a, char *buf, size_t size) {
@@ -436,5 +565,84 @@ const char *dn_pets_describe(const dn_pet_attr *a, char *buf, size_t size) {
              a->pattern == DN_PET_TABBY ? " tabby" : "", dn_pets_class_names[a->species], extra,
              dn_pet_ears_names[a->ears], dn_pet_eyes_names[a->eyes], a->tongue ? ", tongue out" : "",
              dn_pet_background_names[a->background]);
+    return buf;
+}
+
+/* ---- captions ------------------------------------------------------------------------------------- */
+
+typedef struct {
+    char *buf;
+    size_t size, len;
+} text;
+
+static void put(text *t, const char *s) {
+    int n = snprintf(t->buf + t->len, t->size - t->len, "%s", s);
+    if (n > 0) t->len = t->len + (size_t)n < t->size ? t->len + (size_t)n : t->size - 1;
+}
+
+/* "a" or "an" before a word */
+static const char *article(const char *word) { return strchr("aeiou", word[0]) ? "an" : "a"; }
+
+/* The animal: "[orange] [tabby] cat" or "[white] dog [with black spots]", with `art` an article
+ * in front. Which parts are named was drawn by the caller. */
+static void animal(text *t, const dn_pet_attr *a, int colour, int pattern, int art) {
+    char w[80];
+    const char *fur = dn_pet_fur_names[a->fur], *species = dn_pets_class_names[a->species];
+    int tabby = pattern && a->pattern == DN_PET_TABBY;
+    const char *first = colour ? fur : tabby ? "tabby" : species;
+    if (art) put(t, article(first)), put(t, " ");
+    snprintf(w, sizeof w, "%s%s%s%s", colour ? fur : "", colour ? " " : "", tabby ? "tabby " : "", species);
+    put(t, w);
+    if (pattern && a->fur2 >= 0) {
+        snprintf(w, sizeof w, " with %s %s", dn_pet_fur_names[a->fur2], dn_pet_pattern_names[a->pattern]);
+        put(t, w);
+    }
+}
+
+const char *dn_pets_caption(const dn_pet_attr *a, uint64_t variant, char *buf, size_t size) {
+    dn_rng rr, *r = &rr;
+    dn_rng_seed(r, 0xCA9710ull, variant);
+    text t = {buf, size, 0};
+    if (size == 0) return buf;
+    buf[0] = '\0';
+    int bare = dn_rng_below(r, 12) == 0; /* "a dog" */
+    int colour = !bare && dn_rng_below(r, 5) != 0;
+    int pattern = !bare && a->pattern != DN_PET_PLAIN && dn_rng_below(r, 4) != 0;
+    int eyes = !bare && dn_rng_below(r, 3) == 0;
+    int ears = !bare && dn_rng_below(r, 4) == 0;
+    int mouth = !bare && dn_rng_below(r, 3) == 0;
+    int background = !bare && dn_rng_below(r, 4) != 0;
+    int style = (int)dn_rng_below(r, 4); /* 0, 1 sentence; 2 terse, commas; 3 background first */
+    char w[80];
+    if (style == 3 && background) {
+        snprintf(w, sizeof w, "on %s %s background, ", article(dn_pet_background_names[a->background]),
+                 dn_pet_background_names[a->background]);
+        put(&t, w);
+    }
+    animal(&t, a, colour, pattern, style != 2 || bare);
+    /* the details: "with green eyes", "with floppy ears"; after "with black spots" or in the
+     * terse style they follow a comma */
+    int with = style != 2 && !(pattern && a->fur2 >= 0), nd = 0;
+    if (eyes) {
+        snprintf(w, sizeof w, "%s%s eyes", with ? " with " : ", ", dn_pet_eyes_names[a->eyes]);
+        put(&t, w), nd++;
+    }
+    if (ears) {
+        snprintf(w, sizeof w, "%s%s ears", with && !nd ? " with " : ", ", dn_pet_ears_names[a->ears]);
+        put(&t, w), nd++;
+    }
+    if (mouth) {
+        const char *m = a->species == DN_PET_DOG ? (a->tongue ? "tongue out" : "mouth closed")
+                                                 : (a->mouth_open ? "mouth open" : "mouth closed");
+        put(&t, ", "), put(&t, m);
+    }
+    if (background && style != 3) {
+        if (style == 2)
+            snprintf(w, sizeof w, ", %s background", dn_pet_background_names[a->background]);
+        else
+            snprintf(w, sizeof w, "%son %s %s background", nd || mouth ? ", " : " ",
+                     article(dn_pet_background_names[a->background]), dn_pet_background_names[a->background]);
+        put(&t, w);
+    }
     return buf;
 }

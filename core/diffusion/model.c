@@ -208,7 +208,7 @@ int dn_model_write_meta(dn_tf_writer *w, const dn_unet *net, const dn_model_meta
 
 int dn_model_write_tensors(dn_tf_writer *w, const dn_unet *net, dn_dtype dtype) {
     for (int i = 0; i < net->n_tensors; i++) {
-        const dn_unet_tensor *t = &net->tensors[i];
+        const dn_net_tensor *t = &net->tensors[i];
         if (dn_tf_write_tensor(w, t->name, dtype, t->ndim, t->shape, net->param_mem + t->offset) < 0) return -1;
     }
     return 0;
@@ -454,7 +454,7 @@ static int decode_v1(dn_unet *net, dn_model_meta *meta_out, const unsigned char 
         goto fail;
     }
     for (int i = 0; i < net->n_tensors; i++) {
-        const dn_unet_tensor *t = &net->tensors[i];
+        const dn_net_tensor *t = &net->tensors[i];
         char tname[sizeof t->name];
         uint32_t dtype, ndim, dim;
         if (get_str(&r, tname, sizeof tname - 1, "tensor name")) goto fail;
@@ -584,7 +584,7 @@ int dn_model_read(const dn_tf *f, dn_unet *net, dn_model_meta *meta_out, const c
         goto fail;
     }
     for (int i = 0; i < net->n_tensors; i++) {
-        const dn_unet_tensor *t = &net->tensors[i];
+        const dn_net_tensor *t = &net->tensors[i];
         const dn_tf_tensor *q = &f->tensors[i];
         if (strcmp(q->name, t->name)) {
             dn_fail("cannot load model '%s': tensor %d is '%.63s', the config expects '%s'", name, i, q->name, t->name);

@@ -166,96 +166,37 @@ int dn_unet_config_check(const dn_unet_config *c) {
  * One walk over the architecture in a fixed order (the order of model files and of the PyTorch
  * twin's state_dict) hands out consecutive slices of the parameter block. */
 
-typedef struct {
-    float *base;            /* NULL: only count */
-    long off;
-    dn_unet_tensor *tensors; /* NULL: do not record */
-    int nt;
-} walker;
-
-static float *take(walker *w, int ndim, int s0, int s1, int s2, int s3, const char *fmt, ...)
-    __attribute__((format(printf, 7, 8)));
-static float *take(walker *w, int ndim, int s0, int s1, int s2, int s3, const char *fmt, ...) {
-    int s[4] = {s0, s1, s2, s3};
-    long n = 1;
-    for (int i = 0; i < ndim; i++) n *= s[i];
-    if (w->tensors) {
-        assert(w->nt < DN_UNET_MAX_TENSORS);
-        dn_unet_tensor *t = &w->tensors[w->nt];
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(t->name, sizeof t->name, fmt, ap);
-        va_end(ap);
-        t->ndim = ndim;
-        for (int i = 0; i < 4; i++) t->shape[i] = i < ndim ? s[i] : 1;
-        t->numel = n;
-        t->offset = w->off;
-    }
-    w->nt++;
-    float *p = w->base ? w->base + w->off : NULL;
-    w->off += n;
-    return p;
-}
-
-static void walk_res(walker *w, dn_resblock_params *p, const char *pre, int cin, int cout, int T) {
-    p->norm1_w = take(w, 1, cin, 0, 0, 0, "%s.norm1.weight", pre);
-    p->norm1_b = take(w, 1, cin, 0, 0, 0, "%s.norm1.bias", pre);
-    p->conv1_w = take(w, 4, cout, cin, 3, 3, "%s.conv1.weight", pre);
-    p->conv1_b = take(w, 1, cout, 0, 0, 0, "%s.conv1.bias", pre);
-    p->temb_w = take(w, 2, cout, T, 0, 0, "%s.temb.weight", pre);
-    p->temb_b = take(w, 1, cout, 0, 0, 0, "%s.temb.bias", pre);
-    p->norm2_w = take(w, 1, cout, 0, 0, 0, "%s.norm2.weight", pre);
-    p->norm2_b = take(w, 1, cout, 0, 0, 0, "%s.norm2.bias", pre);
-    p->conv2_w = take(w, 4, cout, cout, 3, 3, "%s.conv2.weight", pre);
-    p->conv2_b = take(w, 1, cout, 0, 0, 0, "%s.conv2.bias", pre);
-    if (cin != cout) {
-        p->skip_w = take(w, 4, cout, cin, 1, 1, "%s.skip.weight", pre);
-        p->skip_b = take(w, 1, cout, 0, 0, 0, "%s.skip.bias", pre);
-    } else {
-        p->skip_w = p->skip_b = NULL;
-    }
-}
-
-static void walk_attn(walker *w, dn_attn_params *p, const char *pre, int c) {
-    p->norm_w = take(w, 1, c, 0, 0, 0, "%s.norm.weight", pre);
-    p->norm_b = take(w, 1, c, 0, 0, 0, "%s.norm.bias", pre);
-    p->qkv_w = take(w, 4, 3 * c, c, 1, 1, "%s.qkv.weight", pre);
-    p->qkv_b = take(w, 1, 3 * c, 0, 0, 0, "%s.qkv.bias", pre);
-    p->proj_w = take(w, 4, c, c, 1, 1, "%s.proj.weight", pre);
-    p->proj_b = take(w, 1, c, 0, 0, 0, "%s.proj.bias", pre);
-}
-
 /* The walk over the plan. Returns the number of floats. */
-static long walk_params(const dn_unet_config *c, dn_unet_params *p, walker *w) {
+static long walk_params(const dn_unet_config *c, dn_unet_params *p, dn_walker *w) {
     memset(p, 0, sizeof *p);
     int S = c->base_width, T = c->temb_width;
     dn_unet_block plan[DN_UNET_MAX_PLAN];
     int nb = make_plan(c, plan, NULL);
-    p->time1_w = take(w, 2, T, S, 0, 0, "time1.weight");
-    p->time1_b = take(w, 1, T, 0, 0, 0, "time1.bias");
-    p->time2_w = take(w, 2, T, T, 0, 0, "time2.weight");
-    p->time2_b = take(w, 1, T, 0, 0, 0, "time2.bias");
-    p->class_emb = take(w, 2, c->num_classes + 1, T, 0, 0, "class_emb.weight");
+    p->time1_w = dn_walk_take(w, 2, T, S, 0, 0, "time1.weight");
+    p->time1_b = dn_walk_take(w, 1, T, 0, 0, 0, "time1.bias");
+    p->time2_w = dn_walk_take(w, 2, T, T, 0, 0, "time2.weight");
+    p->time2_b = dn_walk_take(w, 1, T, 0, 0, 0, "time2.bias");
+    p->class_emb = dn_walk_take(w, 2, c->num_classes + 1, T, 0, 0, "class_emb.weight");
     int c0 = level_ch(c, 0);
-    p->conv_in_w = take(w, 4, c0, c->in_channels, 3, 3, "conv_in.weight");
-    p->conv_in_b = take(w, 1, c0, 0, 0, 0, "conv_in.bias");
+    p->conv_in_w = dn_walk_take(w, 4, c0, c->in_channels, 3, 3, "conv_in.weight");
+    p->conv_in_b = dn_walk_take(w, 1, c0, 0, 0, 0, "conv_in.bias");
     for (int i = 0; i < nb; i++) {
         const dn_unet_block *k = &plan[i];
         dn_block_params *bp = &p->blocks[i];
         switch (k->kind) {
-        case DN_BLOCK_RES: walk_res(w, &bp->res, k->name, k->cin, k->cout, T); break;
-        case DN_BLOCK_ATTN: walk_attn(w, &bp->attn, k->name, k->cin); break;
+        case DN_BLOCK_RES: dn_walk_res(w, &bp->res, k->name, k->cin, k->cout, T); break;
+        case DN_BLOCK_ATTN: dn_walk_attn(w, &bp->attn, k->name, k->cin); break;
         case DN_BLOCK_DOWN:
         case DN_BLOCK_UP:
-            bp->conv_w = take(w, 4, k->cout, k->cin, 3, 3, "%s.weight", k->name);
-            bp->conv_b = take(w, 1, k->cout, 0, 0, 0, "%s.bias", k->name);
+            bp->conv_w = dn_walk_take(w, 4, k->cout, k->cin, 3, 3, "%s.weight", k->name);
+            bp->conv_b = dn_walk_take(w, 1, k->cout, 0, 0, 0, "%s.bias", k->name);
             break;
         }
     }
-    p->norm_out_w = take(w, 1, c0, 0, 0, 0, "norm_out.weight");
-    p->norm_out_b = take(w, 1, c0, 0, 0, 0, "norm_out.bias");
-    p->conv_out_w = take(w, 4, c->out_channels, c0, 3, 3, "conv_out.weight");
-    p->conv_out_b = take(w, 1, c->out_channels, 0, 0, 0, "conv_out.bias");
+    p->norm_out_w = dn_walk_take(w, 1, c0, 0, 0, 0, "norm_out.weight");
+    p->norm_out_b = dn_walk_take(w, 1, c0, 0, 0, 0, "norm_out.bias");
+    p->conv_out_w = dn_walk_take(w, 4, c->out_channels, c0, 3, 3, "conv_out.weight");
+    p->conv_out_b = dn_walk_take(w, 1, c->out_channels, 0, 0, 0, "conv_out.bias");
     return w->off;
 }
 
@@ -267,7 +208,7 @@ long dn_unet_param_count(const dn_unet_config *c) {
         c->out_channels > 16)
         return 0;
     dn_unet_params p;
-    walker w = {0};
+    dn_walker w = {0};
     return walk_params(c, &p, &w);
 }
 
@@ -276,12 +217,12 @@ int dn_unet_init(dn_unet *m, const dn_unet_config *c) {
     if (dn_unet_config_check(c)) return -1;
     m->cfg = *c;
     m->n_blocks = make_plan(c, m->plan, NULL);
-    walker w = {0};
+    dn_walker w = {0};
     m->n_params = walk_params(c, &m->params, &w);
     m->param_mem = calloc((size_t)m->n_params, sizeof(float));
     if (!m->param_mem)
         return dn_fail("cannot allocate the U-Net: out of memory for %ld parameters", m->n_params);
-    walker w2 = {.base = m->param_mem, .tensors = m->tensors};
+    dn_walker w2 = {.base = m->param_mem, .tensors = m->tensors, .max_tensors = DN_UNET_MAX_TENSORS};
     walk_params(c, &m->params, &w2);
     m->n_tensors = w2.nt;
     return 0;
@@ -296,76 +237,17 @@ void dn_unet_free(dn_unet *m) {
 int dn_unet_grads_alloc(const dn_unet *m, dn_unet_params *grads, float **mem) {
     *mem = calloc((size_t)m->n_params, sizeof(float));
     if (!*mem) return dn_fail("cannot allocate U-Net gradients: out of memory for %ld floats", m->n_params);
-    walker w = {.base = *mem};
+    dn_walker w = {.base = *mem};
     walk_params(&m->cfg, grads, &w);
     return 0;
 }
 
 void dn_unet_init_random(dn_unet *m, dn_rng *r) {
-    for (int i = 0; i < m->n_tensors; i++) {
-        const dn_unet_tensor *t = &m->tensors[i];
-        float *v = m->param_mem + t->offset;
-        const char *dot = strrchr(t->name, '.');
-        int is_bias = dot && strcmp(dot, ".bias") == 0;
-        if (strstr(t->name, "norm")) { /* GroupNorm: weight 1, bias 0 */
-            for (long k = 0; k < t->numel; k++) v[k] = is_bias ? 0.0f : 1.0f;
-        } else if (strncmp(t->name, "class_emb", 9) == 0) {
-            dn_rng_normal_fill(r, v, t->numel);
-        } else {
-            /* fan_in of the layer: for a weight, numel / out; a bias uses its weight's fan_in,
-             * which is the previous tensor's */
-            const dn_unet_tensor *wt = is_bias ? &m->tensors[i - 1] : t;
-            long fan_in = wt->numel / wt->shape[0];
-            float bound = 1.0f / sqrtf((float)fan_in);
-            for (long k = 0; k < t->numel; k++) v[k] = (2.0f * dn_rng_uniform(r) - 1.0f) * bound;
-        }
-    }
+    dn_net_init_random(m->param_mem, m->tensors, m->n_tensors, r);
 }
 
 /* ---- activations --------------------------------------------------------------------------------
  * Two passes of the same walk: count floats, then hand out slices of one allocation. */
-
-typedef struct {
-    float *base;
-    size_t off;
-} bump;
-
-static float *grab(bump *b, size_t n) {
-    float *p = b->base ? b->base + b->off : NULL;
-    b->off += (n + 15) & ~(size_t)15; /* keep every buffer 64-byte aligned */
-    return p;
-}
-
-static void res_acts(dn_resblock_acts *a, bump *b, int B, int cin, int cout, int hw, int G) {
-    size_t ni = (size_t)B * cin * hw, no = (size_t)B * cout * hw;
-    a->gn1 = grab(b, ni);
-    a->mean1 = grab(b, (size_t)B * G);
-    a->rstd1 = grab(b, (size_t)B * G);
-    a->a1 = grab(b, ni);
-    a->tproj = grab(b, (size_t)B * cout);
-    a->h1 = grab(b, no);
-    a->gn2 = grab(b, no);
-    a->mean2 = grab(b, (size_t)B * G);
-    a->rstd2 = grab(b, (size_t)B * G);
-    a->a2 = grab(b, no);
-    a->out = grab(b, no);
-    a->cin = cin;
-    a->cout = cout;
-    a->hw = hw;
-}
-
-static void attn_acts(dn_attn_acts *a, bump *b, int B, int c, int hw, int G, int NH) {
-    size_t n = (size_t)B * c * hw;
-    a->gn = grab(b, n);
-    a->mean = grab(b, (size_t)B * G);
-    a->rstd = grab(b, (size_t)B * G);
-    a->qkv = grab(b, 3 * n);
-    a->att = grab(b, (size_t)B * NH * hw * hw);
-    a->a = grab(b, n);
-    a->out = grab(b, n);
-    a->c = c;
-    a->hw = hw;
-}
 
 static void push_skip(dn_unet_acts *a, float *p, int c, int hw) {
     a->skip[a->n_skips] = p;
@@ -373,24 +255,24 @@ static void push_skip(dn_unet_acts *a, float *p, int c, int hw) {
     a->skip_hw[a->n_skips++] = hw;
 }
 
-static void layout_acts(dn_unet_acts *a, const dn_unet_config *c, int B, bump *b) {
+static void layout_acts(dn_unet_acts *a, const dn_unet_config *c, int B, dn_bump *b) {
     int G = c->groups, NH = c->heads;
     int S = c->base_width, T = c->temb_width, H = c->height, W = c->width;
     long maxc = 0; /* largest channels x positions of any tensor a scratch buffer must hold */
 #define SEE(cc, hw) do { if ((long)(cc) * (hw) > maxc) maxc = (long)(cc) * (hw); } while (0)
     a->ids = NULL;
-    a->tsin = grab(b, (size_t)B * S);
-    a->t1 = grab(b, (size_t)B * T);
-    a->t1a = grab(b, (size_t)B * T);
-    a->temb = grab(b, (size_t)B * T);
-    a->temb_act = grab(b, (size_t)B * T);
-    a->dtemb_act = grab(b, (size_t)B * T);
-    a->dtemb = grab(b, (size_t)B * T);
-    a->dt1a = grab(b, (size_t)B * T);
-    a->dt1 = grab(b, (size_t)B * T);
+    a->tsin = dn_bump_grab(b, (size_t)B * S);
+    a->t1 = dn_bump_grab(b, (size_t)B * T);
+    a->t1a = dn_bump_grab(b, (size_t)B * T);
+    a->temb = dn_bump_grab(b, (size_t)B * T);
+    a->temb_act = dn_bump_grab(b, (size_t)B * T);
+    a->dtemb_act = dn_bump_grab(b, (size_t)B * T);
+    a->dtemb = dn_bump_grab(b, (size_t)B * T);
+    a->dt1a = dn_bump_grab(b, (size_t)B * T);
+    a->dt1 = dn_bump_grab(b, (size_t)B * T);
     SEE(T, 1);
     int c0 = level_ch(c, 0), hw0 = H * W;
-    a->conv_in = grab(b, (size_t)B * c0 * hw0);
+    a->conv_in = dn_bump_grab(b, (size_t)B * c0 * hw0);
     SEE(c->in_channels, hw0);
     SEE(c0, hw0);
     a->n_skips = 0;
@@ -404,45 +286,45 @@ static void layout_acts(dn_unet_acts *a, const dn_unet_config *c, int B, bump *b
         float *y = NULL;
         switch (k->kind) {
         case DN_BLOCK_RES:
-            if (k->skip_in >= 0) ba->cat = grab(b, (size_t)B * k->cin * hw);
-            res_acts(&ba->res, b, B, k->cin, k->cout, hw, G);
+            if (k->skip_in >= 0) ba->cat = dn_bump_grab(b, (size_t)B * k->cin * hw);
+            dn_res_acts_layout(&ba->res, b, B, k->cin, k->cout, hw, G);
             SEE(k->cin, hw);
             SEE(k->cout, hw);
             y = ba->res.out;
             break;
         case DN_BLOCK_ATTN:
-            attn_acts(&ba->attn, b, B, k->cin, hw, G, NH);
+            dn_attn_acts_layout(&ba->attn, b, B, k->cin, hw, G, NH);
             SEE(3 * k->cin, hw);
             y = ba->attn.out;
             break;
         case DN_BLOCK_DOWN:
             hw_out = (H >> (k->level + 1)) * (W >> (k->level + 1));
-            y = ba->out = grab(b, (size_t)B * k->cout * hw_out);
+            y = ba->out = dn_bump_grab(b, (size_t)B * k->cout * hw_out);
             break;
         case DN_BLOCK_UP:
             hw_out = (H >> (k->level - 1)) * (W >> (k->level - 1));
-            ba->ups = grab(b, (size_t)B * k->cin * hw_out);
-            y = ba->out = grab(b, (size_t)B * k->cout * hw_out);
+            ba->ups = dn_bump_grab(b, (size_t)B * k->cin * hw_out);
+            y = ba->out = dn_bump_grab(b, (size_t)B * k->cout * hw_out);
             SEE(k->cin, hw_out);
             break;
         }
         ba->y = y;
         if (k->skip_out >= 0) push_skip(a, y, k->cout, hw_out);
     }
-    a->gn_out = grab(b, (size_t)B * c0 * hw0);
-    a->mean_out = grab(b, (size_t)B * G);
-    a->rstd_out = grab(b, (size_t)B * G);
-    a->a_out = grab(b, (size_t)B * c0 * hw0);
+    a->gn_out = dn_bump_grab(b, (size_t)B * c0 * hw0);
+    a->mean_out = dn_bump_grab(b, (size_t)B * G);
+    a->rstd_out = dn_bump_grab(b, (size_t)B * G);
+    a->a_out = dn_bump_grab(b, (size_t)B * c0 * hw0);
     SEE(c->out_channels, hw0);
     for (int i = 0; i < a->n_skips; i++)
-        a->dskip[i] = grab(b, (size_t)B * a->skip_c[i] * a->skip_hw[i]);
+        a->dskip[i] = dn_bump_grab(b, (size_t)B * a->skip_c[i] * a->skip_hw[i]);
     a->scratch_len = (long)B * maxc;
-    a->s0 = grab(b, (size_t)a->scratch_len);
-    a->s1 = grab(b, (size_t)a->scratch_len);
-    a->s2 = grab(b, (size_t)a->scratch_len);
-    a->g0 = grab(b, (size_t)a->scratch_len);
-    a->g1 = grab(b, (size_t)a->scratch_len);
-    a->dtproj = grab(b, (size_t)B * 2048);
+    a->s0 = dn_bump_grab(b, (size_t)a->scratch_len);
+    a->s1 = dn_bump_grab(b, (size_t)a->scratch_len);
+    a->s2 = dn_bump_grab(b, (size_t)a->scratch_len);
+    a->g0 = dn_bump_grab(b, (size_t)a->scratch_len);
+    a->g1 = dn_bump_grab(b, (size_t)a->scratch_len);
+    a->dtproj = dn_bump_grab(b, (size_t)B * 2048);
 #undef SEE
 }
 
@@ -450,7 +332,7 @@ int dn_unet_acts_alloc(dn_unet_acts *a, const dn_unet *m, int max_batch) {
     memset(a, 0, sizeof *a);
     if (max_batch < 1 || max_batch > 4096)
         return dn_fail("cannot allocate U-Net activations: batch %d must be in 1..4096", max_batch);
-    bump b = {0};
+    dn_bump b = {0};
     layout_acts(a, &m->cfg, max_batch, &b);
     size_t n = b.off;
     a->mem = aligned_alloc(64, n * sizeof(float));
@@ -464,7 +346,7 @@ int dn_unet_acts_alloc(dn_unet_acts *a, const dn_unet *m, int max_batch) {
     }
     memset(a->mem, 0, n * sizeof(float));
     int *ids = a->ids;
-    bump b2 = {.base = a->mem};
+    dn_bump b2 = {.base = a->mem};
     layout_acts(a, &m->cfg, max_batch, &b2);
     a->ids = ids;
     a->n_floats = n;
@@ -480,44 +362,6 @@ void dn_unet_acts_free(dn_unet_acts *a) {
 }
 
 /* ---- forward ---------------------------------------------------------------------------------- */
-
-static void add_into(float *y, const float *x, long n) {
-    for (long i = 0; i < n; i++) y[i] += x[i];
-}
-
-/* ResBlock (DDPM): see unet.h. scratch holds (N, Cout, HW). */
-static void res_forward(const dn_resblock_params *p, dn_resblock_acts *a, const float *x,
-                        const float *temb_act, float *scratch, int N, int T, int G, int H, int W) {
-    int ci = a->cin, co = a->cout, hw = H * W;
-    long ni = (long)N * ci * hw, no = (long)N * co * hw;
-    a->x = (float *)x;
-    dn_groupnorm_forward(a->gn1, a->mean1, a->rstd1, x, p->norm1_w, p->norm1_b, N, ci, hw, G);
-    dn_silu_forward(a->a1, a->gn1, ni);
-    dn_conv2d_forward(scratch, a->a1, p->conv1_w, p->conv1_b, N, ci, H, W, co, 3, 1);
-    dn_linear_forward(a->tproj, temb_act, p->temb_w, p->temb_b, N, T, co);
-    dn_add_channel_forward(a->h1, scratch, a->tproj, N, co, hw);
-    dn_groupnorm_forward(a->gn2, a->mean2, a->rstd2, a->h1, p->norm2_w, p->norm2_b, N, co, hw, G);
-    dn_silu_forward(a->a2, a->gn2, no);
-    dn_conv2d_forward(a->out, a->a2, p->conv2_w, p->conv2_b, N, co, H, W, co, 3, 1);
-    if (p->skip_w) {
-        dn_conv2d_forward(scratch, x, p->skip_w, p->skip_b, N, ci, H, W, co, 1, 1);
-        add_into(a->out, scratch, no);
-    } else {
-        add_into(a->out, x, no);
-    }
-}
-
-/* Self-attention block: out = x + proj(attention(qkv(GN(x)))). */
-static void attn_forward(const dn_attn_params *p, dn_attn_acts *a, const float *x, int N, int G,
-                         int NH, int H, int W) {
-    int c = a->c, hw = H * W;
-    a->x = (float *)x;
-    dn_groupnorm_forward(a->gn, a->mean, a->rstd, x, p->norm_w, p->norm_b, N, c, hw, G);
-    dn_conv2d_forward(a->qkv, a->gn, p->qkv_w, p->qkv_b, N, c, H, W, 3 * c, 1, 1);
-    dn_attention_forward(a->a, a->att, a->qkv, N, c, hw, NH);
-    dn_conv2d_forward(a->out, a->a, p->proj_w, p->proj_b, N, c, H, W, c, 1, 1);
-    add_into(a->out, x, (long)N * c * hw);
-}
 
 void dn_unet_forward(const dn_unet *m, dn_unet_acts *a, float *out, const float *x,
                      const float *t, const int *ids, int N) {
@@ -538,7 +382,7 @@ void dn_unet_forward(const dn_unet *m, dn_unet_acts *a, float *out, const float 
     dn_silu_forward(a->t1a, a->t1, (long)N * T);
     dn_linear_forward(a->temb, a->t1a, p->time2_w, p->time2_b, N, T, T);
     dn_embedding_forward(a->s0, ids, p->class_emb, N, K + 1, T);
-    add_into(a->temb, a->s0, (long)N * T);
+    dn_add_into(a->temb, a->s0, (long)N * T);
     dn_silu_forward(a->temb_act, a->temb, (long)N * T);
 
     int H = c->height, W = c->width, c0 = level_ch(c, 0);
@@ -556,9 +400,9 @@ void dn_unet_forward(const dn_unet *m, dn_unet_acts *a, float *out, const float 
                 dn_concat_forward(ba->cat, h, a->skip[k->skip_in], N, k->cin - cs, cs, Hl * Wl);
                 h = ba->cat;
             }
-            res_forward(&bp->res, &ba->res, h, a->temb_act, a->s0, N, T, G, Hl, Wl);
+            dn_res_forward(&bp->res, &ba->res, h, a->temb_act, a->s0, N, T, G, Hl, Wl);
             break;
-        case DN_BLOCK_ATTN: attn_forward(&bp->attn, &ba->attn, h, N, G, NH, Hl, Wl); break;
+        case DN_BLOCK_ATTN: dn_attn_forward(&bp->attn, &ba->attn, h, N, G, NH, Hl, Wl); break;
         case DN_BLOCK_DOWN:
             dn_conv2d_forward(ba->out, h, bp->conv_w, bp->conv_b, N, k->cin, Hl, Wl, k->cout, 3, 2);
             break;
@@ -578,50 +422,6 @@ void dn_unet_forward(const dn_unet *m, dn_unet_acts *a, float *out, const float 
 /* ---- backward --------------------------------------------------------------------------------- */
 
 static void zero(float *p, long n) { memset(p, 0, (size_t)n * sizeof(float)); }
-
-/* ResBlock backward: adds into g and dx; s0, s1 are scratch of (N, max(Cin,Cout), HW). */
-static void res_backward(const dn_resblock_params *p, dn_resblock_params *g, const dn_resblock_acts *a,
-                         float *dx, const float *dout, const float *temb_act, float *dtemb_act,
-                         float *dtproj, float *s0, float *s1, int N, int T, int G, int H, int W) {
-    int ci = a->cin, co = a->cout, hw = H * W;
-    long ni = (long)N * ci * hw, no = (long)N * co * hw;
-    if (p->skip_w)
-        dn_conv2d_backward(dx, g->skip_w, g->skip_b, dout, a->x, p->skip_w, N, ci, H, W, co, 1, 1);
-    else
-        add_into(dx, dout, no);
-    zero(s0, no);
-    dn_conv2d_backward(s0, g->conv2_w, g->conv2_b, dout, a->a2, p->conv2_w, N, co, H, W, co, 3, 1);
-    zero(s1, no);
-    dn_silu_backward(s1, s0, a->gn2, no);
-    zero(s0, no);
-    dn_groupnorm_backward(s0, g->norm2_w, g->norm2_b, s1, a->h1, a->mean2, a->rstd2, p->norm2_w,
-                          N, co, hw, G);
-    /* s0 = dL/dh1 = dL/d(conv1 out); the time projection gets its per-channel sum */
-    zero(dtproj, (long)N * co);
-    dn_add_channel_backward(NULL, dtproj, s0, N, co, hw);
-    dn_linear_backward(dtemb_act, g->temb_w, g->temb_b, dtproj, temb_act, p->temb_w, N, T, co);
-    zero(s1, ni);
-    dn_conv2d_backward(s1, g->conv1_w, g->conv1_b, s0, a->a1, p->conv1_w, N, ci, H, W, co, 3, 1);
-    zero(s0, ni);
-    dn_silu_backward(s0, s1, a->gn1, ni);
-    dn_groupnorm_backward(dx, g->norm1_w, g->norm1_b, s0, a->x, a->mean1, a->rstd1, p->norm1_w,
-                          N, ci, hw, G);
-}
-
-static void attn_backward(const dn_attn_params *p, dn_attn_params *g, const dn_attn_acts *a,
-                          float *dx, const float *dout, float *s0, float *s1, int N, int G, int NH,
-                          int H, int W) {
-    int c = a->c, hw = H * W;
-    long n = (long)N * c * hw;
-    add_into(dx, dout, n);
-    zero(s0, n);
-    dn_conv2d_backward(s0, g->proj_w, g->proj_b, dout, a->a, p->proj_w, N, c, H, W, c, 1, 1);
-    zero(s1, 3 * n);
-    dn_attention_backward(s1, s0, a->qkv, a->att, N, c, hw, NH);
-    zero(s0, n);
-    dn_conv2d_backward(s0, g->qkv_w, g->qkv_b, s1, a->gn, p->qkv_w, N, c, H, W, 3 * c, 1, 1);
-    dn_groupnorm_backward(dx, g->norm_w, g->norm_b, s0, a->x, a->mean, a->rstd, p->norm_w, N, c, hw, G);
-}
 
 /* The plan in reverse. A block's output gradient is the running buffer gc, or for a block whose
  * output is a skip that skip's gradient (dskip), which by then holds what the up path's concats
@@ -664,17 +464,17 @@ void dn_unet_backward(const dn_unet *m, dn_unet_acts *a, dn_unet_params *grads, 
             if (k->skip_in >= 0) { /* into the concat's gradient, then split it: path and skip */
                 int cs = a->skip_c[k->skip_in], chh = k->cin - cs;
                 zero(a->s2, (long)N * k->cin * hw);
-                res_backward(&bp->res, &gb->res, &ba->res, a->s2, d, a->temb_act, a->dtemb_act, a->dtproj, a->s0,
+                dn_res_backward(&bp->res, &gb->res, &ba->res, a->s2, d, a->temb_act, a->dtemb_act, a->dtproj, a->s0,
                              a->s1, N, T, G, Hl, Wl);
                 zero(gp, (long)N * chh * hw);
                 dn_concat_backward(gp, a->dskip[k->skip_in], a->s2, N, chh, cs, hw);
             } else {
-                res_backward(&bp->res, &gb->res, &ba->res, din, d, a->temb_act, a->dtemb_act, a->dtproj, a->s0,
+                dn_res_backward(&bp->res, &gb->res, &ba->res, din, d, a->temb_act, a->dtemb_act, a->dtproj, a->s0,
                              a->s1, N, T, G, Hl, Wl);
             }
             break;
         case DN_BLOCK_ATTN:
-            attn_backward(&bp->attn, &gb->attn, &ba->attn, din, d, a->s0, a->s1, N, G, NH, Hl, Wl);
+            dn_attn_backward(&bp->attn, &gb->attn, &ba->attn, din, d, a->s0, a->s1, N, G, NH, Hl, Wl);
             break;
         case DN_BLOCK_DOWN: {
             const float *xin = i == 0 ? a->conv_in : a->blocks[i - 1].y;
@@ -707,35 +507,23 @@ void dn_unet_backward(const dn_unet *m, dn_unet_acts *a, dn_unet_params *grads, 
 
 /* ---- counting ------------------------------------------------------------------------------------ */
 
-static double conv_flops(int ci, int co, int k, int hwo) { return 2.0 * ci * co * k * k * hwo; }
-
-static double res_flops(int ci, int co, int T, int hw) {
-    return conv_flops(ci, co, 3, hw) + conv_flops(co, co, 3, hw) + 2.0 * T * co +
-           (ci != co ? conv_flops(ci, co, 1, hw) : 0.0);
-}
-
-/* qkv and proj 1x1 convs plus q^T k and att v: 2 HW^2 C each */
-static double attn_flops(int c, int hw) {
-    return conv_flops(c, 3 * c, 1, hw) + conv_flops(c, c, 1, hw) + 4.0 * hw * hw * c;
-}
-
 double dn_unet_flops(const dn_unet_config *c) {
     if (dn_unet_param_count(c) == 0) return 0.0;
     int S = c->base_width, T = c->temb_width, H = c->height, W = c->width, c0 = level_ch(c, 0);
     double f = 2.0 * S * T + 2.0 * T * T;
-    f += conv_flops(c->in_channels, c0, 3, H * W);
+    f += dn_conv_flops(c->in_channels, c0, 3, H * W);
     dn_unet_block plan[DN_UNET_MAX_PLAN];
     int nb = make_plan(c, plan, NULL);
     for (int i = 0; i < nb; i++) {
         const dn_unet_block *k = &plan[i];
         int l = k->level, hw = (H >> l) * (W >> l);
         switch (k->kind) {
-        case DN_BLOCK_RES: f += res_flops(k->cin, k->cout, T, hw); break;
-        case DN_BLOCK_ATTN: f += attn_flops(k->cin, hw); break;
-        case DN_BLOCK_DOWN: f += conv_flops(k->cin, k->cout, 3, (H >> (l + 1)) * (W >> (l + 1))); break;
-        case DN_BLOCK_UP: f += conv_flops(k->cin, k->cout, 3, (H >> (l - 1)) * (W >> (l - 1))); break;
+        case DN_BLOCK_RES: f += dn_res_flops(k->cin, k->cout, T, hw); break;
+        case DN_BLOCK_ATTN: f += dn_attn_flops(k->cin, hw); break;
+        case DN_BLOCK_DOWN: f += dn_conv_flops(k->cin, k->cout, 3, (H >> (l + 1)) * (W >> (l + 1))); break;
+        case DN_BLOCK_UP: f += dn_conv_flops(k->cin, k->cout, 3, (H >> (l - 1)) * (W >> (l - 1))); break;
         }
     }
-    f += conv_flops(c0, c->out_channels, 3, H * W);
+    f += dn_conv_flops(c0, c->out_channels, 3, H * W);
     return f;
 }

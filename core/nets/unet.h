@@ -37,6 +37,7 @@
 #ifndef DN_UNET_H
 #define DN_UNET_H
 #include "base/rng.h"
+#include "nets/blocks.h"
 #include <stddef.h>
 
 /* What the network is trained to output (diffusers' prediction_type): the noise, the velocity
@@ -67,28 +68,6 @@ typedef struct {
     int prediction;                /* dn_pred_type: DN_PRED_EPSILON or DN_PRED_V */
 } dn_unet_config;
 
-/* One residual block. Cin -> Cout channels, T = temb_width. */
-typedef struct {
-    float *norm1_w, *norm1_b; /* (Cin) */
-    float *conv1_w;           /* (Cout, Cin, 3, 3) */
-    float *conv1_b;           /* (Cout) */
-    float *temb_w;            /* (Cout, T) */
-    float *temb_b;            /* (Cout) */
-    float *norm2_w, *norm2_b; /* (Cout) */
-    float *conv2_w;           /* (Cout, Cout, 3, 3) */
-    float *conv2_b;           /* (Cout) */
-    float *skip_w;            /* (Cout, Cin, 1, 1), NULL when Cin == Cout */
-    float *skip_b;            /* (Cout), NULL when Cin == Cout */
-} dn_resblock_params;
-
-/* One self-attention block over C channels. */
-typedef struct {
-    float *norm_w, *norm_b; /* (C) */
-    float *qkv_w;           /* (3C, C, 1, 1): q, k, v stacked */
-    float *qkv_b;           /* (3C) */
-    float *proj_w;          /* (C, C, 1, 1) */
-    float *proj_b;          /* (C) */
-} dn_attn_params;
 
 /* One block of the plan. */
 typedef enum { DN_BLOCK_RES, DN_BLOCK_ATTN, DN_BLOCK_DOWN, DN_BLOCK_UP } dn_block_kind;
@@ -124,14 +103,6 @@ typedef struct {
     float *conv_out_b;               /* (out_channels) */
 } dn_unet_params;
 
-/* One named parameter tensor, in the fixed order used by model files and the PyTorch twin. */
-typedef struct {
-    char name[48];  /* e.g. "down.1.res.0.conv1.weight" */
-    int ndim;       /* 1 .. 4 */
-    int shape[4];
-    long numel;
-    long offset;    /* index of the first value in the parameter block */
-} dn_unet_tensor;
 
 #define DN_UNET_MAX_TENSORS 768 /* enough for the largest config the checks allow */
 
@@ -142,33 +113,11 @@ typedef struct {
     float *param_mem;                  /* (n_params) */
     long n_params;
     int n_tensors;
-    dn_unet_tensor tensors[DN_UNET_MAX_TENSORS];
+    dn_net_tensor tensors[DN_UNET_MAX_TENSORS];
     int n_blocks;                      /* the plan: what every pass walks */
     dn_unet_block plan[DN_UNET_MAX_PLAN];
 } dn_unet;
 
-/* ---- activations saved by the forward pass for the backward pass --------------------------- */
-typedef struct {
-    float *x;                  /* input (N,Cin,HW), not owned: the previous output or a concat */
-    float *gn1, *mean1, *rstd1; /* (N,Cin,HW), (N,G), (N,G) */
-    float *a1;                 /* (N,Cin,HW) SiLU(gn1) */
-    float *tproj;              /* (N,Cout) time projection */
-    float *h1;                 /* (N,Cout,HW) conv1 + time projection */
-    float *gn2, *mean2, *rstd2; /* (N,Cout,HW), (N,G), (N,G) */
-    float *a2;                 /* (N,Cout,HW) SiLU(gn2) */
-    float *out;                /* (N,Cout,HW) */
-    int cin, cout, hw;         /* sizes */
-} dn_resblock_acts;
-
-typedef struct {
-    float *x;                /* input (N,C,HW), not owned */
-    float *gn, *mean, *rstd; /* (N,C,HW), (N,G), (N,G) */
-    float *qkv;              /* (N,3C,HW) */
-    float *att;              /* (N,heads,HW,HW) softmax weights */
-    float *a;                /* (N,C,HW) attention output before proj */
-    float *out;              /* (N,C,HW) x + proj(a) */
-    int c, hw;
-} dn_attn_acts;
 
 /* What one block of the plan keeps: res or attn, or for a down- or upsample its output (and the
  * upsampled input of the upsample's conv); cat, an up ResBlock's input (B, cin, HW). */
