@@ -94,21 +94,17 @@ typedef struct {
 
 static float uni(dn_rng *r, float lo, float hi) { return lo + (hi - lo) * dn_rng_uniform(r); }
 
-/* A fur colour with a little per-image brightness and hue jitter (the name stays). */
-static col jitter(dn_rng *r, col c) {
-    float k = uni(r, 0.90f, 1.08f);
-    col j = rgb(c.r * k + uni(r, -0.03f, 0.03f), c.g * k + uni(r, -0.03f, 0.03f), c.b * k + uni(r, -0.03f, 0.03f));
+/* A colour with a little per-image brightness (lo..hi) and hue (+-d a channel) jitter. */
+static col jitter_by(dn_rng *r, col c, float lo, float hi, float d) {
+    float k = uni(r, lo, hi);
+    col j = rgb(c.r * k + uni(r, -d, d), c.g * k + uni(r, -d, d), c.b * k + uni(r, -d, d));
     j.r = fminf(fmaxf(j.r, 0.0f), 1.0f), j.g = fminf(fmaxf(j.g, 0.0f), 1.0f), j.b = fminf(fmaxf(j.b, 0.0f), 1.0f);
     return j;
 }
-
-/* Version 2's backgrounds: half the jitter, so that white stays white and grey grey. */
-static col jitter_soft(dn_rng *r, col c) {
-    float k = uni(r, 0.95f, 1.04f);
-    col j = rgb(c.r * k + uni(r, -0.015f, 0.015f), c.g * k + uni(r, -0.015f, 0.015f), c.b * k + uni(r, -0.015f, 0.015f));
-    j.r = fminf(fmaxf(j.r, 0.0f), 1.0f), j.g = fminf(fmaxf(j.g, 0.0f), 1.0f), j.b = fminf(fmaxf(j.b, 0.0f), 1.0f);
-    return j;
-}
+/* fur colours (the name stays) */
+static col jitter(dn_rng *r, col c) { return jitter_by(r, c, 0.90f, 1.08f, 0.03f); }
+/* version 2's backgrounds: half the jitter, so that white stays white and grey grey */
+static col jitter_soft(dn_rng *r, col c) { return jitter_by(r, c, 0.95f, 1.04f, 0.015f); }
 
 /* A second colour that stands out against the first. */
 static int contrasting_fur(dn_rng *r, int fur) {
@@ -358,12 +354,18 @@ static void pointed_ears(const pet *p, float x, float y, col *cp, int cat) {
     *cp = c;
 }
 
+/* A picture point (design units) in the face's frame: head centre at 0, radius 1, tilted. */
+static void to_face(const pet *p, float px, float py, float *x, float *y) {
+    float dx = px - p->a.cx, dy = py - p->a.cy;
+    *x = (p->cosa * dx + p->sina * dy) * p->inv_r;
+    *y = (-p->sina * dx + p->cosa * dy) * p->inv_r;
+}
+
 static col shade(const pet *p, float px, float py) {
     const dn_pet_attr *a = &p->a;
     col c = mix(p->bg_top, p->bg_bottom, py / DN_PETS_SIDE);
-    float dx = px - a->cx, dy = py - a->cy;
-    float x = (p->cosa * dx + p->sina * dy) * p->inv_r;
-    float y = (-p->sina * dx + p->cosa * dy) * p->inv_r;
+    float x, y;
+    to_face(p, px, py, &x, &y);
     if (x * x + y * y > 4.0f) return c; /* nothing is drawn this far from the head */
     int cat = a->species == DN_PET_CAT;
     float s = x < 0 ? -1.0f : 1.0f, sx = s * x; /* features are mirrored; patches are not */
@@ -491,10 +493,8 @@ static col shade2(const pet *p, float px, float py) {
     col bg = mix(p->bg_top, p->bg_bottom, py / DN_PETS_SIDE);
     col c = shade(p, px, py);
     if (c.r == bg.r && c.g == bg.g && c.b == bg.b) return textured_background(p, c, px, py);
-    const dn_pet_attr *a = &p->a;
-    float dx = px - a->cx, dy = py - a->cy;
-    float x = (p->cosa * dx + p->sina * dy) * p->inv_r;
-    float y = (-p->sina * dx + p->cosa * dy) * p->inv_r;
+    float x, y;
+    to_face(p, px, py, &x, &y);
     float k = 1.0f + p->light * (-0.55f * x - 0.75f * y);
     k = fminf(fmaxf(k, 0.72f), 1.25f);
     k += p->fur_tex * value_noise(p->noise, x * 7.0f, y * 7.0f);
