@@ -205,6 +205,20 @@ const char *dn_tf_meta(const dn_tf *f, const char *key) {
     return NULL;
 }
 
+int dn_tf_meta_ints(const dn_tf *f, const char *key, int *out, int n, long lo, long hi) {
+    const char *v = dn_tf_meta(f, key), *q = v;
+    if (!v) return dn_fail("no '%s' entry", key);
+    for (int i = 0; i < n; i++) {
+        char *e;
+        long x = strtol(q, &e, 10);
+        if (e == q || x < lo || x > hi || (i < n - 1 ? *e != ',' : *e != 0))
+            return dn_fail("bad value for '%s': '%.40s' (%d number%s in %ld..%ld)", key, v, n, n == 1 ? "" : "s", lo, hi);
+        out[i] = (int)x;
+        q = e + 1;
+    }
+    return 0;
+}
+
 const dn_tf_tensor *dn_tf_find(const dn_tf *f, const char *name) {
     for (int i = 0; i < f->n_tensors; i++)
         if (!strcmp(f->tensors[i].name, name)) return &f->tensors[i];

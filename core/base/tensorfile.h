@@ -64,6 +64,9 @@ void dn_tf_free(dn_tf *f); /* accepts a zeroed struct */
 
 const char *dn_tf_meta(const dn_tf *f, const char *key); /* the value, or NULL */
 const dn_tf_tensor *dn_tf_find(const dn_tf *f, const char *name); /* NULL if absent */
+/* A required entry of n comma-separated integers in lo..hi ("3" or "16,32,64") into out.
+ * 0, or -1 + dn_error ("no 'key' entry", "bad value for 'key': ..."), for the caller's context. */
+int dn_tf_meta_ints(const dn_tf *f, const char *key, int *out, int n, long lo, long hi);
 /* The tensor's values as float32 (float16 widened exactly) into dst (t->numel floats). */
 void dn_tf_values(const dn_tf_tensor *t, float *dst);
 

@@ -207,11 +207,7 @@ int dn_model_write_meta(dn_tf_writer *w, const dn_unet *net, const dn_model_meta
 }
 
 int dn_model_write_tensors(dn_tf_writer *w, const dn_unet *net, dn_dtype dtype) {
-    for (int i = 0; i < net->n_tensors; i++) {
-        const dn_net_tensor *t = &net->tensors[i];
-        if (dn_tf_write_tensor(w, t->name, dtype, t->ndim, t->shape, net->param_mem + t->offset) < 0) return -1;
-    }
-    return 0;
+    return dn_net_write_tensors(w, net->param_mem, net->tensors, net->n_tensors, dtype);
 }
 
 int dn_model_encode(unsigned char **data, size_t *len, const dn_unet *net,
@@ -519,11 +515,7 @@ fail:
 
 /* A required integer entry in lo..hi. */
 static int cfg_int(const dn_tf *f, const char *key, long lo, long hi, int *out, const char *name) {
-    const char *v = dn_tf_meta(f, key);
-    long n;
-    if (!v) return dn_fail("cannot load model '%s': no '%s' entry (not a U-Net file?)", name, key);
-    if (parse_long(v, lo, hi, &n)) return dn_fail("cannot load model '%s': bad value for '%s': '%.40s'", name, key, v);
-    *out = (int)n;
+    if (dn_tf_meta_ints(f, key, out, 1, lo, hi) < 0) return dn_fail_context("cannot load model '%s'", name);
     return 0;
 }
 
@@ -583,25 +575,7 @@ int dn_model_read(const dn_tf *f, dn_unet *net, dn_model_meta *meta_out, const c
                 net->n_tensors);
         goto fail;
     }
-    for (int i = 0; i < net->n_tensors; i++) {
-        const dn_net_tensor *t = &net->tensors[i];
-        const dn_tf_tensor *q = &f->tensors[i];
-        if (strcmp(q->name, t->name)) {
-            dn_fail("cannot load model '%s': tensor %d is '%.63s', the config expects '%s'", name, i, q->name, t->name);
-            goto fail;
-        }
-        if (q->rank != t->ndim) {
-            dn_fail("cannot load model '%s': tensor %s has %d dimensions, expected %d", name, t->name, q->rank, t->ndim);
-            goto fail;
-        }
-        for (int d = 0; d < t->ndim; d++)
-            if (q->shape[d] != t->shape[d]) {
-                dn_fail("cannot load model '%s': tensor %s has size %d in dimension %d, the config expects %d", name,
-                        t->name, q->shape[d], d, t->shape[d]);
-                goto fail;
-            }
-        dn_tf_values(q, net->param_mem + t->offset);
-    }
+    if (dn_net_read_tensors(f, net->param_mem, net->tensors, net->n_tensors, "model", name) < 0) goto fail;
     if (meta_out) *meta_out = *meta;
     free(meta);
     return 0;

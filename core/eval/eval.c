@@ -4,6 +4,7 @@
 #include "base/rng.h"
 #include "diffusion/generate.h"
 #include "eval/frechet.h"
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -145,4 +146,14 @@ done:
 void dn_eval_close(dn_eval *e) {
     free(e->test_feat), free(e->x), free(e->feat), free(e->probs);
     memset(e, 0, sizeof *e);
+}
+
+double dn_psnr(const float *a, const float *b, long n) {
+    double s = 0;
+    for (long i = 0; i < n; i++) {
+        double d = (double)a[i] - (double)b[i];
+        s += d * d;
+    }
+    double mse = n > 0 ? s / (double)n : 0;
+    return mse > 0 ? 10.0 * log10(4.0 / mse) : 200.0;
 }

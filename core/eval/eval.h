@@ -71,4 +71,8 @@ int dn_eval_samples(dn_eval *e, const int *ids, float w, const char *what, dn_ev
 
 void dn_eval_close(dn_eval *e); /* accepts a zeroed struct */
 
+/* Peak signal-to-noise ratio in dB of b against a (n values in [-1, 1], so the peak-to-peak range
+ * is 2): 10 log10(4 / MSE), the MSE summed in double; 200 when they are equal. */
+double dn_psnr(const float *a, const float *b, long n);
+
 #endif

@@ -1,6 +1,7 @@
 /* blocks.c — see blocks.h. The code the U-Net and the autoencoder share: the parameter walk, the
  * activation layout, the residual and attention blocks forward and backward, FLOP counts. */
 #include "nets/blocks.h"
+#include "base/err.h"
 #include "nn/nn.h"
 #include <assert.h>
 #include <math.h>
@@ -212,6 +213,35 @@ void dn_attn_backward(const dn_attn_params *p, dn_attn_params *g, const dn_attn_
     zero(s0, n);
     dn_conv2d_backward(s0, g->qkv_w, g->qkv_b, s1, a->gn, p->qkv_w, N, c, H, W, 3 * c, 1, 1);
     dn_groupnorm_backward(dx, g->norm_w, g->norm_b, s0, a->x, a->mean, a->rstd, p->norm_w, N, c, hw, G);
+}
+
+/* ---- files ---------------------------------------------------------------------------------------- */
+
+int dn_net_write_tensors(dn_tf_writer *w, const float *mem, const dn_net_tensor *t, int n, dn_dtype dtype) {
+    for (int i = 0; i < n; i++)
+        if (dn_tf_write_tensor(w, t[i].name, dtype, t[i].ndim, t[i].shape, mem + t[i].offset) < 0) return -1;
+    return 0;
+}
+
+int dn_net_read_tensors(const dn_tf *f, float *mem, const dn_net_tensor *t, int n, const char *what,
+                        const char *name) {
+    if (f->n_tensors < n)
+        return dn_fail("cannot load %s '%s': %d tensors, the config needs %d", what, name, f->n_tensors, n);
+    for (int i = 0; i < n; i++) {
+        const dn_tf_tensor *q = &f->tensors[i];
+        if (strcmp(q->name, t[i].name))
+            return dn_fail("cannot load %s '%s': tensor %d is '%.63s', the config expects '%s'", what, name, i, q->name,
+                           t[i].name);
+        if (q->rank != t[i].ndim)
+            return dn_fail("cannot load %s '%s': tensor %s has %d dimensions, expected %d", what, name, t[i].name,
+                           q->rank, t[i].ndim);
+        for (int d = 0; d < t[i].ndim; d++)
+            if (q->shape[d] != t[i].shape[d])
+                return dn_fail("cannot load %s '%s': tensor %s has size %d in dimension %d, the config expects %d",
+                               what, name, t[i].name, q->shape[d], d, t[i].shape[d]);
+        dn_tf_values(q, mem + t[i].offset);
+    }
+    return 0;
 }
 
 /* ---- counting ------------------------------------------------------------------------------------ */

@@ -11,6 +11,7 @@
 #ifndef DN_BLOCKS_H
 #define DN_BLOCKS_H
 #include "base/rng.h"
+#include "base/tensorfile.h"
 #include <stddef.h>
 
 /* One named parameter tensor, in the fixed order used by model files and the PyTorch twins. */
@@ -113,6 +114,14 @@ void dn_attn_forward(const dn_attn_params *p, dn_attn_acts *a, const float *x, i
 void dn_attn_backward(const dn_attn_params *p, dn_attn_params *g, const dn_attn_acts *a,
                       float *dx, const float *dout, float *s0, float *s1, int N, int G, int NH,
                       int H, int W);
+
+/* ---- files: a network's tensors in its walk's order --------------------------------------------- */
+/* Write n tensors of the parameter block mem (dn_tf_write_tensor; failures are kept by w). */
+int dn_net_write_tensors(dn_tf_writer *w, const float *mem, const dn_net_tensor *t, int n, dn_dtype dtype);
+/* Read them back from the first n tensors of f, which must have the same names, ranks and
+ * shapes in the same order. 0, or -1 + dn_error ("cannot load <what> '<name>': tensor 3 is ..."). */
+int dn_net_read_tensors(const dn_tf *f, float *mem, const dn_net_tensor *t, int n, const char *what,
+                        const char *name);
 
 /* y[i] += x[i] for n values */
 void dn_add_into(float *y, const float *x, long n);

@@ -691,16 +691,8 @@ static int decode_v1(dn_classifier *m, const unsigned char *data, size_t len, co
 
 /* A required integer entry, or a comma list of n of them. */
 static int entry_ints(const dn_tf *f, const char *key, int *out, int n, const char *name) {
-    const char *v = dn_tf_meta(f, key), *q = v;
-    if (!v) return dn_fail("cannot load classifier '%s': no '%s' entry (not a classifier file?)", name, key);
-    for (int i = 0; i < n; i++) {
-        char *e;
-        long x = strtol(q, &e, 10);
-        if (e == q || x < -(1L << 30) || x > (1L << 30) || (i < n - 1 ? *e != ',' : *e != 0))
-            return dn_fail("cannot load classifier '%s': bad value for '%s': '%.40s' (%d numbers)", name, key, v, n);
-        out[i] = (int)x;
-        q = e + 1;
-    }
+    if (dn_tf_meta_ints(f, key, out, n, -(1L << 30), 1L << 30) < 0)
+        return dn_fail_context("cannot load classifier '%s'", name);
     return 0;
 }
 
