@@ -9,7 +9,9 @@
 #include "base/parallel.h"
 #include "plot.h"
 #include "sheet.h"
+#include "trainlog.h"
 #include "diffusion/train.h"
+#include "latent/ae_train.h"
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
@@ -22,11 +24,12 @@
 static const char usage[] =
     "usage: diffuse train --data fashion|pets -o MODEL [options]\n"
     "       diffuse train --resume CHECKPOINT [-o MODEL] [--steps N] [--threads N]\n"
+    "       diffuse train --stage autoencoder -o AUTOENCODER.dfa [options]   (see --stage autoencoder --help)\n"
     "\n"
     "Trains the noise predictor: picks training images, adds noise of a random step t, and teaches\n"
     "the U-Net to say which noise was added. Writes MODEL (the averaged weights, what sampling uses)\n"
     "at every checkpoint and at the end, and into the run folder a CSV loss log (loss.csv), its\n"
-    "curve (loss.png), sample grids (samples/step_NNNNNNN.png) and checkpoint.ckpt. Ctrl-C saves a\n"
+    "train_curve (loss.png), sample grids (samples/step_NNNNNNN.png) and checkpoint.ckpt. Ctrl-C saves a\n"
     "checkpoint and stops; --resume continues exactly where it stopped (same seed and threads: the\n"
     "same weights).\n"
     "\n"
@@ -49,32 +52,6 @@ static const char usage[] =
     "  --resume CHECKPOINT   continue a run (its settings are kept; --steps may extend it)\n"
     "  --stop-at N           stop after update N as Ctrl-C would (split a long run into sittings)\n";
 
-static volatile sig_atomic_t stop_requested;
-static void on_signal(int sig) { stop_requested = sig; }
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static void fmt_time(char *buf, size_t n, double s) {
-    long t = (long)(s + 0.5);
-    if (t >= 3600) snprintf(buf, n, "%ldh%02ldm", t / 3600, t / 60 % 60);
-    else if (t >= 60) snprintf(buf, n, "%ldm%02lds", t / 60, t % 60);
-    else snprintf(buf, n, "%lds", t);
-}
-
-/* "runs/NAME" for "some/dir/NAME.dfm" */
-static void default_run_dir(char *buf, size_t n, const char *model) {
-    const char *base = strrchr(model, '/');
-    base = base ? base + 1 : model;
-    size_t len = strlen(base);
-    const char *dot = strrchr(base, '.');
-    if (dot && dot != base) len = (size_t)(dot - base);
-    snprintf(buf, n, "runs/%.*s", (int)len, base);
-}
-
 static int parse_mults(const char *s, dn_unet_config *c) {
     int n = 0;
     const char *p = s;
@@ -91,71 +68,6 @@ static int parse_mults(const char *s, dn_unet_config *c) {
     c->n_levels = n;
     c->attn_levels = 1 << (n - 1);
     return 0;
-}
-
-/* The loss so far, for loss.png. */
-typedef struct {
-    long n, cap;
-    float *step, *loss, *smooth;
-} curve;
-
-static void curve_add(curve *c, long step, double loss, double smooth) {
-    if (c->n == c->cap) {
-        long cap = c->cap ? 2 * c->cap : 4096;
-        float *a = realloc(c->step, (size_t)cap * sizeof(float)), *b = a ? realloc(c->loss, (size_t)cap * sizeof(float)) : NULL;
-        if (a) c->step = a;
-        if (b) c->loss = b;
-        float *d = b ? realloc(c->smooth, (size_t)cap * sizeof(float)) : NULL;
-        if (d) c->smooth = d;
-        if (!a || !b || !d) return; /* the plot misses points; training goes on */
-        c->cap = cap;
-    }
-    c->step[c->n] = (float)step, c->loss[c->n] = (float)loss, c->smooth[c->n] = (float)smooth;
-    c->n++;
-}
-
-static int save_curve(const curve *c, const char *path, const char *title) {
-    dn_plot_series s[2] = {{c->step, c->loss, (int)c->n, DN_RGB(170, 200, 235), 1, "loss of each step"},
-                           {c->step, c->smooth, (int)c->n, DN_RGB(20, 70, 160), 2, "smoothed"}};
-    dn_plot_style st = {title, "training step", "mean squared error of the predicted noise (log scale)", 1};
-    dn_png_text text[] = {{"Software", "diffuse " DN_VERSION}, {"Title", title}};
-    return dn_plot_save(path, 960, 540, s, 2, &st, text, 2);
-}
-
-/* Keep the rows of an existing loss.csv up to `step` (a resumed run rewrites what follows); their
- * losses go into the curve. */
-static FILE *open_log(const char *path, long step, const char *cmd, curve *cv) {
-    unsigned char *old = NULL;
-    size_t len = 0;
-    dn_buf keep = {0};
-    static const char header[] = "step,loss,loss_smooth,grad_norm,lr,images_per_s,elapsed_s\n";
-    if (step > 0 && access(path, F_OK) == 0 && dn_read_file(path, &old, &len, (size_t)1 << 30) == 0) {
-        size_t i = 0;
-        while (i < len) {
-            size_t j = i;
-            while (j < len && old[j] != '\n') j++;
-            if (j == len) break; /* a torn last line */
-            char *end;
-            long s = strtol((const char *)old + i, &end, 10);
-            if (i == 0 || (s >= 1 && s <= step)) dn_buf_put(&keep, old + i, j + 1 - i);
-            if (i > 0 && s >= 1 && s <= step && *end == ',') {
-                double l = strtod(end + 1, &end), sm = *end == ',' ? strtod(end + 1, NULL) : l;
-                curve_add(cv, s, l, sm);
-            }
-            i = j + 1;
-        }
-        free(old);
-    }
-    if (keep.len == 0) dn_buf_put(&keep, header, sizeof header - 1);
-    if (keep.oom || dn_write_file_atomic(path, keep.data, keep.len) < 0) {
-        cli_error(cmd, EXIT_FAIL, "%s", keep.oom ? "out of memory" : dn_error());
-        dn_buf_free(&keep);
-        return NULL;
-    }
-    dn_buf_free(&keep);
-    FILE *f = fopen(path, "a");
-    if (!f) cli_error(cmd, EXIT_FAIL, "cannot append to '%s': %s", path, strerror(errno));
-    return f;
 }
 
 /* A grid of `per` samples of every class (and one unconditional row) from the EMA weights. */
@@ -203,14 +115,33 @@ static int save_model(const dn_trainer *tr, dn_unet *ema_net, const char *path, 
     return dn_model_save(path, ema_net, &meta, dtype);
 }
 
+/* `--stage autoencoder`, or --resume of an autoencoder checkpoint (its kind is in the first bytes)? */
+static int wants_autoencoder(int argc, char **argv) {
+    for (int i = 1; i + 1 < argc; i++) {
+        if (!strcmp(argv[i], "--stage")) return !strcmp(argv[i + 1], "autoencoder");
+        if (!strcmp(argv[i], "--resume")) {
+            FILE *f = fopen(argv[i + 1], "rb");
+            unsigned char head[64] = {0};
+            size_t n = f ? fread(head, 1, sizeof head, f) : 0;
+            if (f) fclose(f);
+            for (size_t k = 0; k + 13 <= n; k++)
+                if (!memcmp(head + k, DN_AE_CKPT_KIND, 13)) return 1;
+        }
+    }
+    return 0;
+}
+
 int cmd_train(int argc, char **argv) {
+    if (wants_autoencoder(argc, argv)) return train_autoencoder(argc, argv);
     const char *cmd = argv[0];
+    const char *stage = "unet";
     const char *data = NULL, *out = NULL, *resume = NULL, *run_dir = NULL, *mults = NULL, *pred = NULL;
     const char *dtype_s = "f32";
     int steps = 0, batch = 64, seed = 0, threads = 0, width = 32, warmup = -1;
     int ckpt_every = 300, sample_every = 1000, log_every = 100, stop_at = 0;
     float lr = 2e-4f, cfg_scale = 3.0f;
     const cli_opt opts[] = {
+        {"--stage", NULL, OPT_STR, &stage, 0, 0},
         {"--data", NULL, OPT_STR, &data, 0, 0},
         {"--out", "-o", OPT_STR, &out, 0, 0},
         {"--steps", NULL, OPT_INT, &steps, 1, 100000000},
@@ -235,6 +166,8 @@ int cmd_train(int argc, char **argv) {
     int rc = cli_parse(argc, argv, usage, opts, (int)(sizeof opts / sizeof opts[0]), NULL, 0, &npos);
     if (rc < 0) return EXIT_OK;
     if (rc) return rc;
+    if (strcmp(stage, "unet"))
+        return cli_error(cmd, EXIT_USAGE, "unknown --stage '%s' (unet, the default, or autoencoder)", stage);
     dn_dtype dtype;
     if (!strcmp(dtype_s, "f32")) dtype = DN_DTYPE_F32;
     else if (!strcmp(dtype_s, "f16")) dtype = DN_DTYPE_F16;
@@ -301,13 +234,13 @@ int cmd_train(int argc, char **argv) {
         }
         if (dn_unet_config_check(&nc) < 0) return cli_error(cmd, EXIT_USAGE, "%s", dn_error());
         if (dn_trainer_init(&tr, &tc, &nc, fashion_dir) < 0) return cli_error(cmd, EXIT_FAIL, "%s", dn_error());
-        if (!run_dir) default_run_dir(rd, sizeof rd, out), run_dir = rd;
+        if (!run_dir) train_default_run_dir(rd, sizeof rd, out), run_dir = rd;
     }
 
     int status = EXIT_FAIL;
     FILE *log = NULL;
     dn_unet ema_net = {0};
-    curve lc = {0};
+    train_curve lc = {0};
     char curve_path[1100], curve_title[160];
     char samples_dir[1100];
     snprintf(samples_dir, sizeof samples_dir, "%s/samples", run_dir);
@@ -320,7 +253,7 @@ int cmd_train(int argc, char **argv) {
         cli_error(cmd, EXIT_FAIL, "%s", dn_error());
         goto done;
     }
-    if (!(log = open_log(log_path, tr.step, cmd, &lc))) goto done;
+    if (!(log = train_open_log(log_path, tr.step, cmd, "step,loss,loss_smooth,grad_norm,lr,images_per_s,elapsed_s\n", &lc))) goto done;
     if (dn_unet_init(&ema_net, &tr.net.cfg) < 0) {
         cli_error(cmd, EXIT_FAIL, "%s", dn_error());
         goto done;
@@ -330,11 +263,7 @@ int cmd_train(int argc, char **argv) {
              "--width %d --threads %d", tr.cfg.data, tr.cfg.steps, tr.cfg.batch, (double)tr.cfg.lr, tr.cfg.warmup,
              (unsigned long long)tr.cfg.seed, tr.net.cfg.base_width, dn_threads_get());
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    train_catch_signals();
 
     int tty = isatty(STDOUT_FILENO);
     printf("%s %s: %ld parameters, %.1f MFLOP per image, batch %d, %d thread%s, step %ld of %ld\n",
@@ -342,10 +271,10 @@ int cmd_train(int argc, char **argv) {
            tr.cfg.batch, dn_threads_get(), dn_threads_get() == 1 ? "" : "s", tr.step, tr.cfg.steps);
     printf("run folder %s (loss.csv, samples/, checkpoint.ckpt); model %s\n", run_dir, out);
     fflush(stdout);
-    double t0 = now(), last_ckpt = t0, last_line = 0;
+    double t0 = train_now(), last_ckpt = t0, last_line = 0;
     long start_step = tr.step;
     double rate = 0;
-    while (tr.step < tr.cfg.steps && !stop_requested) {
+    while (tr.step < tr.cfg.steps && !train_stop) {
         dn_train_stats st;
         if (dn_trainer_step(&tr, &st) < 0) {
             if (tty) printf("\n");
@@ -353,16 +282,16 @@ int cmd_train(int argc, char **argv) {
                       tr.step + 1, dn_error(), ckpt_path);
             goto done;
         }
-        double el = now() - t0;
+        double el = train_now() - t0;
         rate = (double)(tr.step - start_step) * tr.cfg.batch / (el > 1e-9 ? el : 1e-9);
         fprintf(log, "%ld,%.6g,%.6g,%.6g,%.6g,%.4g,%.2f\n", tr.step, (double)st.loss, tr.loss_smooth,
                 (double)st.grad_norm, (double)st.lr, rate, el);
-        curve_add(&lc, tr.step, (double)st.loss, tr.loss_smooth);
+        train_curve_add(&lc, tr.step, (double)st.loss, tr.loss_smooth);
         int last = tr.step == tr.cfg.steps;
         if ((tty && (el - last_line > 0.25 || last)) || (!tty && (tr.step % log_every == 0 || last))) {
             char e[32], eta[32];
-            fmt_time(e, sizeof e, el);
-            fmt_time(eta, sizeof eta, (double)(tr.cfg.steps - tr.step) * tr.cfg.batch / (rate > 0 ? rate : 1));
+            train_fmt_time(e, sizeof e, el);
+            train_fmt_time(eta, sizeof eta, (double)(tr.cfg.steps - tr.step) * tr.cfg.batch / (rate > 0 ? rate : 1));
             printf("%sstep %ld/%ld  loss %.4f  lr %.2e  %.0f img/s  elapsed %s  ETA %s%s", tty ? "\r" : "", tr.step,
                    tr.cfg.steps, tr.loss_smooth, (double)st.lr, rate, e, eta, tty ? "   " : "\n");
             fflush(stdout);
@@ -375,7 +304,7 @@ int cmd_train(int argc, char **argv) {
                       "the last checkpoint is '%s'", (double)st.loss, tr.step, ckpt_path);
             goto done;
         }
-        if (stop_at && tr.step >= stop_at && !last) stop_requested = SIGINT;
+        if (stop_at && tr.step >= stop_at && !last) train_stop = SIGINT;
         if (sample_every && (tr.step % sample_every == 0 || last)) {
             snprintf(grid_path, sizeof grid_path, "%s/step_%07ld.png", samples_dir, tr.step);
             if (sample_grid(&tr, &ema_net, grid_path, cfg_scale) < 0) {
@@ -384,35 +313,35 @@ int cmd_train(int argc, char **argv) {
                 goto done;
             }
         }
-        if (now() - last_ckpt >= ckpt_every || last) {
+        if (train_now() - last_ckpt >= ckpt_every || last) {
             if (dn_trainer_save(&tr, ckpt_path) < 0 || save_model(&tr, &ema_net, out, dtype, cfg_scale, command) < 0 ||
-                save_curve(&lc, curve_path, curve_title) < 0) {
+                train_curve_save(&lc, curve_path, curve_title, "mean squared error of the predicted noise (log scale)") < 0) {
                 if (tty) printf("\n");
                 cli_error(cmd, EXIT_FAIL, "%s", dn_error());
                 goto done;
             }
-            last_ckpt = now();
+            last_ckpt = train_now();
         }
     }
     if (tty) printf("\n");
     fflush(log);
-    if (stop_requested) {
+    if (train_stop) {
         if (dn_trainer_save(&tr, ckpt_path) < 0 || save_model(&tr, &ema_net, out, dtype, cfg_scale, command) < 0 ||
-            save_curve(&lc, curve_path, curve_title) < 0) {
+            train_curve_save(&lc, curve_path, curve_title, "mean squared error of the predicted noise (log scale)") < 0) {
             cli_error(cmd, EXIT_FAIL, "interrupted, and could not save: %s", dn_error());
             goto done;
         }
         printf("stopped at step %ld; checkpoint %s, model %s\nto go on: diffuse train --resume %s\n", tr.step,
                ckpt_path, out, ckpt_path);
-        status = stop_at && tr.step >= stop_at ? EXIT_OK : 128 + (int)stop_requested;
+        status = stop_at && tr.step >= stop_at ? EXIT_OK : 128 + (int)train_stop;
         goto done;
     }
     char e[32];
-    fmt_time(e, sizeof e, now() - t0);
+    train_fmt_time(e, sizeof e, train_now() - t0);
     printf("done: %ld steps, loss %.4f, %s; wrote %s\n", tr.step, tr.loss_smooth, e, out);
     status = EXIT_OK;
 done:
-    free(lc.step), free(lc.loss), free(lc.smooth);
+    train_curve_free(&lc);
     if (log) fclose(log);
     dn_unet_free(&ema_net);
     dn_trainer_free(&tr);

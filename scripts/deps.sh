@@ -5,7 +5,7 @@
 # Each package and why: see README.md, "Dependencies".
 set -eu
 PKGS="build-essential pkg-config zlib1g-dev libstb-dev libsdl2-dev libsdl2-ttf-dev
-      libfontconfig-dev libx11-dev fonts-dejavu-core libgif-dev libcmocka-dev dataset-fashion-mnist
+      libfontconfig-dev libx11-dev fonts-dejavu-core libgif-dev libcmocka-dev dataset-fashion-mnist mate-backgrounds
       xvfb xdotool x11-apps x11-utils openbox imagemagick $*"
 missing=""
 for p in $PKGS; do

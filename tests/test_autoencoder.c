@@ -289,6 +289,146 @@ static void psnr_is_the_textbook_one(void **state) {
     assert_true(dn_psnr(a, a, 4) == 200.0);
 }
 
+/* The PyTorch twin (tests/golden/ae_twin.py, which documents the golden file): its weights as a
+ * .dfa written from docs/MODEL_FORMAT.md alone load; the moments, the latent, the reconstruction
+ * and the loss L = mean|recon - x| + 1e-3 KL / (N C H W) match torch's (computed in float64), and
+ * so do dL/dz, dL/dmoments (the reparametrisation, the KL term and the clamp of the log-variance,
+ * active for 23 of the 32 values of the last channel) and every parameter's gradient. Each
+ * quantity: |c - torch| <= atol + rtol |torch| elementwise, with atol = rtol max |torch| (rtol
+ * 1e-5 for the forward, 1e-4 for the gradients). Dropping the clamp's zero gradient, or either KL
+ * term, from dmoments fails it. */
+static void matches_pytorch_twin(void **state) {
+    (void)state;
+    dn_autoencoder m;
+    if (dn_ae_load("tests/golden/ae_small.dfa", &m)) fail_msg("%s (run from the repository root)", dn_error());
+    assert_true(m.scale_factor == 1.0f && m.psnr_pets == 0.0f && m.psnr_photos == 0.0f);
+    assert_non_null(strstr(m.trained_on, "ae_twin.py"));
+    unsigned char *buf;
+    size_t len;
+    if (dn_read_file("tests/golden/ae_small.bin", &buf, &len, (size_t)1 << 22)) fail_msg("%s", dn_error());
+    const unsigned char *p = buf, *end = buf + len;
+    uint32_t u;
+#define RD32() (assert_true(p + 4 <= end), memcpy(&u, p, 4), p += 4, (int)u) /* little-endian host */
+    assert_true(len > 8 && memcmp(p, "DNGOLD01", 8) == 0);
+    p += 8;
+    assert_int_equal(RD32(), 12);
+    const dn_ae_config *c = &m.cfg;
+    int want_cfg[12] = {c->in_channels, c->height, c->width, c->latent_channels, c->n_levels, c->widths[0],
+                        c->widths[1], c->widths[2], c->widths[3], c->widths[4], c->blocks, c->groups};
+    for (int i = 0; i < 12; i++) assert_int_equal(RD32(), want_cfg[i]);
+    int nb = RD32(), nt = RD32(), zc = c->latent_channels, H = c->height, W = c->width;
+    int f = dn_ae_factor(c), zhw = (H / f) * (W / f);
+    long nx = (long)nb * c->in_channels * H * W, nz = (long)nb * zc * zhw;
+    enum { X, EPS, MOMENTS, ZED, RECON, LOSS, DMOMENTS, DZ, FIXED };
+    const char *fixed[FIXED] = {"x", "eps", "moments", "z", "recon", "loss", "grad:moments", "grad:z"};
+    long fixed_n[FIXED] = {nx, nz, 2 * nz, nz, nx, 1, 2 * nz, nz};
+    assert_int_equal(nt, FIXED + m.n_tensors);
+    float **t = calloc((size_t)nt, sizeof *t);
+    assert_non_null(t);
+    for (int i = 0; i < nt; i++) {
+        char name[80], want[80];
+        int nl = RD32();
+        assert_true(nl < (int)sizeof name && p + nl <= end);
+        memcpy(name, p, (size_t)nl), name[nl] = 0, p += nl;
+        long numel = 1;
+        for (int d = 0, nd = RD32(); d < nd; d++) numel *= RD32();
+        snprintf(want, sizeof want, i < FIXED ? "%s" : "grad:%s", i < FIXED ? fixed[i] : m.tensors[i - FIXED].name);
+        if (strcmp(name, want)) fail_msg("golden tensor %d is '%s', expected '%s'", i, name, want);
+        assert_int_equal(numel, i < FIXED ? fixed_n[i] : m.tensors[i - FIXED].numel);
+        assert_true(p + 4 * numel <= end);
+        t[i] = malloc((size_t)numel * sizeof(float));
+        memcpy(t[i], p, (size_t)numel * sizeof(float));
+        p += 4 * numel;
+    }
+    assert_true(p == end);
+#undef RD32
+
+    /* forward: moments, z = mean + exp(logvar / 2) eps, recon, the loss */
+    dn_ae_acts a;
+    if (dn_ae_acts_alloc(&a, &m, nb, H, W)) fail_msg("%s", dn_error());
+    const float *mo = dn_ae_encode_forward(&m, &a, t[X], nb);
+    float *z = malloc((size_t)nz * 4), *dz = malloc((size_t)nz * 4), *dmo = malloc((size_t)nz * 8);
+    float *recon = malloc((size_t)nx * 4), *drecon = malloc((size_t)nx * 4);
+    const double kl_w = 1e-3 / (double)nx;
+    double l1 = 0, kl = 0;
+    for (int n = 0; n < nb; n++)
+        for (int j = 0; j < zc * zhw; j++) {
+            int zi = n * zc * zhw + j;
+            float mu = mo[2 * n * zc * zhw + j], lv = dn_ae_logvar(mo[(2 * n + 1) * zc * zhw + j]);
+            z[zi] = mu + expf(0.5f * lv) * t[EPS][zi];
+            kl += 0.5 * ((double)mu * (double)mu + exp((double)lv) - 1.0 - (double)lv);
+        }
+    dn_ae_decode_forward(&m, &a, recon, z, nb);
+    for (long i = 0; i < nx; i++) {
+        double d = (double)recon[i] - (double)t[X][i];
+        l1 += fabs(d);
+        drecon[i] = (float)((d > 0) - (d < 0)) / (float)nx;
+    }
+    double loss = l1 / (double)nx + kl_w * kl;
+
+    /* backward: the decoder gives dz; the reparametrisation, the KL term and the clamp give
+     * dmoments; the encoder the rest */
+    dn_ae_params g;
+    float *gmem;
+    assert_int_equal(dn_ae_grads_alloc(&m, &g, &gmem), 0);
+    dn_ae_decode_backward(&m, &a, &g, dz, drecon);
+    int clamped = 0;
+    for (int n = 0; n < nb; n++)
+        for (int j = 0; j < zc * zhw; j++) {
+            int zi = n * zc * zhw + j, mi = 2 * n * zc * zhw + j, li = (2 * n + 1) * zc * zhw + j;
+            float raw = mo[li], lv = dn_ae_logvar(raw);
+            dmo[mi] = dz[zi] + (float)kl_w * mo[mi];
+            dmo[li] = raw == lv ? dz[zi] * t[EPS][zi] * 0.5f * expf(0.5f * lv) + (float)(kl_w * 0.5 * (exp((double)lv) - 1.0))
+                                : 0.0f;
+            clamped += raw != lv;
+        }
+    assert_int_equal(clamped, 23);
+    dn_ae_encode_backward(&m, &a, &g, dmo);
+
+    /* compare: the outputs to rtol 1e-5, the gradients to 1e-4; atol = rtol max |torch| */
+    float loss_f = (float)loss;
+    struct {
+        const char *what;
+        const float *c, *torch;
+        long n;
+        double rtol;
+    } cmp[6] = {{"moments", mo, t[MOMENTS], 2 * nz, 1e-5}, {"z", z, t[ZED], nz, 1e-5},
+                {"recon", recon, t[RECON], nx, 1e-5},        {"loss", &loss_f, t[LOSS], 1, 1e-5},
+                {"dL/dz", dz, t[DZ], nz, 1e-4},              {"dL/dmoments", dmo, t[DMOMENTS], 2 * nz, 1e-4}};
+    double worst_abs = 0, worst_rel = 0, worst_ratio = 0;
+    const char *worst_name = "";
+    for (int q = 0; q < 6 + m.n_tensors; q++) {
+        const char *what = q < 6 ? cmp[q].what : m.tensors[q - 6].name;
+        const float *cv = q < 6 ? cmp[q].c : gmem + m.tensors[q - 6].offset;
+        const float *tv = q < 6 ? cmp[q].torch : t[FIXED + q - 6];
+        long n = q < 6 ? cmp[q].n : m.tensors[q - 6].numel;
+        double rtol = q < 6 ? cmp[q].rtol : 1e-4, big = 0, ea = 0, ratio = 0;
+        for (long i = 0; i < n; i++) big = fmax(big, fabs((double)tv[i]));
+        double atol = rtol * big;
+        for (long i = 0; i < n; i++) {
+            double e = fabs((double)cv[i] - (double)tv[i]);
+            ea = fmax(ea, e);
+            ratio = fmax(ratio, e / (atol + rtol * fabs((double)tv[i]) + 1e-38));
+        }
+        if (q < 6)
+            print_message("%-12s max abs err %.3g, max abs err / max |torch| %.3g (%.2f of the tolerance)\n", what, ea,
+                          ea / big, ratio);
+        else if (ratio > worst_ratio)
+            worst_ratio = ratio, worst_name = what;
+        if (q >= 6) worst_abs = fmax(worst_abs, ea), worst_rel = fmax(worst_rel, ea / big);
+        if (!(ratio <= 1.0)) {
+            for (long i = 0; i < n; i++) tu_assert_close(what, i, (double)cv[i], (double)tv[i], atol, rtol);
+            fail_msg("%s: NaN", what);
+        }
+    }
+    print_message("%d parameter gradients: max abs err %.3g, max abs err / max |torch| %.3g (worst: %s, %.2f of the "
+                  "tolerance)\n", m.n_tensors, worst_abs, worst_rel, worst_name, worst_ratio);
+    for (int i = 0; i < nt; i++) free(t[i]);
+    free(t), free(buf), free(z), free(dz), free(dmo), free(recon), free(drecon), free(gmem);
+    dn_ae_acts_free(&a);
+    dn_ae_free(&m);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(gradients_match_finite_differences),
@@ -296,6 +436,7 @@ int main(void) {
         cmocka_unit_test(any_multiple_of_f),
         cmocka_unit_test(file_round_trip_and_refusals),
         cmocka_unit_test(psnr_is_the_textbook_one),
+        cmocka_unit_test(matches_pytorch_twin),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

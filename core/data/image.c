@@ -363,25 +363,29 @@ int dn_image_load(dn_image *img, const char *path, int channels) {
     return rc;
 }
 
-int dn_image_square(dn_image *out, const dn_image *in, int size) {
+int dn_image_resize(dn_image *out, const dn_image *in, int x0, int y0, int sw, int sh, int w, int h) {
     memset(out, 0, sizeof *out);
-    if (size < 1 || size > DN_IMAGE_MAX_SIDE)
-        return dn_fail("cannot resize to %d pixels: use 1 to %d", size, DN_IMAGE_MAX_SIDE);
-    int side = in->w < in->h ? in->w : in->h;
-    int x0 = (in->w - side) / 2, y0 = (in->h - side) / 2;
+    if (w < 1 || h < 1 || w > DN_IMAGE_MAX_SIDE || h > DN_IMAGE_MAX_SIDE)
+        return dn_fail("cannot resize to %dx%d pixels: use 1 to %d a side", w, h, DN_IMAGE_MAX_SIDE);
+    if (x0 < 0 || y0 < 0 || sw < 1 || sh < 1 || x0 + sw > in->w || y0 + sh > in->h)
+        return dn_fail("cannot resize: the region %dx%d at (%d, %d) is not inside the %dx%d picture", sw, sh, x0, y0,
+                       in->w, in->h);
     size_t stride = (size_t)in->w * (size_t)in->c;
     const unsigned char *src = in->px + (size_t)y0 * stride + (size_t)x0 * (size_t)in->c;
-    out->px = malloc((size_t)size * (size_t)size * (size_t)in->c);
-    if (!out->px) return dn_fail("cannot resize to %dx%d: out of memory", size, size);
+    out->px = malloc((size_t)w * (size_t)h * (size_t)in->c);
+    if (!out->px) return dn_fail("cannot resize to %dx%d: out of memory", w, h);
     int alpha = in->c == 4 ? 3 : in->c == 2 ? 1 : STBIR_ALPHA_CHANNEL_NONE;
-    if (!stbir_resize_uint8_srgb(src, side, side, (int)stride, out->px, size, size, 0, in->c, alpha,
-                                 0)) {
+    if (!stbir_resize_uint8_srgb(src, sw, sh, (int)stride, out->px, w, h, 0, in->c, alpha, 0)) {
         dn_image_free(out);
-        return dn_fail("cannot resize to %dx%d: out of memory", size, size);
+        return dn_fail("cannot resize to %dx%d: out of memory", w, h);
     }
-    out->w = out->h = size;
-    out->c = in->c;
+    out->w = w, out->h = h, out->c = in->c;
     return 0;
+}
+
+int dn_image_square(dn_image *out, const dn_image *in, int size) {
+    int side = in->w < in->h ? in->w : in->h;
+    return dn_image_resize(out, in, (in->w - side) / 2, (in->h - side) / 2, side, side, size, size);
 }
 
 void dn_image_to_float(float *x, const unsigned char *px, int w, int h, int c) {

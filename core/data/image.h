@@ -43,6 +43,8 @@ void dn_image_free(dn_image *img); /* accepts NULL and a zeroed struct */
  * filter for shrinking, done in linear light because the bytes are sRGB). out->c = in->c.
  * 1 <= size <= DN_IMAGE_MAX_SIDE. Returns 0, or -1 (out of memory). */
 int dn_image_square(dn_image *out, const dn_image *in, int size);
+/* out = the region (x0, y0, sw x sh) of `in` resized to w x h, the same way. */
+int dn_image_resize(dn_image *out, const dn_image *in, int x0, int y0, int sw, int sh, int w, int h);
 
 /* uint8 (h, w, c) -> float (c, h, w):  x = p / 127.5 - 1, so 0 -> -1 and 255 -> +1. */
 void dn_image_to_float(float *x, const unsigned char *px, int w, int h, int c);
