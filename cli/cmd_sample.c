@@ -6,6 +6,8 @@
 #include "diffusion/generate.h"
 #include "diffusion/model.h"
 #include "base/parallel.h"
+#include "data/image.h"
+#include "latent/latent.h"
 #include "sheet.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,8 +19,10 @@ static const char usage[] =
     "                      [--steps N] [--seed S] [--n K] [-o OUT.png | -o frame_%03d.png]\n"
     "\n"
     "Starts from pure noise and removes the predicted noise step by step. Writes a grid of the K\n"
-    "pictures; with a %d in the name (e.g. frame_%03d.png) it writes one grid per step instead,\n"
-    "frame 0 being the starting noise. Each PNG keeps the command that makes it again.\n"
+    "pictures (with --n 1 the bare picture, its own size times --scale, for other tools); with a %d\n"
+    "in the name (e.g. frame_%03d.png) it writes one grid per step instead, frame 0 being the\n"
+    "starting noise. Each PNG keeps the command that makes it again. A latent model (one that names\n"
+    "an autoencoder, e.g. pets64.dfm) diffuses in latent space and shows the decoded pictures.\n"
     "\n"
     "  --model MODEL      a model file made by 'diffuse train'\n"
     "  --class NAME       what to draw, e.g. cat, dog, Sneaker, \"Ankle boot\" (default: every class\n"
@@ -38,6 +42,32 @@ static const char usage[] =
 
 /* Accept exactly one %d (optionally %0Nd) and no other conversion but %%. Returns 1 if the name is a
  * frame pattern, 0 if it has no conversion, -1 if it is malformed. */
+/* The pictures of the current state: x itself, or for a latent model its decoding into pics. */
+static int pictures(const dn_autoencoder *ae, const dn_unet_config *c, const float *x, float *pics, int n,
+                    const float **out, int *C, int *H, int *W) {
+    *out = x, *C = c->in_channels, *H = c->height, *W = c->width;
+    if (!ae->param_mem) return 0;
+    int f = dn_ae_factor(&ae->cfg);
+    *out = pics, *C = ae->cfg.in_channels, *H = c->height * f, *W = c->width * f;
+    return dn_latent_decode(ae, pics, x, n, c->height, c->width);
+}
+
+/* One picture (C, H, W) as a PNG, each pixel a scale x scale block. */
+static int write_bare(const char *path, const float *x, int C, int H, int W, int scale, const dn_png_text *text, int nt) {
+    unsigned char *px = malloc((size_t)C * H * W), *big = malloc((size_t)C * H * W * scale * scale);
+    if (!px || !big) {
+        free(px), free(big);
+        return dn_fail("out of memory for a %dx%d picture", W * scale, H * scale);
+    }
+    dn_float_to_image(px, x, W, H, C);
+    for (int y = 0; y < H * scale; y++)
+        for (int xx = 0; xx < W * scale; xx++)
+            for (int c = 0; c < C; c++) big[((size_t)y * W * scale + xx) * C + c] = px[((size_t)(y / scale) * W + xx / scale) * C + c];
+    int rc = dn_png_write(path, big, W * scale, H * scale, C, text, nt);
+    free(px), free(big);
+    return rc;
+}
+
 static int frame_pattern(const char *s) {
     int conv = 0;
     for (const char *p = s; *p; p++) {
@@ -99,6 +129,22 @@ int cmd_sample(int argc, char **argv) {
     const char **cp = NULL;
     dn_gen g = {0};
     dn_sched sched = {0};
+    dn_autoencoder ae;
+    float *pics = NULL;
+    const float *shown;
+    int PC, PH, PW;
+    if (dn_latent_autoencoder(model, &meta, &net.cfg, &ae) < 0) {
+        cli_error(cmd, EXIT_FAIL, "%s", dn_error());
+        goto done;
+    }
+    if (ae.param_mem) {
+        int f = dn_ae_factor(&ae.cfg);
+        pics = malloc((size_t)n * ae.cfg.in_channels * net.cfg.height * f * net.cfg.width * f * sizeof(float));
+        if (!pics) {
+            cli_error(cmd, EXIT_FAIL, "out of memory");
+            goto done;
+        }
+    }
     if (class_name) {
         cid = dn_model_class_id(&meta, K, class_name);
         if (cid < 0) {
@@ -156,7 +202,8 @@ int cmd_sample(int argc, char **argv) {
             strncat(title, stepline, sizeof title - strlen(title) - 1);
             snprintf(path, sizeof path, out, g.i);
             dn_png_text text[] = {{"Software", "diffuse " DN_VERSION}, {"Title", title}, {"diffuse-command", command}};
-            if (dn_sheet_save(path, g.x, n, c->in_channels, c->height, c->width, cp, title, cols, scale, text, 3) < 0) {
+            if (pictures(&ae, c, g.x, pics, n, &shown, &PC, &PH, &PW) < 0 ||
+                dn_sheet_save(path, shown, n, PC, PH, PW, cp, title, cols, scale, text, 3) < 0) {
                 cli_error(cmd, EXIT_FAIL, "%s", dn_error());
                 goto done;
             }
@@ -172,11 +219,14 @@ int cmd_sample(int argc, char **argv) {
         snprintf(title, sizeof title, "%s, %s %d steps, seed %d: %s", meta.dataset[0] ? meta.dataset : model,
                  dn_sampler_kind_name(kind), steps, seed, what);
         dn_png_text text[] = {{"Software", "diffuse " DN_VERSION}, {"Title", title}, {"diffuse-command", command}};
-        if (dn_sheet_save(out, g.x, n, c->in_channels, c->height, c->width, cp, title, cols, scale, text, 3) < 0) {
+        if (pictures(&ae, c, g.x, pics, n, &shown, &PC, &PH, &PW) < 0 ||
+            (n == 1 ? write_bare(out, shown, PC, PH, PW, scale, text, 3)
+                    : dn_sheet_save(out, shown, n, PC, PH, PW, cp, title, cols, scale, text, 3)) < 0) {
             cli_error(cmd, EXIT_FAIL, "%s", dn_error());
             goto done;
         }
-        printf("wrote %s: %d picture%s, %s\n", out, n, n == 1 ? "" : "s", title);
+        if (n == 1) printf("wrote %s: one %dx%d picture, %s\n", out, PW * scale, PH * scale, title);
+        else printf("wrote %s: %d pictures, %s\n", out, n, title);
     } else {
         printf("wrote %d frames ", written);
         printf(out, 0);
@@ -188,7 +238,8 @@ int cmd_sample(int argc, char **argv) {
 done:
     dn_gen_free(&g);
     dn_sched_free(&sched);
-    free(ids), free(caps), free(cp);
+    free(ids), free(caps), free(cp), free(pics);
+    dn_ae_free(&ae);
     dn_unet_free(&net);
     return status;
 }

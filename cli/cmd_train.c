@@ -12,6 +12,7 @@
 #include "trainlog.h"
 #include "diffusion/train.h"
 #include "latent/ae_train.h"
+#include "latent/latent.h"
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
@@ -34,6 +35,10 @@ static const char usage[] =
     "same weights).\n"
     "\n"
     "  --data fashion|pets   training set (Fashion-MNIST photos, or the drawn cats and dogs)\n"
+    "  --data pets64 --autoencoder AE.dfa   latent diffusion: the U-Net learns the latents of the\n"
+    "                        64x64 cats and dogs that the autoencoder AE makes (16x16x4); the model\n"
+    "                        names AE, and sampling decodes with it\n"
+    "  --latent-n N          latent diffusion: encode the first N training pictures (default all 60000)\n"
     "  -o, --out MODEL       model file to write\n"
     "  --steps N             optimiser updates (default 10000)\n"
     "  --batch N             images per update (default 64)\n"
@@ -92,14 +97,22 @@ static int sample_grid(const dn_trainer *tr, dn_unet *ema_net, const char *path,
     dn_gen g;
     int rc = dn_gen_init(&g, ema_net, &tr->sched, &sc, n, ids, cfg_scale, 1234);
     while (rc == 0 && g.i < g.sp.n) rc = dn_gen_step(&g, NULL, NULL);
+    float *pics = NULL; /* latent diffusion: the decoded pictures */
+    int C = ema_net->cfg.in_channels, H = ema_net->cfg.height, W = ema_net->cfg.width;
+    if (rc == 0 && tr->ae.param_mem) {
+        int f = dn_ae_factor(&tr->ae.cfg);
+        pics = malloc((size_t)n * tr->ae.cfg.in_channels * H * f * W * f * sizeof(float));
+        rc = pics ? dn_latent_decode(&tr->ae, pics, g.x, n, H, W) : dn_fail("out of memory for a sample grid");
+        C = tr->ae.cfg.in_channels, H *= f, W *= f;
+    }
     if (rc == 0) {
         char title[128];
-        snprintf(title, sizeof title, "%s, step %ld: DDIM 25 steps, guidance %.1f (last row unconditional)",
-                 tr->cfg.data, tr->step, (double)cfg_scale);
+        snprintf(title, sizeof title, "%s, step %ld: DDIM 25 steps, guidance %.1f (last row unconditional)%s",
+                 tr->cfg.data, tr->step, (double)cfg_scale, pics ? ", decoded" : "");
         dn_png_text text[] = {{"Software", "diffuse " DN_VERSION}, {"Title", title}};
-        rc = dn_sheet_save(path, g.x, n, ema_net->cfg.in_channels, ema_net->cfg.height, ema_net->cfg.width, cp,
-                           title, per, 3, text, 2);
+        rc = dn_sheet_save(path, pics ? pics : g.x, n, C, H, W, cp, title, per, 3, text, 2);
     }
+    free(pics);
     dn_gen_free(&g);
     free(ids), free(caps), free(cp);
     return rc;
@@ -111,6 +124,15 @@ static int save_model(const dn_trainer *tr, dn_unet *ema_net, const char *path, 
     dn_trainer_meta(tr, &meta);
     if (dn_model_set_cfg_scale(&meta, cfg_scale) < 0) return -1;
     if (command) dn_model_meta_set(&meta, "train.command", command);
+    if (tr->cfg.autoencoder[0]) { /* the model names its autoencoder, relative to the model's folder */
+        char name[1100], cwd[512];
+        const char *a = tr->cfg.autoencoder, *as = strrchr(a, '/'), *ms = strrchr(path, '/');
+        size_t ad = as ? (size_t)(as - a) : 0, md = ms ? (size_t)(ms - path) : 0;
+        if (ad == md && !strncmp(a, path, ad)) snprintf(name, sizeof name, "%s", as ? as + 1 : a);
+        else if (a[0] == '/' || !getcwd(cwd, sizeof cwd)) snprintf(name, sizeof name, "%s", a);
+        else snprintf(name, sizeof name, "%s/%s", cwd, a); /* absolute: the model may move, the file not */
+        if (dn_model_meta_set(&meta, DN_LATENT_KEY, name) < 0) return -1;
+    }
     dn_trainer_ema_weights(tr, ema_net);
     return dn_model_save(path, ema_net, &meta, dtype);
 }
@@ -136,13 +158,16 @@ int cmd_train(int argc, char **argv) {
     const char *cmd = argv[0];
     const char *stage = "unet";
     const char *data = NULL, *out = NULL, *resume = NULL, *run_dir = NULL, *mults = NULL, *pred = NULL;
-    const char *dtype_s = "f32";
+    const char *dtype_s = "f32", *ae_path = NULL;
+    int latent_n = 0;
     int steps = 0, batch = 64, seed = 0, threads = 0, width = 32, warmup = -1;
     int ckpt_every = 300, sample_every = 1000, log_every = 100, stop_at = 0;
     float lr = 2e-4f, cfg_scale = 3.0f;
     const cli_opt opts[] = {
         {"--stage", NULL, OPT_STR, &stage, 0, 0},
         {"--data", NULL, OPT_STR, &data, 0, 0},
+        {"--autoencoder", NULL, OPT_STR, &ae_path, 0, 0},
+        {"--latent-n", NULL, OPT_INT, &latent_n, 1, 100000000},
         {"--out", "-o", OPT_STR, &out, 0, 0},
         {"--steps", NULL, OPT_INT, &steps, 1, 100000000},
         {"--batch", NULL, OPT_INT, &batch, 1, 4096},
@@ -178,7 +203,7 @@ int cmd_train(int argc, char **argv) {
     dn_trainer tr;
     char ckpt_path[1024], log_path[1024], rd[1024], grid_path[1200], model_buf[1024];
     if (resume) {
-        if (data || mults || pred || warmup >= 0)
+        if (data || mults || pred || warmup >= 0 || ae_path)
             return cli_error(cmd, EXIT_USAGE, "--resume keeps the run's settings; only -o, --steps, --threads "
                                               "and the logging options may be given with it");
         if (dn_trainer_load(&tr, resume, steps, fashion_dir) < 0)
@@ -207,12 +232,25 @@ int cmd_train(int argc, char **argv) {
             return EXIT_OK;
         }
     } else {
-        if (!data) return cli_error(cmd, EXIT_USAGE, "which data set? --data fashion or --data pets");
+        if (!data) return cli_error(cmd, EXIT_USAGE, "which data set? --data fashion, pets, or pets64 --autoencoder AE");
         if (!out) return cli_error(cmd, EXIT_USAGE, "where should the model go? give -o MODEL.dfm");
         dn_train_config tc;
         dn_train_config_default(&tc, data);
-        if (strcmp(data, "fashion") && strcmp(data, "pets"))
-            return cli_error(cmd, EXIT_USAGE, "unknown data set '%s' (known: fashion, pets)", data);
+        if (strcmp(data, "fashion") && strcmp(data, "pets") && strcmp(data, "pets64"))
+            return cli_error(cmd, EXIT_USAGE, "unknown data set '%s' (known: fashion, pets, pets64)", data);
+        if (!strcmp(data, "pets64") != !!ae_path)
+            return cli_error(cmd, EXIT_USAGE, "%s", ae_path ? "--autoencoder goes with --data pets64 (latent diffusion)"
+                                                         : "pets64 is trained in latent space: give --autoencoder AE.dfa");
+        dn_ae_config aec = {0};
+        if (ae_path) {
+            dn_autoencoder ae;
+            if (strlen(ae_path) >= sizeof tc.autoencoder) return cli_error(cmd, EXIT_USAGE, "autoencoder path too long");
+            if (dn_ae_load(ae_path, &ae) < 0) return cli_error(cmd, EXIT_FAIL, "%s", dn_error());
+            aec = ae.cfg;
+            dn_ae_free(&ae);
+            strcpy(tc.autoencoder, ae_path);
+            tc.latent_n = latent_n;
+        }
         if (steps) tc.steps = steps;
         tc.batch = batch;
         tc.lr = lr;
@@ -223,6 +261,10 @@ int cmd_train(int argc, char **argv) {
         strcpy(tc.out, out);
         int pets = !strcmp(data, "pets");
         dn_unet_config nc = dn_unet_default_config(pets ? 3 : 1, pets ? 32 : 28, pets ? 32 : 28, pets ? 2 : 10);
+        if (ae_path) { /* the latents of 64x64 pets: Z channels at 64/f a side */
+            int f = dn_ae_factor(&aec);
+            nc = dn_unet_default_config(aec.latent_channels, 64 / f, 64 / f, 2);
+        }
         nc.base_width = width;
         if (mults && parse_mults(mults, &nc) < 0)
             return cli_error(cmd, EXIT_USAGE, "--mults wants 1 to %d numbers 1..16 like 1,2,2, not '%s'",

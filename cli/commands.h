@@ -7,6 +7,7 @@ int cmd_data(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int train_autoencoder(int argc, char **argv); /* cmd_train_ae.c: `diffuse train --stage autoencoder` */
 int cmd_sample(int argc, char **argv);
+int cmd_autoencode(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_view(int argc, char **argv);
 int cmd_export(int argc, char **argv);

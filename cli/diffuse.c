@@ -17,8 +17,9 @@ static const struct {
     const char *what;
 } commands[] = {
     {"noise", cmd_noise, "forward-noise a photo into PNG frames and a contact sheet"},
-    {"data", cmd_data, "show a training set (fashion or pets) as a labelled grid"},
-    {"train", cmd_train, "train a noise predictor (U-Net) on fashion or pets"},
+    {"data", cmd_data, "show a training set (fashion, pets or pets64) as a labelled grid"},
+    {"train", cmd_train, "train a noise predictor (U-Net), or the autoencoder of latent diffusion"},
+    {"autoencode", cmd_autoencode, "a picture through the encoder into latent space and back"},
     {"sample", cmd_sample, "draw pictures from a trained model: a grid, or one frame per step"},
     {"view", cmd_view, "open the window that animates diffusion step by step"},
     {"export", cmd_export, "write what 'diffuse view' shows as PNG slides, a contact sheet and a GIF"},
@@ -32,7 +33,7 @@ static void usage(FILE *f) {
                "usage: diffuse COMMAND [options]    (diffuse COMMAND --help for its options)\n\n"
                "commands:\n", DN_VERSION);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].what);
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].what);
     fprintf(f, "\n  --version  print the version and the kernels chosen for this CPU\n  --help     this text\n"
                "\nenvironment: DN_KERNELS=avx2 (say) runs that copy of the kernels instead of the fastest\n"
                "one this CPU runs; every copy gives the same pixels (see 'diffuse --version')\n");

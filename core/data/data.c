@@ -3,6 +3,7 @@
 #include "base/err.h"
 #include "data/pets.h"
 #include <ctype.h>
+#include <stdlib.h>
 #include <string.h>
 
 int dn_data_open(dn_data *d, const char *name, int test, const char *fashion_dir) {
@@ -37,15 +38,44 @@ int dn_data_open(dn_data *d, const char *name, int test, const char *fashion_dir
     return 0;
 }
 
+int dn_data_from_memory(dn_data *d, float *values, int *labels, long n, int C, int H, int W, const dn_data *like) {
+    memset(d, 0, sizeof *d);
+    if (!values || !labels || n < 1 || C < 1 || H < 1 || W < 1) {
+        free(values), free(labels);
+        return dn_fail("an in-memory data set needs values and labels for at least one item");
+    }
+    d->kind = DN_DATA_MEMORY;
+    d->name = like->name;
+    d->test = like->test;
+    d->n = n;
+    d->channels = C, d->height = H, d->width = W;
+    d->num_classes = like->num_classes;
+    d->class_names = like->class_names;
+    d->mem = values, d->mem_labels = labels;
+    d->source_seed = like->pets_seed, d->source_version = like->pets_version;
+    d->pets_offset = like->pets_offset;
+    return 0;
+}
+
 void dn_data_close(dn_data *d) {
     if (!d) return;
     dn_fashion_free(&d->fashion);
+    free(d->mem);
+    free(d->mem_labels);
     memset(d, 0, sizeof *d);
 }
 
 void dn_data_batch(const dn_data *d, float *x, int *y, const long *idx, int n) {
     if (d->kind == DN_DATA_FASHION) {
         dn_fashion_batch(&d->fashion, x, y, idx, n);
+        return;
+    }
+    if (d->kind == DN_DATA_MEMORY) {
+        size_t m = (size_t)d->channels * (size_t)d->height * (size_t)d->width;
+        for (int b = 0; b < n; b++) {
+            memcpy(x + (size_t)b * m, d->mem + (size_t)idx[b] * m, m * sizeof(float));
+            if (y) y[b] = d->mem_labels[idx[b]];
+        }
         return;
     }
     size_t plane = (size_t)3 * (size_t)d->height * (size_t)d->width;
@@ -65,6 +95,7 @@ int dn_data_pet(const dn_data *d, long i, dn_pet_attr *attr) {
 
 int dn_data_label(const dn_data *d, long i) {
     if (d->kind == DN_DATA_FASHION) return d->fashion.labels[i];
+    if (d->kind == DN_DATA_MEMORY) return d->mem_labels[i];
     dn_pet_attr a;
     dn_data_pet(d, i, &a);
     return a.species;

@@ -9,7 +9,7 @@
 #include "data/pets.h"
 #include <stdint.h>
 
-enum { DN_DATA_FASHION = 0, DN_DATA_PETS = 1 };
+enum { DN_DATA_FASHION = 0, DN_DATA_PETS = 1, DN_DATA_MEMORY = 2 };
 
 /* Pets splits: the training images are indices 0..59999 of data set DN_PETS_SEED (pets64:
  * DN_PETS64_SEED), the test images come from a disjoint range of generator streams (2^32 + i). */
@@ -29,6 +29,10 @@ typedef struct {
     uint64_t pets_seed;             /* kind PETS: image i is dn_pets_draw(.., height, pets_version, */
     uint64_t pets_offset;           /*   pets_seed, pets_offset + i) */
     int pets_version;               /* 1 (pets) or 2 (pets64) */
+    float *mem;                     /* kind MEMORY: (n, C, H, W) values, owned (e.g. the latents */
+    int *mem_labels;                /*   of pictures, core/latent/latent.h); (n) labels, owned */
+    uint64_t source_seed;           /* kind MEMORY: the pets set the values came from (for attributes) */
+    int source_version;
 } dn_data;
 
 /* Open data set `name` ("fashion", "pets" or "pets64"), train (test = 0) or test (test = 1) split.
@@ -37,6 +41,11 @@ typedef struct {
  * On failure *d is zeroed. */
 int dn_data_open(dn_data *d, const char *name, int test, const char *fashion_dir);
 void dn_data_close(dn_data *d); /* accepts NULL and a zeroed struct */
+
+/* An in-memory set of n items (C, H, W) with labels, taking over `values` and `labels` (malloc'd;
+ * freed by dn_data_close, also on failure). The classes and names are those of `like` (a set
+ * the values were computed from, e.g. pets64 pictures, whose name the set keeps). */
+int dn_data_from_memory(dn_data *d, float *values, int *labels, long n, int C, int H, int W, const dn_data *like);
 
 /* Images idx[0..n-1] (each in [0, d->n)): x (n, C, H, W) in [-1, 1], y (n) labels (may be NULL).
  * Only reads *d, so threads may fill parts of one batch at once; each picture depends on its

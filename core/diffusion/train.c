@@ -5,6 +5,7 @@
 #include "base/tensorfile.h"
 #include "nn/nn.h"
 #include "diffusion/forward.h"
+#include "latent/latent.h"
 #include "diffusion/sampler.h"
 #include "base/parallel.h"
 #include "base/rng.h"
@@ -78,7 +79,15 @@ static int alloc_buffers(dn_trainer *tr) {
 static int open_parts(dn_trainer *tr, const char *fashion_dir) {
     const dn_train_config *c = &tr->cfg;
     if (config_check(c) < 0) return -1;
-    if (dn_data_open(&tr->data, c->data, 0, fashion_dir) < 0) return -1;
+    if (c->autoencoder[0]) { /* latent diffusion: the data set is the pictures' latents */
+        dn_data pics;
+        if (dn_ae_load(c->autoencoder, &tr->ae) < 0 || dn_data_open(&pics, c->data, 0, fashion_dir) < 0) return -1;
+        int rc = dn_latent_data(&tr->data, &tr->ae, &pics, c->latent_n);
+        dn_data_close(&pics);
+        if (rc < 0) return -1;
+    } else if (dn_data_open(&tr->data, c->data, 0, fashion_dir) < 0) {
+        return -1;
+    }
     const dn_unet_config *nc = &tr->net.cfg;
     if (nc->in_channels != tr->data.channels || nc->out_channels != tr->data.channels ||
         nc->height != tr->data.height || nc->width != tr->data.width)
@@ -117,6 +126,7 @@ fail:
 void dn_trainer_free(dn_trainer *tr) {
     if (!tr) return;
     dn_data_close(&tr->data);
+    dn_ae_free(&tr->ae);
     dn_sched_free(&tr->sched);
     dn_unet_free(&tr->net);
     free(tr->grad_mem);
@@ -239,6 +249,10 @@ void dn_trainer_meta(const dn_trainer *tr, dn_model_meta *m) {
     set_num(m, "train.p_uncond", (double)c->p_uncond);
     set_num(m, "train.loss", tr->loss_smooth);
     if (c->out[0]) dn_model_meta_set(m, "train.out", c->out);
+    if (c->autoencoder[0]) {
+        dn_model_meta_set(m, "train.autoencoder", c->autoencoder);
+        set_num(m, "train.latent_n", (double)tr->data.n);
+    }
 }
 
 static int get_num(const dn_model_meta *m, const char *k, double *v) {
@@ -268,6 +282,14 @@ static int config_from_meta(dn_train_config *c, double *loss, const dn_model_met
     *loss = v[10];
     const char *o = dn_model_meta_get(m, "train.out");
     if (o) snprintf(c->out, sizeof c->out, "%s", o);
+    const char *ae = dn_model_meta_get(m, "train.autoencoder");
+    if (ae) {
+        double n;
+        if (strlen(ae) >= sizeof c->autoencoder || get_num(m, "train.latent_n", &n) < 0 || n < 1 || n > 1e9)
+            return dn_fail("bad latent-diffusion settings (train.autoencoder, train.latent_n)");
+        snprintf(c->autoencoder, sizeof c->autoencoder, "%s", ae);
+        c->latent_n = (long)n;
+    }
     c->seed = m->seed;
     c->schedule = m->schedule;
     c->T = m->num_train_timesteps;

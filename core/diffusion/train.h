@@ -21,6 +21,7 @@
 #include "diffusion/model.h"
 #include "nn/optim.h"
 #include "diffusion/schedule.h"
+#include "nets/autoencoder.h"
 #include "nets/unet.h"
 #include <stdint.h>
 
@@ -41,6 +42,10 @@ typedef struct {
     float beta_start, beta_end;
     char out[256];            /* where the program writes the model ("" = not said); kept in the
                                  checkpoint so a resumed run writes to the same place */
+    char autoencoder[256];    /* "" pixel space; else latent diffusion (latent/latent.h): the U-Net
+                                 learns the scaled latents of the first latent_n pictures of `data`
+                                 encoded by this autoencoder file */
+    long latent_n;            /* 0: the whole training split */
 } dn_train_config;
 
 /* Defaults: batch 64, lr 2e-4 (warm-up 500, then cosine to 1e-5), clip 1, weight decay 0,
@@ -56,7 +61,8 @@ typedef struct {
 
 typedef struct {
     dn_train_config cfg;
-    dn_data data;          /* the training split */
+    dn_data data;          /* the training split (latent diffusion: its latents) */
+    dn_autoencoder ae;     /* latent diffusion: the autoencoder (else zeroed), e.g. for sample grids */
     dn_sched sched;
     dn_unet net;           /* the raw weights being trained */
     dn_unet_params grads;
