@@ -160,6 +160,9 @@ $(BUILD)/tests/%: $(BUILD)/tests/%.o $(TEST_HELPER_OBJ) $(VIZ_LIB) $(BUILD)/libd
 # The benchmarks (named bench_*, so not tests): built and run by `make bench`.
 $(BUILD)/bench_unet: $(BUILD)/tests/bench_unet.o $(BUILD)/libdiffuse.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/libdiffuse.a $(CORE_LIBS)
+# bench_latent: latent diffusion against pixel space, the autoencoder's speed (tests/bench_latent.c).
+$(BUILD)/bench_latent: $(BUILD)/tests/bench_latent.o $(BUILD)/libdiffuse.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/libdiffuse.a $(CORE_LIBS)
 # bench_winograd wraps dn_conv2d_forward to time the U-Net's convolutions (a study: tests/bench_winograd.c).
 $(BUILD)/bench_winograd: $(BUILD)/tests/bench_winograd.o $(BUILD)/libdiffuse.a
 	$(CC) $(ALL_LDFLAGS) -Wl,--wrap=dn_conv2d_forward -o $@ $< $(BUILD)/libdiffuse.a $(CORE_LIBS)

@@ -16,6 +16,7 @@
 #include "base/fileio.h"
 #include "diffusion/model.h"
 #include "eval/eval.h"
+#include "latent/latent.h"
 #include "base/parallel.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,7 +51,7 @@ static const char usage[] =
     "                      to 12), to see guidance trade variety for typical pictures\n"
     "\n"
     "  --train-classifier  train the classifier instead; needs --data and -o\n"
-    "  --data NAME         fashion or pets\n"
+    "  --data NAME         fashion, pets or pets64\n"
     "  -o, --out C.dfc     where to save it (float16 unless --float32)\n"
     "  --epochs E          passes over the training images (default 6)\n"
     "  --max-images N      use only N training images (default: all)\n"
@@ -317,7 +318,12 @@ int cmd_eval(int argc, char **argv) {
     int *ids = NULL;
     double t_start = now();
     if (dn_model_load(model, &net, &meta)) return cli_error(cmd, EXIT_FAIL, "%s", dn_error());
+    dn_autoencoder ae = {0}; /* a latent model's: samples are decoded before the classifier sees them */
     int K = net.cfg.num_classes;
+    if (dn_latent_autoencoder(model, &meta, &net.cfg, &ae) < 0) {
+        cli_error(cmd, EXIT_FAIL, "%s", dn_error());
+        goto done;
+    }
     const char *dname = dn_data_short_name(meta.dataset);
     if (!meta.dataset[0]) {
         cli_error(cmd, EXIT_FAIL, "the model '%s' does not say which data set it learned (no 'dataset' entry)", model);
@@ -343,7 +349,7 @@ int cmd_eval(int argc, char **argv) {
         else cli_error(cmd, EXIT_FAIL, "%s", dn_error());
         goto done;
     }
-    if (dn_eval_check(&net, &cls, model, cls_path) < 0) {
+    if (dn_eval_check(&net, ae.param_mem ? &ae : NULL, &cls, model, cls_path) < 0) {
         cli_error(cmd, EXIT_FAIL, "%s", dn_error());
         goto done;
     }
@@ -375,7 +381,8 @@ int cmd_eval(int argc, char **argv) {
 
     /* real data: the test split through the classifier, and the floors */
     int tty = isatty(STDERR_FILENO);
-    dn_eval_config ec = {.net = &net, .sched = &sched, .cls = &cls, .test = &test, .train = &trainset,
+    dn_eval_config ec = {.net = &net, .ae = ae.param_mem ? &ae : NULL, .sched = &sched, .cls = &cls, .test = &test,
+                         .train = &trainset,
                          .steps = steps, .n = n, .n_real = real_n, .seed = (uint64_t)seed,
                          .progress = sample_progress, .ctx = &tty};
     fprintf(stderr, "  classifying the %ld test images\n", real_n > 0 && real_n < test.n ? (long)real_n : test.n);
@@ -385,6 +392,19 @@ int cmd_eval(int argc, char **argv) {
     }
     long nt = ev.nt;
     int F = ev.F, Kc = ev.K; /* Kc = K unless the model is unconditional */
+    double rec_acc = -1, rec_acc_rec = -1, rec_psnr = 0;
+    if (ae.param_mem) { /* the autoencoder's round trip, before anything is sampled */
+        fprintf(stderr, "  the autoencoder's round trip on %ld test pictures\n", nt < 1000 ? nt : 1000L);
+        if (dn_eval_reconstruction(&ae, &cls, &test, nt < 1000 ? nt : 1000, &rec_acc, &rec_acc_rec, &rec_psnr) < 0) {
+            cli_error(cmd, EXIT_FAIL, "%s", dn_error());
+            goto done;
+        }
+        printf("latent diffusion: %dx%dx%d latents of %dx%dx%d pictures; the autoencoder's round trip on %ld test "
+               "pictures: PSNR %.2f dB, classifier accuracy %.2f%% on the originals, %.2f%% on the reconstructions\n",
+               net.cfg.width, net.cfg.height, net.cfg.in_channels, cls.cfg.width, cls.cfg.height, cls.cfg.in_channels,
+               nt < 1000 ? nt : 1000L, rec_psnr, 100 * rec_acc, 100 * rec_acc_rec);
+        fflush(stdout);
+    }
     const dn_eval_set real = ev.real;
     double floor_n = ev.floor_n, floor_half = ev.floor_half;
 
@@ -467,6 +487,12 @@ int cmd_eval(int argc, char **argv) {
         fprintf(mf, "Data set `%s` (%d classes), %ld training steps. Classifier `%s` (test accuracy %.2f%%).\n"
                     "DDIM %d steps, seed %d, %d samples per setting; recommended guidance w = %g.\n\n",
                 dname, K, meta.train_steps, cls_path, 100 * (double)cls.test_accuracy, steps, seed, n, (double)cfg_scale);
+        if (ae.param_mem)
+            fprintf(mf, "Latent diffusion: %dx%dx%d latents of %dx%dx%d pictures. The autoencoder's round trip on %ld "
+                        "test pictures: PSNR %.2f dB; classifier accuracy %.2f%% on the originals, %.2f%% on the "
+                        "reconstructions.\n\n", net.cfg.width, net.cfg.height, net.cfg.in_channels, cls.cfg.width,
+                    cls.cfg.height, cls.cfg.in_channels, nt < 1000 ? nt : 1000L, rec_psnr, 100 * rec_acc,
+                    100 * rec_acc_rec);
         print_table(mf, &t, 1);
         fprintf(mf, "\n");
         print_table(mf, &pc, 1);
@@ -485,6 +511,7 @@ done:
     dn_data_close(&test);
     dn_data_close(&trainset);
     dn_cls_free(&cls);
+    dn_ae_free(&ae);
     dn_unet_free(&net);
     return status;
 }

@@ -17,14 +17,20 @@
 # usage: bench.sh BUILD_DIR [--quick]   (or DN_BENCH_QUICK=1: short timings, for a smoke test)
 #        DN_BENCH_THREADS="1 2" (default), DN_BENCH_KERNELS="avx512 avx2" (default: all vector copies)
 #   3. a study: the most Winograd F(2x2,3x3) convolutions could give (tests/bench_winograd.c).
-# Raw results: BUILD_DIR/bench/{gemm,c,torch}_COPY[_THREADS].tsv. Results: docs/PERFORMANCE.md.
+#   4. latent diffusion against pixel space, one thread: a guided 50-step sample of the shipped
+#      32x32 pets model against the latent pets64 model (its decode included), the autoencoder's
+#      decode and encode of one picture, and per step numbers, FLOPs, time and memory of a 64x64
+#      pixel U-Net against the latent one (tests/bench_latent.c; DN_BENCH_LATENT=MODEL.dfm
+#      measures another latent model than assets/models/pets64.dfm).
+# Raw results: BUILD_DIR/bench/{gemm,c,torch,latent}_COPY[_THREADS].tsv. Results: docs/PERFORMANCE.md.
 set -u
 BUILD=${1:-build}
 [ "${2:-}" = "--quick" ] && DN_BENCH_QUICK=1
 QUICK=""
 [ -n "${DN_BENCH_QUICK:-}" ] && QUICK=--quick
 sh scripts/deps.sh libopenblas-dev python3-torch || exit 1
-make --no-print-directory BUILD="$BUILD" "$BUILD/bench_unet" "$BUILD/bench_gemm" "$BUILD/bench_winograd" "$BUILD/bench_view" >/dev/null ||
+make --no-print-directory BUILD="$BUILD" "$BUILD/bench_unet" "$BUILD/bench_gemm" "$BUILD/bench_winograd" "$BUILD/bench_view" \
+  "$BUILD/bench_latent" >/dev/null ||
   { echo "bench.sh: cannot build the benchmarks (make BUILD=$BUILD $BUILD/bench_unet $BUILD/bench_gemm)" >&2; exit 1; }
 out="$BUILD/bench"
 mkdir -p "$out"
@@ -121,4 +127,21 @@ for k in $COPIES; do DN_KERNELS="$k" "$BUILD/bench_winograd" || echo "bench.sh: 
 echo
 for k in $COPIES; do
   for th in 1 2; do DN_KERNELS="$k" "$BUILD/bench_view" --threads "$th" || echo "bench.sh: bench_view failed" >&2; done
+done
+
+# 4. What latent diffusion buys (the Stable Diffusion claim: a lower-dimensional representation,
+# cheaper and more memory efficient) and issue #15's speed target for the decoder, per copy, one
+# thread (the targets are one-thread numbers): whole guided samples, pixel against latent (the
+# decode included), the autoencoder alone, then per guided step a 64x64 pixel-space U-Net against
+# the latent U-Net. A missing model is reported and the section skipped (tests/bench_latent.c).
+echo
+echo "4. latent diffusion against pixel space, 1 thread (ratio rows: latent_sample = latent / pixel,"
+echo "claim_* = pixel64 / latent; ae_decode_1 target <= 10 ms)"
+printf "%-22s %-7s %10s %-7s %s\n" row kernels value unit extra
+for k in $COPIES; do
+  DN_KERNELS="$k" "$BUILD/bench_latent" --threads 1 ${DN_BENCH_LATENT:+--latent "$DN_BENCH_LATENT"} $QUICK \
+    > "$out/latent_$k.tsv" || { echo "bench.sh: bench_latent failed ($k), section 4 skipped" >&2; continue; }
+  awk -F'\t' -v k="$k" '
+    { flag = ($1 == "ae_decode_1" && $2 > 10) ? "  ABOVE TARGET" : ""
+      printf "%-22s %-7s %10s %-7s %s%s\n", $1, k, $2, $3, $4, flag }' "$out/latent_$k.tsv"
 done

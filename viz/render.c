@@ -192,9 +192,13 @@ typedef struct {
     dn_layout L;
     const dn_render_opts *o;
     int failed;
-    long n;         /* values of one image: channels * height * width */
+    long n;         /* values of one picture shown: channels * height * width */
+    long np;        /* values of one plane of the run: n, or a latent run's latent values */
+    int lat;        /* a latent run: planes are latents, shown as mosaics of their channels */
     float *tmp;     /* (n) scratch for scaled pictures */
     float *buf[6];  /* (n) each: the cells' derived pictures (differences, sums) */
+    float *lbuf[12];/* (n) each: latent planes as mosaics (latent runs only) */
+    int nl;         /* lbuf used so far in this frame */
     float move_max; /* the largest drift or random value of the whole run: one scale for all steps */
     size_t log_len;
 } ctx;
@@ -530,14 +534,60 @@ static float shown_scale(const dn_run_frame *f, int next) { return next ? f->sca
 static const float *shown_x(const ctx *c, const dn_run_frame *f, float *out) {
     float s = shown_scale(f, 0);
     if (s == 1.0f) return f->x;
-    for (long i = 0; i < c->n; i++) out[i] = f->x[i] * s;
+    for (long i = 0; i < c->np; i++) out[i] = f->x[i] * s;
     return out;
+}
+
+/* A plane of the run as a picture: itself in pixel space; in latent space a mosaic of its
+ * channels (a grid of ceil(sqrt(Z)) tiles, each channel enlarged to fill its tile, grey), so
+ * the panels show the latent noise and moves where they live. */
+static const float *lat_img(ctx *c, const float *plane) {
+    if (!c->lat) return plane;
+    if (c->nl >= 12) return c->lbuf[11]; /* never: at most 12 latent cells a frame */
+    float *out = c->lbuf[c->nl++];
+    const dn_view *v = c->v;
+    int Z = v->lat_channels, h = v->lat_height, w = v->lat_width, g = 1;
+    while (g * g < Z) g++;
+    int th = v->height / g, tw = v->width / g;
+    long pp = (long)v->height * v->width;
+    for (long i = 0; i < c->n; i++) out[i] = 0.0f;
+    for (int z = 0; z < Z; z++) {
+        int ty = z / g, tx = z % g;
+        for (int y = 0; y < th; y++)
+            for (int x = 0; x < tw; x++) {
+                float val = plane[((long)z * h + (long)y * h / th) * w + (long)x * w / tw];
+                long o = (long)(ty * th + y) * v->width + tx * tw + x;
+                for (int ch = 0; ch < v->channels; ch++) out[ch * pp + o] = val;
+            }
+    }
+    return out;
+}
+
+/* Under a noise panel: its grey scale, and in latent space where the noise lives. */
+static const char *noise_note(const ctx *c) {
+    return c->lat ? "in the latent: 4 channels, \xc2\xb1" "3|latent, 4 channels"
+                  : "grey 0, white +3, black \xe2\x88\x92" "3|grey 0, \xc2\xb1" "3";
+}
+
+/* "16x16x4 = 1024 numbers": the latent's size, under its panel. */
+static const char *lat_note(const ctx *c) {
+    static char buf[64]; /* the renderer runs on one thread */
+    snprintf(buf, sizeof buf, "%dx%dx%d = %ld numbers", c->v->lat_width, c->v->lat_height, c->v->lat_channels, c->np);
+    return buf;
+}
+
+/* The predicted x_0 as a picture (a latent run's decoded one). */
+static const float *x0_img(const ctx *c, const dn_run_frame *f) { return c->lat && f->pic0 ? f->pic0 : f->x0_pred; }
+
+/* x_t as a picture: shown_x, or a latent run's decoding. */
+static const float *x_img(const ctx *c, const dn_run_frame *f, float *out) {
+    return c->lat && f->pic ? f->pic : shown_x(c, f, out);
 }
 
 static void draw_big(ctx *c, const dn_run_frame *f) {
     const dn_view *v = c->v;
     dn_rect b = c->L.big;
-    text(c, &c->f->title, b.x, b.y, DN_ALIGN_LEFT, c->P->ink, "x_t");
+    text(c, &c->f->title, b.x, b.y, DN_ALIGN_LEFT, c->P->ink, "%s", c->lat ? "x_t, decoded" : "x_t");
     char line[160];
     dn_font *lf = c->L.presenter ? &c->f->label : &c->f->body;
     share_text sh = shares(f);
@@ -547,13 +597,17 @@ static void draw_big(ctx *c, const dn_run_frame *f) {
     else if (shown_scale(f, 0) != 1.0f)
         snprintf(line, sizeof line, "t = %g   x / \xe2\x88\x9a(\xcf\x83\xc2\xb2+1)", (double)f->t);
     else snprintf(line, sizeof line, "t = %g", (double)f->t);
-    text(c, lf, b.x + S(c, 56), b.y + S(c, 4), DN_ALIGN_LEFT, c->P->muted, "%s", line);
+    int tx = c->lat ? text_width(&c->f->title, "x_t, decoded") + S(c, 14) : S(c, 56);
+    text(c, lf, b.x + tx, b.y + S(c, 4), DN_ALIGN_LEFT, c->P->muted, "%s", line);
     dn_rect r = c->L.big_img;
     int bw = line_w(c);
     dn_canvas_rect(c->cv, r.x - bw, r.y - bw, r.w + 2 * bw, r.h + 2 * bw, bw, c->P->grid);
-    blit(c, r, shown_x(c, f, c->tmp));
+    blit(c, r, x_img(c, f, c->tmp));
     const float *noise = fwd(c) ? (f->has_true ? f->eps_true : NULL) : (f->has_pred ? f->eps_pred : NULL);
-    if (v->set.overlay && noise) {
+    if (v->set.overlay && c->lat) {
+        text(c, &c->f->small, b.x + b.w, b.y + S(c, 30), DN_ALIGN_RIGHT, c->P->muted,
+             "the noise lives in the latent: see its panel");
+    } else if (v->set.overlay && noise) {
         /* the noise drawn over x_t at half opacity, on the noise panels' symmetric scale */
         int iw = v->width, z = c->L.zoom;
         long plane = (long)iw * v->height;
@@ -640,15 +694,15 @@ static void move_cells(ctx *c, const dn_run_frame *f, cell_item *it, int *n, int
         empty_cell(it, n, sr, "random motion", "the last frame:\nno step after it");
         return;
     }
-    float m = c->move_max, md = max_abs(f->drift, c->n), mr = max_abs(f->random, c->n);
+    float m = c->move_max, md = max_abs(f->drift, c->np), mr = max_abs(f->random, c->np);
     char note[128];
     snprintf(note, sizeof note, "step %d \xe2\x86\x92 %d: up to %.2g (white %.2g)|max %.2g of %.2g", f->k, f->k + 1,
              (double)md, (double)m, (double)md, (double)m);
-    img_cell(it, n, sd, ld, f->drift, 1.0f / m, note);
+    img_cell(it, n, sd, ld, lat_img(c, f->drift), 1.0f / m, note);
     if (mr > 0) {
         snprintf(note, sizeof note, "step %d \xe2\x86\x92 %d: up to %.2g (white %.2g)|max %.2g of %.2g", f->k,
                  f->k + 1, (double)mr, (double)m, (double)mr, (double)m);
-        img_cell(it, n, sr, lr, f->random, 1.0f / m, note);
+        img_cell(it, n, sr, lr, lat_img(c, f->random), 1.0f / m, note);
     } else {
         char why[96];
         snprintf(why, sizeof why, "none: %s adds\nno fresh noise", dn_sampler_kind_name(v->set.sampler));
@@ -658,10 +712,10 @@ static void move_cells(ctx *c, const dn_run_frame *f, cell_item *it, int *n, int
 
 /* The class's pull, cond - uncond, scaled to its own largest value into buf. */
 static float pull_image(ctx *c, const dn_run_frame *f, float *buf) {
-    for (long i = 0; i < c->n; i++) buf[i] = f->eps_cond[i] - f->eps_uncond[i];
-    float m = max_abs(buf, c->n);
+    for (long i = 0; i < c->np; i++) buf[i] = f->eps_cond[i] - f->eps_uncond[i];
+    float m = max_abs(buf, c->np);
     if (!(m > 0)) m = 1;
-    for (long i = 0; i < c->n; i++) buf[i] /= m;
+    for (long i = 0; i < c->np; i++) buf[i] /= m;
     return m;
 }
 
@@ -674,19 +728,19 @@ static int collect_guidance(ctx *c, const dn_run_frame *f, cell_item *it) {
         return n;
     }
     if (!f->guided) {
-        img_cell(it, &n, 0, "the one prediction|the one prediction", f->eps_pred, 1.0f / NOISE_RANGE, "grey 0, white +3|grey 0, \xc2\xb1" "3");
+        img_cell(it, &n, 0, "the one prediction|the one prediction", lat_img(c, f->eps_pred), 1.0f / NOISE_RANGE, "grey 0, white +3|grey 0, \xc2\xb1" "3");
         empty_cell(it, &n, 1, "no guidance|no guidance",
                    v->set.cond ? "w = 1: the conditional\nprediction only" : "conditioning off:\nunconditional only");
         return n;
     }
-    img_cell(it, &n, 0, "without the class|uncond \xce\xb5", f->eps_uncond, 1.0f / NOISE_RANGE, "the unconditional prediction|no class given");
-    img_cell(it, &n, 1, "with the class|cond \xce\xb5", f->eps_cond, 1.0f / NOISE_RANGE, "the conditional prediction|the class given");
+    img_cell(it, &n, 0, "without the class|uncond \xce\xb5", lat_img(c, f->eps_uncond), 1.0f / NOISE_RANGE, "the unconditional prediction|no class given");
+    img_cell(it, &n, 1, "with the class|cond \xce\xb5", lat_img(c, f->eps_cond), 1.0f / NOISE_RANGE, "the conditional prediction|the class given");
     float m = pull_image(c, f, c->buf[0]);
     snprintf(note, sizeof note, "with \xe2\x88\x92 without (white %.2g)|cond \xe2\x88\x92 uncond, \xc2\xb1%.2g", (double)m, (double)m);
-    img_cell(it, &n, 2, "the class's pull|class pull", c->buf[0], 1.0f, note);
+    img_cell(it, &n, 2, "the class's pull|class pull", lat_img(c, c->buf[0]), 1.0f, note);
     char lab[64];
     snprintf(lab, sizeof lab, "what is used: w = %g|mix (w = %g)", (double)v->set.cfg_scale, (double)v->set.cfg_scale);
-    img_cell(it, &n, 3, lab, f->eps_pred, 1.0f / NOISE_RANGE, "without + w \xc2\xb7 pull|uncond + w \xc2\xb7 pull");
+    img_cell(it, &n, 3, lab, lat_img(c, f->eps_pred), 1.0f / NOISE_RANGE, "without + w \xc2\xb7 pull|uncond + w \xc2\xb7 pull");
     if (!c->L.presenter) {
         cell_item *e = add(it, &n, 4, CELL_TEXT, "");
         snprintf(e->why, sizeof e->why, "used = without\n  + w \xc2\xb7 (with \xe2\x88\x92 without)\n\nw = 0: the class is ignored\n"
@@ -719,36 +773,47 @@ static int collect_panels(ctx *c, const dn_run_frame *f, cell_item *it) {
         if (P & DN_PANEL_NOISE) {
             if (!f->has_true) empty_cell(it, &n, 0, "the noise added|true noise \xce\xb5", "the clean image:\nno noise yet");
             else if (v->set.overlay) empty_cell(it, &n, 0, "the noise added|true noise \xce\xb5", "drawn over x_t");
-            else img_cell(it, &n, 0, "the noise added|true noise \xce\xb5", f->eps_true, 1.0f / NOISE_RANGE, "grey 0, white +3, black \xe2\x88\x92" "3|grey 0, \xc2\xb1" "3");
-            if (f->has_pred) img_cell(it, &n, 1, "the network's guess of it|predicted noise", f->eps_pred, 1.0f / NOISE_RANGE, "the U-Net's prediction|the U-Net's guess");
+            else img_cell(it, &n, 0, "the noise added|true noise \xce\xb5", lat_img(c, f->eps_true), 1.0f / NOISE_RANGE, noise_note(c));
+            if (f->has_pred) img_cell(it, &n, 1, "the network's guess of it|predicted noise", lat_img(c, f->eps_pred), 1.0f / NOISE_RANGE, "the U-Net's prediction|the U-Net's guess");
             else empty_cell(it, &n, 1, "the network's guess of it|predicted noise", f->k == 0 && v->has_net ? "the clean image:\nnothing to predict" : nopred);
         }
         if (P & DN_PANEL_ERROR) {
             if (f->has_pred && f->has_true) {
                 cell_item *e = add(it, &n, 2, CELL_HEAT, "where the guess is wrong|prediction error");
-                e->img = f->err;
+                e->img = lat_img(c, f->err);
             } else empty_cell(it, &n, 2, "where the guess is wrong|prediction error", f->k == 0 && v->has_net ? "the clean image:\nnothing to predict" : nopred);
         }
         if (P & DN_PANEL_X0) {
-            if (f->has_pred) img_cell(it, &n, 3, "the clean image it implies|predicted x_0", f->x0_pred, 1.0f, "x_0 from the guess|the clean image implied");
+            if (f->has_pred) img_cell(it, &n, 3, "the clean image it implies|predicted x_0", x0_img(c, f), 1.0f, "x_0 from the guess|the clean image implied");
             else empty_cell(it, &n, 3, "the clean image it implies|predicted x_0", f->k == 0 && v->has_net ? "the clean image:\nnothing to predict" : nopred);
         }
-        if (P & DN_PANEL_MOVE) move_cells(c, f, it, &n, 4, 5);
+        if (c->lat) { /* both spaces at the same step: the picture noised itself, and the latent */
+            char pn[64];
+            snprintf(pn, sizeof pn, "%dx%dx%d = %ld values", v->width, v->height, v->channels, c->n);
+            if (f->pic_noised)
+                img_cell(it, &n, 4, "the picture noised in pixels|pixel-space x_t", f->pic_noised, 1.0f, pn);
+            else empty_cell(it, &n, 4, "the picture noised in pixels|pixel-space x_t", "the clean image:\nno noise yet");
+            img_cell(it, &n, 5, "the latent x_t itself|latent x_t", lat_img(c, shown_x(c, f, c->buf[1])), 1.0f / NOISE_RANGE,
+                     lat_note(c));
+        } else if (P & DN_PANEL_MOVE) move_cells(c, f, it, &n, 4, 5);
         return n;
     }
     int K = dn_view_frames(v) - 1;
     if (P & DN_PANEL_NOISE) {
         if (!f->has_pred) empty_cell(it, &n, 0, "the predicted noise|predicted noise", nopred);
         else if (v->set.overlay) empty_cell(it, &n, 0, "the predicted noise|predicted noise", "drawn over x_t");
-        else img_cell(it, &n, 0, "the predicted noise|predicted noise", f->eps_pred, 1.0f / NOISE_RANGE, "grey 0, white +3, black \xe2\x88\x92" "3|grey 0, \xc2\xb1" "3");
+        else img_cell(it, &n, 0, "the predicted noise|predicted noise", lat_img(c, f->eps_pred), 1.0f / NOISE_RANGE, noise_note(c));
     }
     if (P & DN_PANEL_X0) {
-        if (f->has_pred) img_cell(it, &n, 1, "where it aims: x_0|predicted x_0", f->x0_pred, 1.0f, "the clean image predicted now|where this step aims");
+        if (f->has_pred) img_cell(it, &n, 1, "where it aims: x_0|predicted x_0", x0_img(c, f), 1.0f, "the clean image predicted now|where this step aims");
         else empty_cell(it, &n, 1, "where it aims: x_0|predicted x_0", "the result:\nsee x_t");
     }
     if (P & DN_PANEL_MOVE) {
         if (!pres) { /* the presenter leaves it out: it looks like x_t */
-            if (f->k < K) {
+            if (c->lat) { /* what the U-Net works on: the latent itself */
+                img_cell(it, &n, 2, "the latent x_t itself|latent x_t", lat_img(c, shown_x(c, f, c->buf[1])), 1.0f / NOISE_RANGE,
+                         lat_note(c));
+            } else if (f->k < K) {
                 float sn = shown_scale(f, 1);
                 for (long i = 0; i < c->n; i++) c->buf[1][i] = (f->x[i] + f->drift[i] + f->random[i]) * sn;
                 img_cell(it, &n, 2, "the next x_t|next x_t", c->buf[1], 1.0f, "x_t + drift + random|x + drift + random");
@@ -761,7 +826,7 @@ static int collect_panels(ctx *c, const dn_run_frame *f, cell_item *it) {
             char note[128];
             float m = pull_image(c, f, c->buf[2]);
             snprintf(note, sizeof note, "with \xe2\x88\x92 without the class (white %.2g)|cond \xe2\x88\x92 uncond, \xc2\xb1%.2g", (double)m, (double)m);
-            img_cell(it, &n, 5, "the class's pull|class pull", c->buf[2], 1.0f, note);
+            img_cell(it, &n, 5, "the class's pull|class pull", lat_img(c, c->buf[2]), 1.0f, note);
         } else
             empty_cell(it, &n, 5, "the class's pull|class pull",
                        !f->has_pred ? "the last frame:\nno prediction"
@@ -937,7 +1002,7 @@ static void draw_hist_in(ctx *c, const dn_run_frame *f, dn_rect r, int title) {
     const float lo = -4, hi = 4, bw = (hi - lo) / NB;
     long cnt[NB] = {0};
     const float *xs = shown_x(c, f, c->tmp);
-    for (long i = 0; i < c->n; i++) {
+    for (long i = 0; i < c->np; i++) {
         float x = xs[i];
         if (!(x >= lo && x < hi)) continue;
         int b = (int)((x - lo) / bw);
@@ -945,7 +1010,7 @@ static void draw_hist_in(ctx *c, const dn_run_frame *f, dn_rect r, int title) {
     }
     const float ymax = 0.8f; /* density shown up to 0.8; taller bars are clipped (clean images) */
     for (int b = 0; b < NB; b++) {
-        float d = (float)cnt[b] / ((float)c->n * bw);
+        float d = (float)cnt[b] / ((float)c->np * bw);
         int bh = (int)lroundf(fminf(d / ymax, 1.0f) * (float)p.h);
         int x0 = p.x + b * p.w / NB, x1 = p.x + (b + 1) * p.w / NB;
         dn_canvas_fill_rect(c->cv, x0, p.y + p.h - bh, x1 - x0 - 1 > 0 ? x1 - x0 - 1 : 1, bh, accent(c));
@@ -1150,7 +1215,7 @@ static void draw_compare_side(ctx *c, dn_rect r, const char *tag, const dn_view_
         text(c, &c->f->label, box.x + box.w / 2, box.y + box.h / 2, DN_ALIGN_CENTER, c->P->note, "computing\xe2\x80\xa6");
         return;
     }
-    dn_rect ir = image(c, box, shown_x(c, f, c->buf[4]), 1.0f);
+    dn_rect ir = image(c, box, x_img(c, f, c->buf[4]), 1.0f);
     share_text sh = shares(f);
     if (f->alpha_bar >= 1.0f) snprintf(line, sizeof line, "step %d of %d: done, clean", shown, frames - 1);
     else snprintf(line, sizeof line, "step %d of %d, t = %g: %s picture", shown, frames - 1, (double)f->t, sh.picture);
@@ -1231,7 +1296,7 @@ static void draw_strip(ctx *c) {
             int K = dn_view_frames(v) - 1;
             dn_rect box = {a.x + i * (cw + gap), ry + lab, cw, rh - lab - (row == 0 ? under : S(c, 4))};
             if (rows[row] == ROW_X) {
-                image(c, box, shown_x(c, f, c->buf[3]), 1.0f);
+                image(c, box, x_img(c, f, c->buf[3]), 1.0f);
                 char t[64];
                 if (f->alpha_bar >= 1.0f) snprintf(t, sizeof t, "clean");
                 else snprintf(t, sizeof t, "t = %g", (double)f->t);
@@ -1248,11 +1313,11 @@ static void draw_strip(ctx *c) {
             float mul = 1.0f;
             const char *none = "";
             switch (rows[row]) {
-            case ROW_NOISE: img = f->has_true ? f->eps_true : NULL, mul = 1.0f / NOISE_RANGE, none = "clean: no noise yet"; break;
-            case ROW_X0: img = f->has_pred ? f->x0_pred : NULL, none = "the result is x_t"; break;
-            case ROW_DRIFT: img = f->k < K ? f->drift : NULL, mul = 1.0f / c->move_max, none = "the end: no next step"; break;
+            case ROW_NOISE: img = f->has_true ? lat_img(c, f->eps_true) : NULL, mul = 1.0f / NOISE_RANGE, none = "clean: no noise yet"; break;
+            case ROW_X0: img = f->has_pred ? x0_img(c, f) : NULL, none = "the result is x_t"; break;
+            case ROW_DRIFT: img = f->k < K ? lat_img(c, f->drift) : NULL, mul = 1.0f / c->move_max, none = "the end: no next step"; break;
             case ROW_RANDOM:
-                img = f->k < K && max_abs(f->random, c->n) > 0 ? f->random : NULL, mul = 1.0f / c->move_max;
+                img = f->k < K && max_abs(f->random, c->np) > 0 ? lat_img(c, f->random) : NULL, mul = 1.0f / c->move_max;
                 none = f->k < K ? "none: no fresh noise" : "the end: no next step";
                 break;
             case ROW_X: break;
@@ -1276,13 +1341,16 @@ int dn_render_with(dn_canvas *cv, const dn_view *v, dn_render_fonts *f, const dn
     c.cv = cv, c.f = f, c.v = v, c.o = o;
     c.P = v->look.theme == DN_THEME_LIGHT ? &light : &dark;
     c.n = (long)v->channels * v->height * v->width;
+    c.lat = v->latent;
+    c.np = c.lat ? (long)v->lat_channels * v->lat_height * v->lat_width : c.n;
     if (o->log && o->log_size) o->log[0] = '\0';
     dn_render_layout(&c.L, v, cv->w, cv->h);
     dn_canvas_clear(cv, c.P->bg);
-    float *mem = malloc(sizeof(float) * (size_t)c.n * 7);
+    float *mem = malloc(sizeof(float) * (size_t)c.n * (c.lat ? 19 : 7));
     if (!mem) return dn_fail("out of memory drawing a frame");
     c.tmp = mem;
     for (int i = 0; i < 6; i++) c.buf[i] = mem + (long)(i + 1) * c.n;
+    for (int i = 0; c.lat && i < 12; i++) c.lbuf[i] = mem + (long)(i + 7) * c.n;
     int shown = 0;
     const dn_run_frame *fr = dn_view_frame_at(v, o->k, &shown);
     draw_header(&c, fr, shown);
@@ -1442,7 +1510,7 @@ static int export_finish(dn_export *ex, const dn_view *v) {
             free(sheet);
             return dn_fail("frame %d of the run could not be computed", k);
         }
-        memcpy(sheet + (long)i * plane, f->x, sizeof(float) * (size_t)plane);
+        memcpy(sheet + (long)i * plane, v->latent && f->pic ? f->pic : f->x, sizeof(float) * (size_t)plane);
         snprintf(caps[i], sizeof caps[i], "step %d\nt = %g", k, (double)f->t);
         cp[i] = caps[i];
     }

@@ -14,6 +14,7 @@
 #include "data/data.h"
 #include "base/err.h"
 #include "data/image.h"
+#include "latent/latent.h"
 
 const int dn_view_step_choices[DN_VIEW_STEP_CHOICES] = {10, 25, 50, 100, 250, 1000};
 const float dn_view_speeds[DN_VIEW_SPEEDS] = {1, 2, 4, 8, 15, 30, 60};
@@ -301,6 +302,12 @@ static void run_config(const dn_view *v, const dn_view_settings *s, dn_run_confi
     c.height = v->height;
     c.width = v->width;
     c.x0 = s->mode == DN_RUN_FORWARD || s->start > 0 ? v->x0 : NULL;
+    if (v->latent) { /* the latent of the picture is what the run noises */
+        c.channels = v->lat_channels, c.height = v->lat_height, c.width = v->lat_width;
+        c.x0 = c.x0 ? v->x0_lat : NULL;
+        c.ae = &v->ae;
+        c.x0_pic = s->mode == DN_RUN_FORWARD ? v->x0 : NULL;
+    }
     c.start = s->mode == DN_RUN_REVERSE ? s->start : 0;
     c.class_id = v->num_classes == 0 ? 0 : s->cond ? s->class_id : v->num_classes;
     c.cfg_scale = s->cfg_scale;
@@ -365,6 +372,14 @@ int dn_view_init(dn_view *v, const dn_view_settings *s) {
         v->channels = nc->in_channels;
         v->height = nc->height;
         v->width = nc->width;
+        int lat = dn_latent_autoencoder(s->model, &v->meta, nc, &v->ae);
+        if (lat < 0) goto fail;
+        if (lat) { /* the run diffuses latents; the screen shows pictures */
+            int f = dn_ae_factor(&v->ae.cfg);
+            v->latent = 1;
+            v->lat_channels = nc->in_channels, v->lat_height = nc->height, v->lat_width = nc->width;
+            v->channels = v->ae.cfg.in_channels, v->height = nc->height * f, v->width = nc->width * f;
+        }
         snprintf(v->model_name, sizeof v->model_name, "%.120s", base_name(s->model));
     } else {
         if (dn_sched_init_default(&v->sched, DN_BETA_LINEAR, 1000) < 0) goto fail;
@@ -385,6 +400,14 @@ int dn_view_init(dn_view *v, const dn_view_settings *s) {
         goto fail;
     }
     if (load_image(v) < 0 || load_picture(v, v->set.picture) < 0) goto fail;
+    if (v->latent) {
+        v->x0_lat = malloc(sizeof(float) * (size_t)v->lat_channels * v->lat_height * v->lat_width);
+        if (!v->x0_lat) {
+            dn_fail("out of memory");
+            goto fail;
+        }
+        if (dn_latent_encode(&v->ae, v->x0_lat, v->x0, 1, v->height, v->width) < 0) goto fail;
+    }
     /* a forward run of a training image is conditioned on that image's own class (an ankle boot
      * is noised, and its noise predicted, as an ankle boot); a class chosen afterwards wins */
     if (v->set.mode == DN_RUN_FORWARD && v->image_label >= 0) v->set.class_id = v->image_label;
@@ -403,6 +426,8 @@ void dn_view_free(dn_view *v) {
     dn_run_free(v->cmp_run);
     for (int i = 0; i < DN_VIEW_CACHE; i++) dn_run_free(v->cache[i]);
     if (v->has_net) dn_unet_free(&v->net);
+    dn_ae_free(&v->ae);
+    free(v->x0_lat);
     dn_sched_free(&v->sched);
     free(v->x0);
     free(v->pic);

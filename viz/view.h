@@ -22,6 +22,7 @@
 #include "diffusion/model.h"
 #include "diffusion/run.h"
 #include "diffusion/schedule.h"
+#include "nets/autoencoder.h"
 #include "nets/unet.h"
 #include <stdint.h>
 
@@ -142,8 +143,13 @@ typedef struct {
     dn_model_meta meta;        /* valid when has_net */
     dn_sched sched;            /* the model's training schedule (linear 1000 without a model) */
     int num_classes;           /* 0 without a model or for an unconditional one */
-    int channels, height, width;
+    int channels, height, width; /* the pictures shown (a latent model's: its decoded pictures) */
     float *x0;                 /* (channels, height, width) the clean image in [-1, 1] */
+    /* latent diffusion (the model names an autoencoder, latent/latent.h): runs diffuse latents */
+    int latent;                /* 1 for a latent model */
+    dn_autoencoder ae;         /* valid when latent */
+    int lat_channels, lat_height, lat_width; /* the latents' shape (the network's) */
+    float *x0_lat;             /* x0's scaled latent (the mean), what a forward or img2img run noises */
     char image_name[128];      /* "pets training image #0", "cat.png" */
     int image_label;           /* the class of a training image of the model's own data set, else -1 */
     char model_name[128];      /* "pets.dfm", or "" */

@@ -51,6 +51,12 @@ struct dn_run {
     dn_rng rng;             /* forward: the chain's noise */
     dn_guide guide;         /* forward: evaluation buffers for batch 2 (cond + uncond) */
     float *out, *cond, *uncond, *eps_tmp; /* (plane) each: the guided output, its parts, scratch */
+    /* latent runs: the pictures */
+    long pic_plane;         /* values per picture, 0 for a pixel run */
+    int pic_h, pic_w;
+    float *x0_pic, *eps_pic; /* (pic_plane) the picture and its one noise picture, or NULL */
+    float *zbuf;            /* (plane) a latent to decode */
+    dn_ae_acts ae_acts;     /* batch 1 at the picture's size, made on the worker */
     /* shared state, under mu */
     pthread_mutex_t mu;
     pthread_cond_t want_cv, ready_cv;
@@ -105,7 +111,8 @@ static int frame_alloc(dn_run *r, int k) {
     int move = !last, truth = fwd && k >= 1;
     int parts = pred && r->guided;
     int planes = 1 + 2 * move + truth + (pred ? 2 : 0) + (pred && fwd) + 2 * parts;
-    float *b = malloc((size_t)planes * (size_t)r->plane * sizeof(float));
+    int pics = r->pic_plane ? 1 + pred + (truth && r->x0_pic) : 0;
+    float *b = malloc(((size_t)planes * (size_t)r->plane + (size_t)pics * (size_t)r->pic_plane) * sizeof(float));
     if (!b)
         return dn_fail("out of memory for frame %d of the run (%d planes of %ld values)", k, planes,
                        r->plane);
@@ -122,7 +129,10 @@ static int frame_alloc(dn_run *r, int k) {
     f->err = pred && fwd ? take(&b, 1, P) : z;
     f->eps_cond = parts ? take(&b, 1, P) : f->eps_pred;
     f->eps_uncond = parts ? take(&b, 1, P) : f->eps_pred;
-    assert(b == r->blocks[k] + (long)planes * P);
+    f->pic = pics ? take(&b, 1, r->pic_plane) : NULL;
+    f->pic0 = pics && pred ? take(&b, 1, r->pic_plane) : NULL;
+    f->pic_noised = pics && truth && r->x0_pic ? take(&b, 1, r->pic_plane) : NULL;
+    assert(b == r->blocks[k] + (long)planes * P + (long)pics * r->pic_plane);
     f->has_pred = pred;
     f->has_true = truth;
     f->guided = parts;
@@ -234,6 +244,23 @@ static int forward_frame(dn_run *r, int k) {
     return 0;
 }
 
+/* ---- latent runs: the frame's pictures ------------------------------------------------------ */
+
+static void decode_into(dn_run *r, float *pic, const float *z, float mul) {
+    const dn_autoencoder *ae = r->cfg.ae;
+    for (long i = 0; i < r->plane; i++) r->zbuf[i] = z[i] * mul / ae->scale_factor; /* as dn_latent_decode */
+    dn_ae_decode(ae, &r->ae_acts, pic, r->zbuf, 1);
+}
+
+static void frame_pictures(dn_run *r, dn_run_frame *f) {
+    decode_into(r, f->pic, f->x, f->scale);
+    if (f->pic0) decode_into(r, f->pic0, f->x0_pred, 1.0f);
+    if (f->pic_noised) {
+        float sa = sqrtf(f->alpha_bar), sb = sqrtf(1.0f - f->alpha_bar);
+        for (long i = 0; i < r->pic_plane; i++) f->pic_noised[i] = sa * r->x0_pic[i] + sb * r->eps_pic[i];
+    }
+}
+
 /* ---- the worker ------------------------------------------------------------------------------ */
 
 /* The U-Net's working memory and the generator, made on the worker (tens of MB to clear: the
@@ -241,6 +268,7 @@ static int forward_frame(dn_run *r, int k) {
 static int worker_init(dn_run *r) {
     const dn_run_config *cfg = &r->cfg;
     if (cfg->net && cfg->mode == DN_RUN_FORWARD && dn_guide_init(&r->guide, cfg->net, 2) < 0) return -1;
+    if (cfg->ae && dn_ae_acts_alloc(&r->ae_acts, cfg->ae, 1, r->pic_h, r->pic_w) < 0) return dn_fail_context("run");
     if (cfg->mode == DN_RUN_REVERSE) {
         /* image 0 of a dn_gen draws from dn_rng_seed(seed, 0): the run is dn_gen's sample */
         int id = cfg->class_id;
@@ -289,9 +317,11 @@ static void *worker(void *arg) {
         if (released && (rc = acts_restore(r)) < 0) break;
         if (r->cfg.mode == DN_RUN_FORWARD) rc = forward_frame(r, k);
         else if (k < r->K) rc = reverse_frame(r, k);
-        if (rc == 0 && dn_workspace_check() < 0) rc = -1; /* a kernel's scratch (forward frames) */
         if (rc != 0) break;
         dn_run_frame *f = &r->frames[k];
+        if (r->pic_plane) frame_pictures(r, f);
+        if (dn_workspace_check() < 0) rc = -1; /* a kernel's scratch (forward frames, decoding) */
+        if (rc != 0) break;
         f->move_max = 0;
         for (long i = 0; i < r->plane; i++) {
             float a = fabsf(f->drift[i]), b = fabsf(f->random[i]);
@@ -308,6 +338,7 @@ static void *worker(void *arg) {
          * of MB) is not needed again; a viewer keeps finished runs for going back to them */
         dn_gen_free(&r->gen);
         dn_guide_free(&r->guide);
+        dn_ae_acts_free(&r->ae_acts);
     }
     if (rc < 0) {
         pthread_mutex_lock(&r->mu);
@@ -336,6 +367,10 @@ static int check_config(const dn_run_config *c) {
         return dn_fail("run: start step %d must be >= 0", c->start);
     if (c->mode == DN_RUN_REVERSE && c->start > 0 && !c->x0)
         return dn_fail("run: starting at step %d (img2img) needs the image to noise (cfg.x0)", c->start);
+    if (c->ae && (c->ae->cfg.latent_channels != c->channels || (long)c->height * dn_ae_factor(&c->ae->cfg) > 4096 ||
+                  (long)c->width * dn_ae_factor(&c->ae->cfg) > 4096))
+        return dn_fail("run: the autoencoder makes %d latent channels, the run has %d", c->ae->cfg.latent_channels,
+                       c->channels);
     if (c->net) {
         const dn_unet_config *n = &c->net->cfg;
         if (n->in_channels != c->channels || n->out_channels != c->channels || n->height != c->height ||
@@ -395,6 +430,26 @@ dn_run *dn_run_start(const dn_run_config *cfg) {
     }
     if (need_x0) memcpy(r->x0, cfg->x0, pb);
     r->cfg.x0 = r->x0;
+    if (cfg->ae) {
+        int f = dn_ae_factor(&cfg->ae->cfg);
+        r->pic_h = cfg->height * f, r->pic_w = cfg->width * f;
+        r->pic_plane = (long)cfg->ae->cfg.in_channels * r->pic_h * r->pic_w;
+        r->zbuf = malloc(pb);
+        int with_pic = cfg->mode == DN_RUN_FORWARD && cfg->x0_pic;
+        r->x0_pic = with_pic ? malloc((size_t)r->pic_plane * sizeof(float)) : NULL;
+        r->eps_pic = with_pic ? malloc((size_t)r->pic_plane * sizeof(float)) : NULL;
+        if (!r->zbuf || (with_pic && (!r->x0_pic || !r->eps_pic))) {
+            dn_fail("run: out of memory for the pictures of a latent run");
+            goto fail;
+        }
+        if (with_pic) {
+            dn_rng pr;
+            dn_rng_seed(&pr, cfg->seed, 1);
+            memcpy(r->x0_pic, cfg->x0_pic, (size_t)r->pic_plane * sizeof(float));
+            dn_rng_normal_fill(&pr, r->eps_pic, r->pic_plane);
+        }
+    }
+    r->cfg.x0_pic = r->x0_pic;
     /* every frame's t (run.h): forward t_0 = 0, then the sampler's timesteps reversed; reverse the
      * timestep of step start + k, the last frame where the last step lands */
     for (int k = 0; k <= r->K; k++) {
@@ -440,6 +495,8 @@ void dn_run_free(dn_run *r) {
     dn_guide_free(&r->guide);
     free(r->frames), free(r->blocks), free(r->ts), free(r->zeros), free(r->x0);
     free(r->out), free(r->cond), free(r->uncond), free(r->eps_tmp);
+    free(r->zbuf), free(r->x0_pic), free(r->eps_pic);
+    dn_ae_acts_free(&r->ae_acts);
     free(r);
 }
 

@@ -50,11 +50,16 @@
  *
  * Memory: a frame's buffers are allocated when the worker reaches it (reverse 5 planes, forward
  * 7 with a network, 2 more each with guidance), so a run costs only what was stepped through:
- * 1000 unguided DDPM frames of 3x32x32 are about 61 MB. Nothing is freed before dn_run_free. */
+ * 1000 unguided DDPM frames of 3x32x32 are about 61 MB. Nothing is freed before dn_run_free.
+ *
+ * Latent runs (cfg.ae): the planes above are latents; the worker also decodes each frame's x_t
+ * and predicted x_0 into pictures (pic, pic0) before publishing it, and a forward run noises
+ * the picture itself beside it (pic_noised), so a viewer shows both spaces at the same step. */
 #ifndef DN_RUN_H
 #define DN_RUN_H
 #include "diffusion/sampler.h"
 #include "diffusion/schedule.h"
+#include "nets/autoencoder.h"
 #include "nets/unet.h"
 #include <stdint.h>
 
@@ -74,6 +79,11 @@ typedef struct {
     int class_id;               /* 0 .. num_classes-1, or num_classes = unconditional */
     float cfg_scale;            /* guidance w (used when class_id is a class) */
     uint64_t seed;              /* the noise: same seed, same run */
+    /* latent diffusion (latent/latent.h): the run diffuses latents (channels, height, width are
+       the latent's, x0 is the picture's scaled latent) and every frame also holds pictures */
+    const dn_autoencoder *ae;   /* borrowed; NULL = pixel space */
+    const float *x0_pic;        /* forward, latent: the picture x0 encodes (copied), for the
+                                   pixel-space noising beside it; may be NULL */
 } dn_run_config;
 
 typedef struct {
@@ -91,6 +101,12 @@ typedef struct {
     float *x, *eps_true, *eps_pred, *eps_cond, *eps_uncond, *x0_pred, *err, *drift, *random;
     float move_max;              /* the largest |drift| or |random| value of the move (0 for none):
                                     a viewer draws every step's move on the run's one scale */
+    /* latent runs only (cfg.ae), else NULL; pictures of the autoencoder's (C, H f, W f) */
+    float *pic;                  /* decode(x * scale / scale_factor): what x_t looks like as a picture */
+    float *pic0;                 /* decode(x0_pred / scale_factor) when has_pred, else NULL */
+    float *pic_noised;           /* forward with x0_pic, k >= 1: the picture noised in pixel space to
+                                    the same alpha-bar, sqrt(abar) x0_pic + sqrt(1 - abar) eps_pic
+                                    (one fixed noise picture from stream 1 of the seed), else NULL */
 } dn_run_frame;
 
 typedef struct dn_run dn_run; /* opaque: worker thread, frame cache */

@@ -1,9 +1,11 @@
 /* eval.c — see eval.h. Sections: sampling / the numbers of a set / real data and floors. */
 #include "eval/eval.h"
 #include "base/err.h"
+#include "base/parallel.h"
 #include "base/rng.h"
 #include "diffusion/generate.h"
 #include "eval/frechet.h"
+#include "latent/latent.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,15 +17,21 @@ static double now(void) {
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-int dn_eval_check(const dn_unet *net, const dn_classifier *cls, const char *net_name, const char *cls_name) {
-    const dn_unet_config *uc = &net->cfg;
+/* The size of the pictures a model makes: its own, or its autoencoder's decodings. */
+static void picture_shape(const dn_unet *net, const dn_autoencoder *ae, int *C, int *H, int *W) {
+    int f = ae ? dn_ae_factor(&ae->cfg) : 1;
+    *C = ae ? ae->cfg.in_channels : net->cfg.in_channels, *H = net->cfg.height * f, *W = net->cfg.width * f;
+}
+
+int dn_eval_check(const dn_unet *net, const dn_autoencoder *ae, const dn_classifier *cls, const char *net_name,
+                  const char *cls_name) {
     const dn_cls_config *cc = &cls->cfg;
-    int K = uc->num_classes;
-    if (cc->in_channels != uc->in_channels || cc->height != uc->height || cc->width != uc->width ||
-        (K && cc->num_classes != K))
+    int K = net->cfg.num_classes, C, H, W;
+    picture_shape(net, ae, &C, &H, &W);
+    if (cc->in_channels != C || cc->height != H || cc->width != W || (K && cc->num_classes != K))
         return dn_fail("the classifier '%s' takes %dx%dx%d images in %d classes; the model '%s' makes "
                        "%dx%dx%d images in %d classes", cls_name, cc->in_channels, cc->height, cc->width,
-                       cc->num_classes, net_name, uc->in_channels, uc->height, uc->width, K);
+                       cc->num_classes, net_name, C, H, W, K);
     return 0;
 }
 
@@ -44,9 +52,11 @@ static int sample(const dn_eval *e, const int *ids, float w, const char *what, f
         }
         if (c->progress) c->progress(c->ctx, what, g.i, g.sp.n, now() - t0);
     }
-    memcpy(x, g.x, (size_t)c->n * (size_t)g.plane * sizeof(float));
+    int rc = 0;
+    if (c->ae) rc = dn_latent_decode(c->ae, x, g.x, c->n, c->net->cfg.height, c->net->cfg.width);
+    else memcpy(x, g.x, (size_t)c->n * (size_t)g.plane * sizeof(float));
     dn_gen_free(&g);
-    return 0;
+    return rc;
 }
 
 /* ---- the numbers of a set ------------------------------------------------------------------------ */
@@ -89,13 +99,14 @@ int dn_eval_samples(dn_eval *e, const int *ids, float w, const char *what, dn_ev
 int dn_eval_open(dn_eval *e, const dn_eval_config *c) {
     memset(e, 0, sizeof *e);
     e->c = *c;
-    const dn_unet_config *uc = &c->net->cfg;
     const dn_cls_config *cc = &c->cls->cfg;
-    if (dn_eval_check(c->net, c->cls, "model", "classifier") < 0) return -1;
+    if (dn_eval_check(c->net, c->ae, c->cls, "model", "classifier") < 0) return -1;
+    int PC, PH, PW;
+    picture_shape(c->net, c->ae, &PC, &PH, &PW);
     if (c->n < 2 || c->n > 10000) return dn_fail("%d samples per set: choose 2 .. 10000", c->n);
     int n = c->n;
     e->F = cc->widths[cc->n_layers - 1], e->K = cc->num_classes;
-    e->plane = (long)uc->in_channels * uc->height * uc->width;
+    e->plane = (long)PC * PH * PW;
     e->nt = c->n_real > 0 && c->n_real < c->test->n ? c->n_real : c->test->n;
     long nt = e->nt, nb = n > 256 ? 256 : n, plane = e->plane;
     int F = e->F, K = e->K;
@@ -156,4 +167,44 @@ double dn_psnr(const float *a, const float *b, long n) {
     }
     double mse = n > 0 ? s / (double)n : 0;
     return mse > 0 ? 10.0 * log10(4.0 / mse) : 200.0;
+}
+
+int dn_eval_reconstruction(const dn_autoencoder *ae, const dn_classifier *cls, const dn_data *test, long n,
+                           double *acc, double *acc_rec, double *psnr) {
+    if (n < 1 || n > test->n) n = test->n;
+    enum { B = 64 };
+    int f = dn_ae_factor(&ae->cfg), K = cls->cfg.num_classes;
+    long plane = (long)test->channels * test->height * test->width;
+    long zl = (long)ae->cfg.latent_channels * (test->height / f) * (test->width / f);
+    float *x = malloc((size_t)B * plane * sizeof(float)), *r = malloc((size_t)B * plane * sizeof(float));
+    float *z = malloc((size_t)B * zl * sizeof(float)), *p = malloc((size_t)B * K * sizeof(float));
+    int *y = malloc(B * sizeof(int));
+    long idx[B], right = 0, right_rec = 0;
+    double se = 0;
+    dn_ae_acts a = {0};
+    int rc = -1;
+    if (!x || !r || !z || !p || !y || dn_ae_acts_alloc(&a, ae, B, test->height, test->width) < 0) {
+        dn_fail("out of memory to measure the autoencoder");
+        goto out;
+    }
+    for (long i = 0; i < n; i += B) {
+        int b = n - i < B ? (int)(n - i) : B;
+        for (int j = 0; j < b; j++) idx[j] = i + j;
+        dn_data_batch(test, x, y, idx, b);
+        dn_ae_encode(ae, &a, z, x, b);
+        dn_ae_decode(ae, &a, r, z, b);
+        for (long k = 0; k < b * plane; k++) se += ((double)x[k] - (double)r[k]) * ((double)x[k] - (double)r[k]);
+        if (dn_cls_apply(cls, NULL, p, x, b) < 0) goto out;
+        for (int j = 0; j < b; j++) right += argmax(p + j * K, K) == y[j];
+        if (dn_cls_apply(cls, NULL, p, r, b) < 0) goto out;
+        for (int j = 0; j < b; j++) right_rec += argmax(p + j * K, K) == y[j];
+    }
+    if (dn_workspace_check() < 0) goto out;
+    *acc = (double)right / (double)n, *acc_rec = (double)right_rec / (double)n;
+    *psnr = se > 0 ? 10.0 * log10(4.0 / (se / ((double)n * (double)plane))) : 200.0;
+    rc = 0;
+out:
+    dn_ae_acts_free(&a);
+    free(x), free(r), free(z), free(p), free(y);
+    return rc;
 }

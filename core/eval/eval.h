@@ -18,6 +18,7 @@
 #define DN_EVAL_H
 #include "data/data.h"
 #include "diffusion/schedule.h"
+#include "nets/autoencoder.h"
 #include "nets/classifier.h"
 #include "nets/unet.h"
 #include <stdint.h>
@@ -34,6 +35,8 @@ typedef struct {
 
 typedef struct {
     const dn_unet *net;         /* borrowed, all of them */
+    const dn_autoencoder *ae;   /* latent diffusion: samples are decoded before they are judged
+                                   (NULL: pixel space) */
     const dn_sched *sched;
     const dn_classifier *cls;
     dn_data *test, *train;      /* the model's data set: test split, training split (the floor) */
@@ -59,7 +62,8 @@ typedef struct {
 
 /* Can this classifier judge this network's pictures (same image size, same classes)? 0, or -1
  * with dn_error naming both. */
-int dn_eval_check(const dn_unet *net, const dn_classifier *cls, const char *net_name, const char *cls_name);
+int dn_eval_check(const dn_unet *net, const dn_autoencoder *ae, const dn_classifier *cls, const char *net_name,
+                  const char *cls_name);
 
 /* Classify the test images and measure the floors. Returns 0 or -1 + dn_error (out of memory,
  * a mismatch as dn_eval_check); on failure *e is zeroed. */
@@ -70,6 +74,12 @@ int dn_eval_open(dn_eval *e, const dn_eval_config *c);
 int dn_eval_samples(dn_eval *e, const int *ids, float w, const char *what, dn_eval_set *s);
 
 void dn_eval_close(dn_eval *e); /* accepts a zeroed struct */
+
+/* The autoencoder's round trip as the classifier sees it: its accuracy on the first n test
+ * pictures and on their reconstructions (encode the mean, decode), and the reconstructions' PSNR.
+ * 0, or -1 + dn_error. */
+int dn_eval_reconstruction(const dn_autoencoder *ae, const dn_classifier *cls, const dn_data *test, long n,
+                           double *acc, double *acc_rec, double *psnr);
 
 /* Peak signal-to-noise ratio in dB of b against a (n values in [-1, 1], so the peak-to-peak range
  * is 2): 10 log10(4 / MSE), the MSE summed in double; 200 when they are equal. */
