@@ -11,7 +11,6 @@
 #include "base/fileio.h"
 #include "base/parallel.h"
 #include "data/image.h"
-#include "eval/eval.h"
 #include "nets/autoencoder.h"
 #include "sheet.h"
 #include <math.h>

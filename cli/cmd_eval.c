@@ -320,7 +320,7 @@ int cmd_eval(int argc, char **argv) {
     if (dn_model_load(model, &net, &meta)) return cli_error(cmd, EXIT_FAIL, "%s", dn_error());
     dn_autoencoder ae = {0}; /* a latent model's: samples are decoded before the classifier sees them */
     int K = net.cfg.num_classes;
-    if (dn_latent_autoencoder(model, &meta, &net.cfg, &ae) < 0) {
+    if (dn_latent_autoencoder(model, dn_model_meta_get(&meta, DN_LATENT_KEY), &net.cfg, &ae) < 0) {
         cli_error(cmd, EXIT_FAIL, "%s", dn_error());
         goto done;
     }

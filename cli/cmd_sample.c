@@ -133,7 +133,7 @@ int cmd_sample(int argc, char **argv) {
     float *pics = NULL;
     const float *shown;
     int PC, PH, PW;
-    if (dn_latent_autoencoder(model, &meta, &net.cfg, &ae) < 0) {
+    if (dn_latent_autoencoder(model, dn_model_meta_get(&meta, DN_LATENT_KEY), &net.cfg, &ae) < 0) {
         cli_error(cmd, EXIT_FAIL, "%s", dn_error());
         goto done;
     }

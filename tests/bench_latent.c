@@ -187,7 +187,7 @@ int main(int argc, char **argv) {
     dn_autoencoder ae;
     if (dn_model_load(PIXEL_MODEL, &pix, &pmeta) < 0) return fail(dn_error());
     if (dn_model_load(latent_path, &lat, &lmeta) < 0) return fail(dn_error());
-    int has = dn_latent_autoencoder(latent_path, &lmeta, &lat.cfg, &ae);
+    int has = dn_latent_autoencoder(latent_path, dn_model_meta_get(&lmeta, DN_LATENT_KEY), &lat.cfg, &ae);
     if (has < 0) return fail(dn_error());
     if (has == 0) {
         fprintf(stderr, "bench_latent: '%s' names no autoencoder (entry %s): not a latent model\n", latent_path,

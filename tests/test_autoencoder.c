@@ -9,7 +9,7 @@
 #include "base/err.h"
 #include "base/fileio.h"
 #include "diffusion/model.h"
-#include "eval/eval.h"
+#include "data/image.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

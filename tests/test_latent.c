@@ -59,7 +59,7 @@ static const char *tiny_latent_model(void) {
 
 static void load(dn_unet *net, dn_model_meta *meta, dn_autoencoder *ae) {
     if (dn_model_load(tiny_latent_model(), net, meta)) fail_msg("%s", dn_error());
-    assert_int_equal(dn_latent_autoencoder(tiny_latent_model(), meta, &net->cfg, ae), 1);
+    assert_int_equal(dn_latent_autoencoder(tiny_latent_model(), dn_model_meta_get(meta, DN_LATENT_KEY), &net->cfg, ae), 1);
 }
 
 static void latent_data_is_the_scaled_means(void **state) {
@@ -110,15 +110,15 @@ static void model_names_its_autoencoder(void **state) {
     dn_unet pn;
     dn_model_meta pm;
     if (dn_model_load(tu_tiny_model(), &pn, &pm)) fail_msg("%s", dn_error());
-    assert_int_equal(dn_latent_autoencoder(tu_tiny_model(), &pm, &pn.cfg, &ae), 0);
+    assert_int_equal(dn_latent_autoencoder(tu_tiny_model(), dn_model_meta_get(&pm, DN_LATENT_KEY), &pn.cfg, &ae), 0);
     assert_null(ae.param_mem);
     /* a missing file is named */
     dn_model_meta_set(&meta, DN_LATENT_KEY, "gone.dfa");
-    assert_int_equal(dn_latent_autoencoder(tiny_latent_model(), &meta, &net.cfg, &ae), -1);
+    assert_int_equal(dn_latent_autoencoder(tiny_latent_model(), dn_model_meta_get(&meta, DN_LATENT_KEY), &net.cfg, &ae), -1);
     assert_non_null(strstr(dn_error(), "gone.dfa"));
     /* one that makes other latents is refused */
     dn_model_meta_set(&meta, DN_LATENT_KEY, "tiny-ae.dfa");
-    assert_int_equal(dn_latent_autoencoder(tiny_latent_model(), &meta, &pn.cfg, &ae), -1);
+    assert_int_equal(dn_latent_autoencoder(tiny_latent_model(), dn_model_meta_get(&meta, DN_LATENT_KEY), &pn.cfg, &ae), -1);
     assert_non_null(strstr(dn_error(), "channels"));
     dn_unet_free(&pn);
     dn_unet_free(&net);

@@ -372,7 +372,7 @@ int dn_view_init(dn_view *v, const dn_view_settings *s) {
         v->channels = nc->in_channels;
         v->height = nc->height;
         v->width = nc->width;
-        int lat = dn_latent_autoencoder(s->model, &v->meta, nc, &v->ae);
+        int lat = dn_latent_autoencoder(s->model, dn_model_meta_get(&v->meta, DN_LATENT_KEY), nc, &v->ae);
         if (lat < 0) goto fail;
         if (lat) { /* the run diffuses latents; the screen shows pictures */
             int f = dn_ae_factor(&v->ae.cfg);

@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -430,6 +431,16 @@ static int key_ok(const char *k) {
 }
 
 #define PNG_VALUE_MAX (1u << 20)
+
+double dn_psnr(const float *a, const float *b, long n) {
+    double s = 0;
+    for (long i = 0; i < n; i++) {
+        double d = (double)a[i] - (double)b[i];
+        s += d * d;
+    }
+    double mse = n > 0 ? s / (double)n : 0;
+    return mse > 0 ? 10.0 * log10(4.0 / mse) : 200.0;
+}
 
 int dn_png_encode(unsigned char **png, size_t *len, const unsigned char *px, int w, int h, int c,
                   const dn_png_text *text, int ntext) {

@@ -60,6 +60,10 @@ static inline unsigned char dn_unit_to_byte(float v) {
  * (NaN -> 0). Values outside [-1, 1], which noisy samples have, saturate to black or white. */
 void dn_float_to_image(unsigned char *px, const float *x, int w, int h, int c);
 
+/* Peak signal-to-noise ratio in dB of b against a (n values in [-1, 1], so the peak-to-peak range
+ * is 2): 10 log10(4 / MSE), the MSE summed in double; 200 when they are equal. */
+double dn_psnr(const float *a, const float *b, long n);
+
 /* One PNG tEXt chunk. key: 1..79 printable Latin-1 characters (no leading/trailing space);
  * value: any text without NUL bytes (keep it ASCII for portable readers). */
 typedef struct {

@@ -159,16 +159,6 @@ void dn_eval_close(dn_eval *e) {
     memset(e, 0, sizeof *e);
 }
 
-double dn_psnr(const float *a, const float *b, long n) {
-    double s = 0;
-    for (long i = 0; i < n; i++) {
-        double d = (double)a[i] - (double)b[i];
-        s += d * d;
-    }
-    double mse = n > 0 ? s / (double)n : 0;
-    return mse > 0 ? 10.0 * log10(4.0 / mse) : 200.0;
-}
-
 int dn_eval_reconstruction(const dn_autoencoder *ae, const dn_classifier *cls, const dn_data *test, long n,
                            double *acc, double *acc_rec, double *psnr) {
     if (n < 1 || n > test->n) n = test->n;

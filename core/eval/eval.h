@@ -81,8 +81,5 @@ void dn_eval_close(dn_eval *e); /* accepts a zeroed struct */
 int dn_eval_reconstruction(const dn_autoencoder *ae, const dn_classifier *cls, const dn_data *test, long n,
                            double *acc, double *acc_rec, double *psnr);
 
-/* Peak signal-to-noise ratio in dB of b against a (n values in [-1, 1], so the peak-to-peak range
- * is 2): 10 log10(4 / MSE), the MSE summed in double; 200 when they are equal. */
-double dn_psnr(const float *a, const float *b, long n);
 
 #endif

@@ -4,7 +4,7 @@
 #include "base/fileio.h"
 #include "base/parallel.h"
 #include "base/rng.h"
-#include "eval/eval.h"
+#include "data/image.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -51,10 +51,8 @@ int dn_latent_data(dn_data *out, const dn_autoencoder *ae, const dn_data *src, l
     return dn_data_from_memory(out, z, y, n, c->latent_channels, h, w, src);
 }
 
-int dn_latent_autoencoder(const char *model_path, const dn_model_meta *meta, const dn_unet_config *net,
-                          dn_autoencoder *ae) {
+int dn_latent_autoencoder(const char *model_path, const char *name, const dn_unet_config *net, dn_autoencoder *ae) {
     memset(ae, 0, sizeof *ae);
-    const char *name = dn_model_meta_get(meta, DN_LATENT_KEY);
     if (!name || !*name) return 0;
     char path[1400];
     const char *slash = strrchr(model_path, '/');

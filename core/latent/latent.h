@@ -11,7 +11,7 @@
 #ifndef DN_LATENT_H
 #define DN_LATENT_H
 #include "data/data.h"
-#include "diffusion/model.h"
+#include "nets/unet.h"
 #include "nets/autoencoder.h"
 
 #define DN_LATENT_KEY "latent.autoencoder"
@@ -20,11 +20,11 @@
  * (n, Z, H/f, W/f) latents with src's labels and class names. 0 or -1 + dn_error(). */
 int dn_latent_data(dn_data *out, const dn_autoencoder *ae, const dn_data *src, long n);
 
-/* The autoencoder the model at model_path names, loaded into *ae: 1; 0 when the model is a
- * pixel-space model (names none; *ae zeroed); -1 + dn_error() when the named file does not load
- * or does not fit the model (latent channels, size). */
-int dn_latent_autoencoder(const char *model_path, const dn_model_meta *meta, const dn_unet_config *net,
-                          dn_autoencoder *ae);
+/* The autoencoder the model at model_path names (its entry DN_LATENT_KEY, `name`: pass
+ * dn_model_meta_get(&meta, DN_LATENT_KEY)), loaded into *ae: 1; 0 when name is NULL or empty, a
+ * pixel-space model (*ae zeroed); -1 + dn_error() when the named file does not load or does not
+ * fit the model (latent channels, size). */
+int dn_latent_autoencoder(const char *model_path, const char *name, const dn_unet_config *net, dn_autoencoder *ae);
 
 /* n latents z (n, Z, h, w) as the diffusion sees them (scaled) -> n pictures x (n, C, h f, w f). */
 int dn_latent_decode(const dn_autoencoder *ae, float *x, const float *z, long n, int h, int w);
