@@ -173,6 +173,7 @@ int cmd_sample(int argc, char **argv) {
     }
     dn_sampler_config sc;
     dn_sampler_config_recommended(&sc, kind, steps);
+    if (ae.param_mem) dn_sampler_config_latent(&sc);
     sc.eta = eta;
     if (dn_gen_init(&g, &net, &sched, &sc, n, ids, cfg_scale, (uint64_t)seed) < 0) {
         cli_error(cmd, EXIT_FAIL, "%s", dn_error());

@@ -94,6 +94,7 @@ static int sample_grid(const dn_trainer *tr, dn_unet *ema_net, const char *path,
     }
     dn_sampler_config sc;
     dn_sampler_config_recommended(&sc, DN_DDIM, 25);
+    if (tr->ae.param_mem) dn_sampler_config_latent(&sc);
     dn_gen g;
     int rc = dn_gen_init(&g, ema_net, &tr->sched, &sc, n, ids, cfg_scale, 1234);
     while (rc == 0 && g.i < g.sp.n) rc = dn_gen_step(&g, NULL, NULL);

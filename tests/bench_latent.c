@@ -114,6 +114,7 @@ static double sample(const dn_unet *net, const dn_model_meta *meta, const dn_aut
         return -1;
     dn_sampler_config sc;
     dn_sampler_config_recommended(&sc, DN_DDIM, STEPS);
+    if (ae) dn_sampler_config_latent(&sc);
     int cls = net->cfg.num_classes > 0 ? CLASS_ID : 0;
     double best = 1e30;
     *dec_s = 0;

@@ -212,6 +212,7 @@ static void viewer_shows_decoded_pictures(void **state) {
         assert_int_equal(v.height, 64);
         assert_int_equal(v.lat_channels, 4);
         assert_int_equal(v.lat_height, 16);
+        assert_int_equal(dn_run_config_of(v.run)->sampler.clip_sample, 0); /* latents are never clipped to [-1, 1] */
         for (int k = 0; k < dn_view_frames(&v); k++) assert_non_null(dn_run_frame_wait(v.run, k));
         v.k = 3;
         for (int layout = 0; layout < 2; layout++) {

@@ -297,6 +297,7 @@ static void run_config(const dn_view *v, const dn_view_settings *s, dn_run_confi
     c.net = v->has_net ? &v->net : NULL;
     c.sched = &v->sched;
     dn_sampler_config_recommended(&c.sampler, s->sampler, s->steps);
+    if (v->latent) dn_sampler_config_latent(&c.sampler);
     if (v->has_net) c.sampler.prediction_type = (dn_pred_type)v->net.cfg.prediction;
     c.channels = v->channels;
     c.height = v->height;

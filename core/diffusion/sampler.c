@@ -37,6 +37,8 @@ void dn_sampler_config_recommended(dn_sampler_config *c, dn_sampler_kind kind, i
     c->use_clipped_model_output = kind == DN_DDIM;
 }
 
+void dn_sampler_config_latent(dn_sampler_config *c) { c->clip_sample = 0; }
+
 /* ---- timesteps and sigmas -------------------------------------------------------------------- */
 
 /* sigma of trained step t: sqrt((1 - abar) / abar), float32 as torch computes it */

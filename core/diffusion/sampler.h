@@ -61,6 +61,9 @@ void dn_sampler_config_default(dn_sampler_config *c, dn_sampler_kind kind, int n
  * texture (measured on the fashion model, DDIM 50 steps, w = 3: 32% of samples recognised with the
  * model's eps, 99% with the re-derived one; docs/TRAINING.md). Euler and DPM++ never clip. */
 void dn_sampler_config_recommended(dn_sampler_config *c, dn_sampler_kind kind, int num_inference_steps);
+/* For a latent model (latent/latent.h): its x0 is a latent of about unit variance, not a picture
+ * in [-1, 1], so it is never clipped (Stable Diffusion's schedulers run with clip_sample off). */
+void dn_sampler_config_latent(dn_sampler_config *c);
 
 typedef struct {
     dn_sampler_config cfg;

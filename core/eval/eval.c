@@ -42,6 +42,7 @@ static int sample(const dn_eval *e, const int *ids, float w, const char *what, f
     const dn_eval_config *c = &e->c;
     dn_sampler_config sc;
     dn_sampler_config_recommended(&sc, DN_DDIM, c->steps);
+    if (c->ae) dn_sampler_config_latent(&sc);
     dn_gen g;
     if (dn_gen_init(&g, c->net, c->sched, &sc, c->n, ids, w, c->seed)) return -1;
     double t0 = now();
