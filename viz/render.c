@@ -569,10 +569,11 @@ static const char *noise_note(const ctx *c) {
                   : "grey 0, white +3, black \xe2\x88\x92" "3|grey 0, \xc2\xb1" "3";
 }
 
-/* "16x16x4 = 1024 numbers": the latent's size, under its panel. */
+/* "16x16x4 = 1024 numbers" (presenter) | "16x16x4 = 1024" (dashboard): the latent's size. */
 static const char *lat_note(const ctx *c) {
     static char buf[64]; /* the renderer runs on one thread */
-    snprintf(buf, sizeof buf, "%dx%dx%d = %ld numbers", c->v->lat_width, c->v->lat_height, c->v->lat_channels, c->np);
+    snprintf(buf, sizeof buf, "%dx%dx%d = %ld numbers|%dx%dx%d = %ld", c->v->lat_width, c->v->lat_height,
+             c->v->lat_channels, c->np, c->v->lat_width, c->v->lat_height, c->v->lat_channels, c->np);
     return buf;
 }
 
@@ -789,7 +790,8 @@ static int collect_panels(ctx *c, const dn_run_frame *f, cell_item *it) {
         }
         if (c->lat) { /* both spaces at the same step: the picture noised itself, and the latent */
             char pn[64];
-            snprintf(pn, sizeof pn, "%dx%dx%d = %ld values", v->width, v->height, v->channels, c->n);
+            snprintf(pn, sizeof pn, "%dx%dx%d = %ld values|%dx%dx%d = %ld", v->width, v->height, v->channels, c->n, v->width,
+             v->height, v->channels, c->n);
             if (f->pic_noised)
                 img_cell(it, &n, 4, "the picture noised in pixels|pixel-space x_t", f->pic_noised, 1.0f, pn);
             else empty_cell(it, &n, 4, "the picture noised in pixels|pixel-space x_t", "the clean image:\nno noise yet");
