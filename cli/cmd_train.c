@@ -138,6 +138,41 @@ static int save_model(const dn_trainer *tr, dn_unet *ema_net, const char *path, 
     return dn_model_save(path, ema_net, &meta, dtype);
 }
 
+/* The U-Net's part of the training loop (trainlog.h). */
+typedef struct {
+    dn_trainer *tr;
+    dn_unet *ema_net;
+    const char *out;
+    dn_dtype dtype;
+    float cfg_scale;
+    const char *command, *ckpt_path;
+} unet_job;
+
+static int unet_update(void *ctx, train_update *u) {
+    unet_job *j = ctx;
+    dn_train_stats st;
+    if (dn_trainer_step(j->tr, &st) < 0) return -1;
+    u->loss = (double)st.loss, u->smooth = j->tr->loss_smooth;
+    snprintf(u->csv, sizeof u->csv, "%.6g,%.6g,%.6g,%.6g", (double)st.loss, j->tr->loss_smooth, (double)st.grad_norm,
+             (double)st.lr);
+    snprintf(u->line, sizeof u->line, "loss %.4f  lr %.2e", j->tr->loss_smooth, (double)st.lr);
+    return 0;
+}
+
+static int unet_grid(void *ctx, const char *path) {
+    unet_job *j = ctx;
+    return sample_grid(j->tr, j->ema_net, path, j->cfg_scale);
+}
+
+static int unet_save(void *ctx, int final) {
+    unet_job *j = ctx;
+    (void)final;
+    return dn_trainer_save(j->tr, j->ckpt_path) < 0 ||
+                   save_model(j->tr, j->ema_net, j->out, j->dtype, j->cfg_scale, j->command) < 0
+               ? -1
+               : 0;
+}
+
 /* `--stage autoencoder`, or --resume of an autoencoder checkpoint (its kind is in the first bytes)? */
 static int wants_autoencoder(int argc, char **argv) {
     for (int i = 1; i + 1 < argc; i++) {
@@ -202,7 +237,7 @@ int cmd_train(int argc, char **argv) {
     dn_threads_set(threads);
 
     dn_trainer tr;
-    char ckpt_path[1024], log_path[1024], rd[1024], grid_path[1200], model_buf[1024];
+    char ckpt_path[1024], log_path[1024], rd[1024], model_buf[1024];
     if (resume) {
         if (data || mults || pred || warmup >= 0 || ae_path)
             return cli_error(cmd, EXIT_USAGE, "--resume keeps the run's settings; only -o, --steps, --threads "
@@ -308,81 +343,25 @@ int cmd_train(int argc, char **argv) {
 
     train_catch_signals();
 
-    int tty = isatty(STDOUT_FILENO);
     printf("%s %s: %ld parameters, %.1f MFLOP per image, batch %d, %d thread%s, step %ld of %ld\n",
            resume ? "resuming" : "training", tr.cfg.data, tr.net.n_params, dn_unet_flops(&tr.net.cfg) / 1e6,
            tr.cfg.batch, dn_threads_get(), dn_threads_get() == 1 ? "" : "s", tr.step, tr.cfg.steps);
     printf("run folder %s (loss.csv, samples/, checkpoint.ckpt); model %s\n", run_dir, out);
     fflush(stdout);
-    double t0 = train_now(), last_ckpt = t0, last_line = 0;
-    long start_step = tr.step;
-    double rate = 0;
-    while (tr.step < tr.cfg.steps && !train_stop) {
-        dn_train_stats st;
-        if (dn_trainer_step(&tr, &st) < 0) {
-            if (tty) printf("\n");
-            cli_error(cmd, EXIT_FAIL, "step %ld: %s; the weights are unchanged, the last checkpoint is '%s'",
-                      tr.step + 1, dn_error(), ckpt_path);
-            goto done;
-        }
-        double el = train_now() - t0;
-        rate = (double)(tr.step - start_step) * tr.cfg.batch / (el > 1e-9 ? el : 1e-9);
-        fprintf(log, "%ld,%.6g,%.6g,%.6g,%.6g,%.4g,%.2f\n", tr.step, (double)st.loss, tr.loss_smooth,
-                (double)st.grad_norm, (double)st.lr, rate, el);
-        train_curve_add(&lc, tr.step, (double)st.loss, tr.loss_smooth);
-        int last = tr.step == tr.cfg.steps;
-        if ((tty && (el - last_line > 0.25 || last)) || (!tty && (tr.step % log_every == 0 || last))) {
-            char e[32], eta[32];
-            train_fmt_time(e, sizeof e, el);
-            train_fmt_time(eta, sizeof eta, (double)(tr.cfg.steps - tr.step) * tr.cfg.batch / (rate > 0 ? rate : 1));
-            printf("%sstep %ld/%ld  loss %.4f  lr %.2e  %.0f img/s  elapsed %s  ETA %s%s", tty ? "\r" : "", tr.step,
-                   tr.cfg.steps, tr.loss_smooth, (double)st.lr, rate, e, eta, tty ? "   " : "\n");
-            fflush(stdout);
-            fflush(log);
-            last_line = el;
-        }
-        if (!isfinite(st.loss)) {
-            if (tty) printf("\n");
-            cli_error(cmd, EXIT_FAIL, "the loss became %g at step %ld: training diverged (try a lower --lr); "
-                      "the last checkpoint is '%s'", (double)st.loss, tr.step, ckpt_path);
-            goto done;
-        }
-        if (stop_at && tr.step >= stop_at && !last) train_stop = SIGINT;
-        if (sample_every && (tr.step % sample_every == 0 || last)) {
-            snprintf(grid_path, sizeof grid_path, "%s/step_%07ld.png", samples_dir, tr.step);
-            if (sample_grid(&tr, &ema_net, grid_path, cfg_scale) < 0) {
-                if (tty) printf("\n");
-                cli_error(cmd, EXIT_FAIL, "%s", dn_error());
-                goto done;
-            }
-        }
-        if (train_now() - last_ckpt >= ckpt_every || last) {
-            if (dn_trainer_save(&tr, ckpt_path) < 0 || save_model(&tr, &ema_net, out, dtype, cfg_scale, command) < 0 ||
-                train_curve_save(&lc, curve_path, curve_title, "mean squared error of the predicted noise (log scale)") < 0) {
-                if (tty) printf("\n");
-                cli_error(cmd, EXIT_FAIL, "%s", dn_error());
-                goto done;
-            }
-            last_ckpt = train_now();
-        }
+    unet_job uj = {&tr, &ema_net, out, dtype, cfg_scale, command, ckpt_path};
+    train_job job = {.cmd = cmd, .ctx = &uj, .step = &tr.step, .steps = tr.cfg.steps, .batch = tr.cfg.batch,
+                     .update = unet_update, .grid = unet_grid, .save = unet_save, .ckpt_path = ckpt_path,
+                     .grid_dir = samples_dir, .out = out, .out_noun = "model", .curve_path = curve_path,
+                     .curve_title = curve_title, .curve_ylabel = "mean squared error of the predicted noise (log scale)",
+                     .ckpt_every = ckpt_every, .sample_every = sample_every, .log_every = log_every,
+                     .stop_at = stop_at, .log = log, .curve = &lc};
+    double el;
+    status = train_loop(&job, &el);
+    if (status == EXIT_OK && tr.step == tr.cfg.steps) {
+        char e[32];
+        train_fmt_time(e, sizeof e, el);
+        printf("done: %ld steps, loss %.4f, %s; wrote %s\n", tr.step, tr.loss_smooth, e, out);
     }
-    if (tty) printf("\n");
-    fflush(log);
-    if (train_stop) {
-        if (dn_trainer_save(&tr, ckpt_path) < 0 || save_model(&tr, &ema_net, out, dtype, cfg_scale, command) < 0 ||
-            train_curve_save(&lc, curve_path, curve_title, "mean squared error of the predicted noise (log scale)") < 0) {
-            cli_error(cmd, EXIT_FAIL, "interrupted, and could not save: %s", dn_error());
-            goto done;
-        }
-        printf("stopped at step %ld; checkpoint %s, model %s\nto go on: diffuse train --resume %s\n", tr.step,
-               ckpt_path, out, ckpt_path);
-        status = stop_at && tr.step >= stop_at ? EXIT_OK : 128 + (int)train_stop;
-        goto done;
-    }
-    char e[32];
-    train_fmt_time(e, sizeof e, train_now() - t0);
-    printf("done: %ld steps, loss %.4f, %s; wrote %s\n", tr.step, tr.loss_smooth, e, out);
-    status = EXIT_OK;
 done:
     train_curve_free(&lc);
     if (log) fclose(log);

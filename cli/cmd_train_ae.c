@@ -119,6 +119,33 @@ static int save_ae(dn_ae_trainer *tr, const char *path, dn_dtype dtype, int fina
     return dn_ae_save(path, &tr->net, dtype);
 }
 
+/* The autoencoder's part of the training loop (trainlog.h). */
+typedef struct {
+    dn_ae_trainer *tr;
+    const char *out;
+    dn_dtype dtype;
+    const char *ckpt_path;
+} ae_job;
+
+static int ae_update(void *ctx, train_update *u) {
+    ae_job *j = ctx;
+    dn_ae_train_stats st;
+    if (dn_ae_trainer_step(j->tr, &st) < 0) return -1;
+    u->loss = (double)st.loss, u->smooth = j->tr->loss_smooth;
+    snprintf(u->csv, sizeof u->csv, "%.6g,%.6g,%.6g,%.4f,%.6g,%.6g", (double)st.loss, (double)st.rec, (double)st.kl,
+             (double)st.psnr, (double)st.grad_norm, (double)st.lr);
+    snprintf(u->line, sizeof u->line, "loss %.4f  PSNR %.1f dB  lr %.2e", j->tr->loss_smooth, j->tr->psnr_smooth,
+             (double)st.lr);
+    return 0;
+}
+
+static int ae_grid(void *ctx, const char *path) { return recon_grid(((ae_job *)ctx)->tr, path); }
+
+static int ae_save(void *ctx, int final) {
+    ae_job *j = ctx;
+    return dn_ae_trainer_save(j->tr, j->ckpt_path) < 0 || save_ae(j->tr, j->out, j->dtype, final) < 0 ? -1 : 0;
+}
+
 int train_autoencoder(int argc, char **argv) {
     const char *cmd = argv[0];
     const char *out = NULL, *resume = NULL, *run_dir = NULL, *widths = NULL, *loss = "l1", *photos = NULL;
@@ -217,7 +244,7 @@ int train_autoencoder(int argc, char **argv) {
     int status = EXIT_FAIL;
     FILE *log = NULL;
     train_curve lc = {0};
-    char ckpt_path[1100], log_path[1100], curve_path[1100], grids_dir[1100], grid_path[1200], curve_title[160];
+    char ckpt_path[1100], log_path[1100], curve_path[1100], grids_dir[1100], curve_title[160];
     snprintf(grids_dir, sizeof grids_dir, "%s/grids", run_dir);
     snprintf(ckpt_path, sizeof ckpt_path, "%s/checkpoint.ckpt", run_dir);
     snprintf(log_path, sizeof log_path, "%s/loss.csv", run_dir);
@@ -231,7 +258,7 @@ int train_autoencoder(int argc, char **argv) {
     if (!(log = train_open_log(log_path, tr.step, cmd, "step,loss,rec,kl,psnr,grad_norm,lr,images_per_s,elapsed_s\n", &lc)))
         goto done;
     train_catch_signals();
-    int tty = isatty(STDOUT_FILENO), f = dn_ae_factor(&tr.net.cfg);
+    int f = dn_ae_factor(&tr.net.cfg);
     printf("%s autoencoder: %ld parameters, %dx%dx3 -> %dx%dx%d, %.0f + %.0f MFLOP per picture, batch %d "
            "(%d photo crops), %d thread%s, step %ld of %ld\n",
            resume ? "resuming" : "training", tr.net.n_params, tr.net.cfg.width, tr.net.cfg.height,
@@ -242,75 +269,21 @@ int train_autoencoder(int argc, char **argv) {
            tr.step, tr.cfg.steps);
     printf("run folder %s (loss.csv, grids/, checkpoint.ckpt); autoencoder %s\n", run_dir, out);
     fflush(stdout);
-    double t0 = train_now(), last_ckpt = t0, last_line = 0, rate = 0;
-    long start_step = tr.step;
-    while (tr.step < tr.cfg.steps && !train_stop) {
-        dn_ae_train_stats st;
-        if (dn_ae_trainer_step(&tr, &st) < 0) {
-            if (tty) printf("\n");
-            cli_error(cmd, EXIT_FAIL, "step %ld: %s; the weights are unchanged, the last checkpoint is '%s'",
-                      tr.step + 1, dn_error(), ckpt_path);
-            goto done;
-        }
-        double el = train_now() - t0;
-        rate = (double)(tr.step - start_step) * tr.cfg.batch / (el > 1e-9 ? el : 1e-9);
-        fprintf(log, "%ld,%.6g,%.6g,%.6g,%.4f,%.6g,%.6g,%.4g,%.2f\n", tr.step, (double)st.loss, (double)st.rec,
-                (double)st.kl, (double)st.psnr, (double)st.grad_norm, (double)st.lr, rate, el);
-        train_curve_add(&lc, tr.step, (double)st.loss, tr.loss_smooth);
-        int last = tr.step == tr.cfg.steps;
-        if ((tty && (el - last_line > 0.25 || last)) || (!tty && (tr.step % log_every == 0 || last))) {
-            char e[32], eta[32];
-            train_fmt_time(e, sizeof e, el);
-            train_fmt_time(eta, sizeof eta, (double)(tr.cfg.steps - tr.step) * tr.cfg.batch / (rate > 0 ? rate : 1));
-            printf("%sstep %ld/%ld  loss %.4f  PSNR %.1f dB  lr %.2e  %.1f img/s  elapsed %s  ETA %s%s", tty ? "\r" : "",
-                   tr.step, tr.cfg.steps, tr.loss_smooth, tr.psnr_smooth, (double)st.lr, rate, e, eta, tty ? "   " : "\n");
-            fflush(stdout);
-            fflush(log);
-            last_line = el;
-        }
-        if (!isfinite(st.loss)) {
-            if (tty) printf("\n");
-            cli_error(cmd, EXIT_FAIL, "the loss became %g at step %ld: training diverged (try a lower --lr); the last "
-                      "checkpoint is '%s'", (double)st.loss, tr.step, ckpt_path);
-            goto done;
-        }
-        if (stop_at && tr.step >= stop_at && !last) train_stop = SIGINT;
-        if (sample_every && (tr.step % sample_every == 0 || last)) {
-            snprintf(grid_path, sizeof grid_path, "%s/step_%07ld.png", grids_dir, tr.step);
-            if (recon_grid(&tr, grid_path) < 0) {
-                if (tty) printf("\n");
-                cli_error(cmd, EXIT_FAIL, "%s", dn_error());
-                goto done;
-            }
-        }
-        if (train_now() - last_ckpt >= ckpt_every || last) {
-            if (dn_ae_trainer_save(&tr, ckpt_path) < 0 || save_ae(&tr, out, dtype, last) < 0 ||
-                train_curve_save(&lc, curve_path, curve_title, "loss per value (log scale)") < 0) {
-                if (tty) printf("\n");
-                cli_error(cmd, EXIT_FAIL, "%s", dn_error());
-                goto done;
-            }
-            last_ckpt = train_now();
-        }
+    ae_job aj = {&tr, out, dtype, ckpt_path};
+    train_job job = {.cmd = cmd, .ctx = &aj, .step = &tr.step, .steps = tr.cfg.steps, .batch = tr.cfg.batch,
+                     .update = ae_update, .grid = ae_grid, .save = ae_save, .ckpt_path = ckpt_path,
+                     .grid_dir = grids_dir, .out = out, .out_noun = "autoencoder", .curve_path = curve_path,
+                     .curve_title = curve_title, .curve_ylabel = "loss per value (log scale)",
+                     .ckpt_every = ckpt_every, .sample_every = sample_every, .log_every = log_every,
+                     .stop_at = stop_at, .log = log, .curve = &lc};
+    double el;
+    status = train_loop(&job, &el);
+    if (status == EXIT_OK && tr.step == tr.cfg.steps) {
+        char e[32];
+        train_fmt_time(e, sizeof e, el);
+        printf("done: %ld steps, %s; held-out PSNR: pets64 %.2f dB, photo crops %.2f dB; scale factor %.5f; wrote %s\n",
+               tr.step, e, (double)tr.net.psnr_pets, (double)tr.net.psnr_photos, (double)tr.net.scale_factor, out);
     }
-    if (tty) printf("\n");
-    fflush(log);
-    if (train_stop) {
-        if (dn_ae_trainer_save(&tr, ckpt_path) < 0 || save_ae(&tr, out, dtype, 0) < 0 ||
-            train_curve_save(&lc, curve_path, curve_title, "loss per value (log scale)") < 0) {
-            cli_error(cmd, EXIT_FAIL, "interrupted, and could not save: %s", dn_error());
-            goto done;
-        }
-        printf("stopped at step %ld; checkpoint %s, autoencoder %s\nto go on: diffuse train --resume %s\n", tr.step,
-               ckpt_path, out, ckpt_path);
-        status = stop_at && tr.step >= stop_at ? EXIT_OK : 128 + (int)train_stop;
-        goto done;
-    }
-    char e[32];
-    train_fmt_time(e, sizeof e, train_now() - t0);
-    printf("done: %ld steps, %s; held-out PSNR: pets64 %.2f dB, photo crops %.2f dB; scale factor %.5f; wrote %s\n",
-           tr.step, e, (double)tr.net.psnr_pets, (double)tr.net.psnr_photos, (double)tr.net.scale_factor, out);
-    status = EXIT_OK;
 done:
     train_curve_free(&lc);
     if (log) fclose(log);

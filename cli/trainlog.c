@@ -5,6 +5,7 @@
 #include "base/fileio.h"
 #include "plot.h"
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -114,3 +115,69 @@ void train_curve_free(train_curve *c) {
     memset(c, 0, sizeof *c);
 }
 
+
+static int save_all(const train_job *j, int final) {
+    return j->save(j->ctx, final) < 0 || train_curve_save(j->curve, j->curve_path, j->curve_title, j->curve_ylabel) < 0
+               ? -1
+               : 0;
+}
+
+int train_loop(const train_job *j, double *elapsed) {
+    int tty = isatty(STDOUT_FILENO);
+    double t0 = train_now(), last_ckpt = t0, last_line = 0, rate = 0;
+    long start = *j->step;
+    char path[1400];
+    while (*j->step < j->steps && !train_stop) {
+        train_update u;
+        memset(&u, 0, sizeof u);
+        if (j->update(j->ctx, &u) < 0) {
+            if (tty) printf("\n");
+            return cli_error(j->cmd, EXIT_FAIL, "step %ld: %s; the weights are unchanged, the last checkpoint is '%s'",
+                             *j->step + 1, dn_error(), j->ckpt_path);
+        }
+        long step = *j->step;
+        double el = train_now() - t0;
+        rate = (double)(step - start) * j->batch / (el > 1e-9 ? el : 1e-9);
+        fprintf(j->log, "%ld,%s,%.4g,%.2f\n", step, u.csv, rate, el);
+        train_curve_add(j->curve, step, u.loss, u.smooth);
+        int last = step == j->steps;
+        if ((tty && (el - last_line > 0.25 || last)) || (!tty && (step % j->log_every == 0 || last))) {
+            char e[32], eta[32];
+            train_fmt_time(e, sizeof e, el);
+            train_fmt_time(eta, sizeof eta, (double)(j->steps - step) * j->batch / (rate > 0 ? rate : 1));
+            printf("%sstep %ld/%ld  %s  %.0f img/s  elapsed %s  ETA %s%s", tty ? "\r" : "", step, j->steps, u.line, rate,
+                   e, eta, tty ? "   " : "\n");
+            fflush(stdout);
+            fflush(j->log);
+            last_line = el;
+        }
+        if (!isfinite(u.loss)) {
+            if (tty) printf("\n");
+            return cli_error(j->cmd, EXIT_FAIL, "the loss became %g at step %ld: training diverged (try a lower --lr); "
+                             "the last checkpoint is '%s'", u.loss, step, j->ckpt_path);
+        }
+        if (j->stop_at && step >= j->stop_at && !last) train_stop = SIGINT;
+        if (j->sample_every && (step % j->sample_every == 0 || last)) {
+            snprintf(path, sizeof path, "%s/step_%07ld.png", j->grid_dir, step);
+            if (j->grid(j->ctx, path) < 0) {
+                if (tty) printf("\n");
+                return cli_error(j->cmd, EXIT_FAIL, "%s", dn_error());
+            }
+        }
+        if (train_now() - last_ckpt >= j->ckpt_every || last) {
+            if (save_all(j, last) < 0) {
+                if (tty) printf("\n");
+                return cli_error(j->cmd, EXIT_FAIL, "%s", dn_error());
+            }
+            last_ckpt = train_now();
+        }
+    }
+    if (tty) printf("\n");
+    fflush(j->log);
+    *elapsed = train_now() - t0;
+    if (!train_stop) return EXIT_OK;
+    if (save_all(j, 0) < 0) return cli_error(j->cmd, EXIT_FAIL, "interrupted, and could not save: %s", dn_error());
+    printf("stopped at step %ld; checkpoint %s, %s %s\nto go on: diffuse train --resume %s\n", *j->step, j->ckpt_path,
+           j->out_noun, j->out, j->ckpt_path);
+    return j->stop_at && *j->step >= j->stop_at ? EXIT_OK : 128 + (int)train_stop;
+}

@@ -27,4 +27,36 @@ void train_curve_free(train_curve *c);
  * rows up to `step` (their losses go into cv) and drops the rest. NULL after printing the error. */
 FILE *train_open_log(const char *path, long step, const char *cmd, const char *header, train_curve *cv);
 
+/* ---- the loop every training command runs ----------------------------------------------------
+ * Updates until the planned steps or a stop: after each one a CSV row (the step, the job's
+ * columns, images per second, elapsed seconds), the curve, the progress line (on a terminal four
+ * times a second, else every log_every steps), a grid every sample_every steps and at the end, a
+ * checkpoint every ckpt_every seconds and at the end; a loss that is not finite stops it; Ctrl-C
+ * (or --stop-at) saves and says how to go on. */
+typedef struct {
+    double loss, smooth; /* this update's loss and the smoothed one (curve) */
+    char csv[256];       /* the row's columns between the step and the speed, e.g. "0.1,0.09,1.2,2e-4" */
+    char line[160];      /* the progress line's part between the step and the speed */
+} train_update;
+
+typedef struct {
+    const char *cmd;             /* the subcommand, for messages */
+    void *ctx;
+    long *step;                  /* updates done (the job's counter) */
+    long steps;                  /* planned */
+    int batch;
+    int (*update)(void *ctx, train_update *u);  /* one update; 0 or -1 + dn_error (weights unchanged) */
+    int (*grid)(void *ctx, const char *path);   /* a picture of the state, 0 or -1 + dn_error */
+    int (*save)(void *ctx, int final);          /* checkpoint and output file; final: the end */
+    const char *ckpt_path, *grid_dir, *out, *out_noun; /* out_noun: "model", "autoencoder" */
+    const char *curve_path, *curve_title, *curve_ylabel;
+    int ckpt_every, sample_every, log_every, stop_at;
+    FILE *log;
+    train_curve *curve;
+} train_job;
+
+/* EXIT_OK when the planned steps are done (or --stop-at was reached), 128 + the signal after a
+ * Ctrl-C, EXIT_FAIL after printing the error. *elapsed: the loop's seconds. */
+int train_loop(const train_job *j, double *elapsed);
+
 #endif
