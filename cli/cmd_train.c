@@ -256,14 +256,9 @@ int cmd_train(int argc, char **argv) {
         snprintf(model_buf, sizeof model_buf, "%s", out);
         out = model_buf;
         memcpy(tr.cfg.out, model_buf, strlen(model_buf) + 1);
-        if (!run_dir) {
-            const char *slash = strrchr(resume, '/');
-            snprintf(rd, sizeof rd, "%.*s", slash ? (int)(slash - resume) : 1, slash ? resume : ".");
-            run_dir = rd;
-        }
+        if (!run_dir) train_resume_dir(rd, sizeof rd, resume), run_dir = rd;
         if (tr.step >= tr.cfg.steps) {
-            printf("the run in '%s' has already taken its %ld steps; give --steps N (more) to train on\n",
-                   resume, tr.cfg.steps);
+            train_say_finished(resume, tr.cfg.steps);
             dn_trainer_free(&tr);
             return EXIT_OK;
         }

@@ -102,6 +102,15 @@ FILE *train_open_log(const char *path, long step, const char *cmd, const char *h
 }
 
 
+void train_resume_dir(char *buf, size_t n, const char *checkpoint) {
+    const char *slash = strrchr(checkpoint, '/');
+    snprintf(buf, n, "%.*s", slash ? (int)(slash - checkpoint) : 1, slash ? checkpoint : ".");
+}
+
+void train_say_finished(const char *checkpoint, long steps) {
+    printf("the run in '%s' has already taken its %ld steps; give --steps N (more) to train on\n", checkpoint, steps);
+}
+
 void train_catch_signals(void) {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);

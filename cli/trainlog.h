@@ -13,6 +13,10 @@ double train_now(void);                  /* seconds, monotonic */
 void train_fmt_time(char *buf, size_t n, double s); /* "42s", "3m05s", "1h02m" */
 /* "runs/NAME" for "some/dir/NAME.dfm" */
 void train_default_run_dir(char *buf, size_t n, const char *model);
+/* A resumed run's folder: the checkpoint's ("." for a bare file name). */
+void train_resume_dir(char *buf, size_t n, const char *checkpoint);
+/* A resumed run that has taken all its steps: says so (then the command exits 0). */
+void train_say_finished(const char *checkpoint, long steps);
 
 /* The loss so far, for loss.png. */
 typedef struct {

@@ -14,6 +14,7 @@
 #include "base/parallel.h"
 #include "diffusion/generate.h"
 #include "diffusion/model.h"
+#include "eval/eval.h"
 #include "latent/latent.h"
 #include "data/image.h"
 #include "render.h"
@@ -239,12 +240,59 @@ static void viewer_shows_decoded_pictures(void **state) {
     }
 }
 
+/* The autoencoder's round trip as eval measures it: the PSNR is dn_psnr over the pictures and
+ * their reconstructions, the accuracies the classifier's on each. */
+static void reconstruction_is_measured(void **state) {
+    (void)state;
+    dn_unet net;
+    dn_model_meta meta;
+    dn_autoencoder ae;
+    load(&net, &meta, &ae);
+    dn_cls_config cc = dn_cls_default_config(3, 64, 64, 2);
+    dn_classifier cls;
+    assert_int_equal(dn_cls_init(&cls, &cc), 0);
+    dn_rng r;
+    dn_rng_seed(&r, 4, 0);
+    dn_cls_init_random(&cls, &r);
+    dn_data test;
+    assert_int_equal(dn_data_open(&test, "pets64", 1, NULL), 0);
+    double acc, acc_rec, psnr;
+    if (dn_eval_reconstruction(&ae, &cls, &test, 70, &acc, &acc_rec, &psnr)) fail_msg("%s", dn_error());
+    /* by hand */
+    enum { P = 3 * 64 * 64, Z = 4 * 16 * 16, N = 70 };
+    float *x = malloc((size_t)N * P * sizeof(float)), *y = malloc((size_t)N * P * sizeof(float)), *z = malloc((size_t)N * Z * sizeof(float));
+    float *p = malloc((size_t)N * 2 * sizeof(float));
+    int lab[N];
+    long idx[N];
+    for (int i = 0; i < N; i++) idx[i] = i;
+    dn_data_batch(&test, x, lab, idx, N);
+    dn_ae_acts a;
+    assert_int_equal(dn_ae_acts_alloc(&a, &ae, 8, 64, 64), 0);
+    dn_ae_encode(&ae, &a, z, x, N);
+    dn_ae_decode(&ae, &a, y, z, N);
+    tu_assert_close("round-trip PSNR", 0, psnr, dn_psnr(x, y, (long)N * P), 1e-9, 1e-9);
+    int right = 0, right_rec = 0;
+    assert_int_equal(dn_cls_apply(&cls, NULL, p, x, N), 0);
+    for (int i = 0; i < N; i++) right += (p[2 * i + 1] > p[2 * i]) == lab[i];
+    assert_int_equal(dn_cls_apply(&cls, NULL, p, y, N), 0);
+    for (int i = 0; i < N; i++) right_rec += (p[2 * i + 1] > p[2 * i]) == lab[i];
+    tu_assert_close("accuracy", 0, acc, right / 70.0, 1e-12, 0);
+    tu_assert_close("accuracy on reconstructions", 0, acc_rec, right_rec / 70.0, 1e-12, 0);
+    free(x), free(y), free(z), free(p);
+    dn_ae_acts_free(&a);
+    dn_data_close(&test);
+    dn_cls_free(&cls);
+    dn_ae_free(&ae);
+    dn_unet_free(&net);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(latent_data_is_the_scaled_means),
         cmocka_unit_test(model_names_its_autoencoder),
         cmocka_unit_test(runs_decode_their_frames),
         cmocka_unit_test(viewer_shows_decoded_pictures),
+        cmocka_unit_test(reconstruction_is_measured),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
