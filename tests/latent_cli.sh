@@ -26,6 +26,7 @@ check "checkpoint" [ -s run/checkpoint.ckpt ]
 check "the file is an autoencoder" run 0 autoencode /usr/share/backgrounds/mate/nature/Dune.jpg -o "$T/enc" --autoencoder ae.dfa
 check "numbers printed" grep -q "^latent   16x16x4 = 1024 numbers: 12x fewer" "$T/out"
 check "PSNR printed" grep -Eq "^decoded  64x64x3, PSNR [0-9.]+ dB" "$T/out"
+check "diffuse model shows an autoencoder" sh -c "'$BIN' model ae.dfa | grep -q '^  latent      16x16x4: 12x fewer numbers' && '$BIN' model ae.dfa | grep -Eq '^  scale       [0-9.]+'"
 cd "$T/b" || exit 1
 check "split run: first sitting" run 0 train $AE --steps 8 --sample-every 4 -o ae.dfa --run-dir run --stop-at 3
 check "split run: resumed" run 0 train --resume run/checkpoint.ckpt --threads 1
