@@ -14,4 +14,4 @@ fi
 "$BIN" lesson 1 --export slides/lesson1 || exit 1
 echo "make run: open $(pwd)/slides/lesson1/contact.png"
 echo "          (slide_NN.png per slide, slide_NN.gif for the animated ones); with a display,"
-echo "          'make run' opens the viewer, and 'diffuse lesson' lists all six lessons"
+echo "          'make run' opens the viewer, and 'diffuse lesson' lists all seven lessons"

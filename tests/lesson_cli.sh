@@ -19,7 +19,7 @@ trap 'exit 1' INT TERM
 is_gif() { [ "$(head -c 6 "$1")" = "GIF89a" ]; }
 
 check "list the lessons" run 0 lesson
-check "six lessons listed" [ "$(grep -c '^  [0-9]-.*slides)$' "$T/out")" -eq 6 ]
+check "seven lessons listed" [ "$(grep -c '^  [0-9]-.*slides)$' "$T/out")" -eq 7 ]
 
 # every shipped lesson exports headless (small slides, short GIFs: this is about the mechanics)
 for f in lessons/[0-9]-*.txt; do

@@ -1242,7 +1242,7 @@ static void draw_compare(ctx *c, const dn_run_frame *fa, int shown_a) {
 /* ---- the filmstrip: several frames side by side, t under each --------------------------------- */
 
 /* The filmstrip's rows under x_t: what tells the process for the slide's panels. */
-typedef enum { ROW_X, ROW_NOISE, ROW_X0, ROW_DRIFT, ROW_RANDOM } strip_row;
+typedef enum { ROW_X, ROW_NOISE, ROW_X0, ROW_DRIFT, ROW_RANDOM, ROW_PIX } strip_row;
 
 static void draw_strip(ctx *c) {
     const dn_view *v = c->v;
@@ -1253,7 +1253,8 @@ static void draw_strip(ctx *c) {
      * each step aims (the predicted x_0), else the step's two parts */
     strip_row rows[3] = {ROW_X};
     int nr = 1;
-    if (fwd(c) && (P & DN_PANEL_MOVE)) rows[nr++] = ROW_DRIFT, rows[nr++] = ROW_RANDOM;
+    if (fwd(c) && c->lat) rows[nr++] = ROW_PIX; /* latent: the same picture noised in pixel space */
+    else if (fwd(c) && (P & DN_PANEL_MOVE)) rows[nr++] = ROW_DRIFT, rows[nr++] = ROW_RANDOM;
     else if (fwd(c) && (P & DN_PANEL_NOISE)) rows[nr++] = ROW_NOISE;
     else if (!fwd(c) && (P & DN_PANEL_X0) && v->has_net) rows[nr++] = ROW_X0;
     else if (!fwd(c) && (P & DN_PANEL_MOVE) && v->has_net) rows[nr++] = ROW_DRIFT, rows[nr++] = ROW_RANDOM;
@@ -1281,7 +1282,8 @@ static void draw_strip(ctx *c) {
         if (nr == 1) rh = a.h;
         char what[96];
         switch (rows[row]) {
-        case ROW_X: snprintf(what, sizeof what, "x_t: the picture"); break;
+        case ROW_X: snprintf(what, sizeof what, "%s", c->lat ? "x_t: the noisy latent, decoded" : "x_t: the picture"); break;
+        case ROW_PIX: snprintf(what, sizeof what, "the same picture noised in pixel space, at the same steps"); break;
         case ROW_NOISE: snprintf(what, sizeof what, "the noise added"); break;
         case ROW_X0: snprintf(what, sizeof what, "where each step aims: the predicted x_0"); break;
         case ROW_DRIFT:
@@ -1322,6 +1324,7 @@ static void draw_strip(ctx *c) {
                 img = f->k < K && max_abs(f->random, c->np) > 0 ? lat_img(c, f->random) : NULL, mul = 1.0f / c->move_max;
                 none = f->k < K ? "none: no fresh noise" : "the end: no next step";
                 break;
+            case ROW_PIX: img = f->pic_noised ? f->pic_noised : f->k == 0 ? v->x0 : NULL, none = ""; break;
             case ROW_X: break;
             }
             if (img) image(c, box, img, mul);
