@@ -55,6 +55,8 @@ static const char usage[] =
     "  -o, --out C.dfc     where to save it (float16 unless --float32)\n"
     "  --epochs E          passes over the training images (default 6)\n"
     "  --max-images N      use only N training images (default: all)\n"
+    "  --autoencoder AE    a judge of latent samples: train on the pictures and on AE's\n"
+    "                      reconstructions of them (each counts as its picture's class)\n"
     "\n"
     "Fashion-MNIST is read from $DIFFUSE_FASHION_DIR, else " DN_FASHION_DIR ".\n";
 
@@ -74,16 +76,30 @@ static void train_progress(void *ctx, int epoch, long step, long total, float lo
 }
 
 static int train_classifier(const char *cmd, const char *data, const char *out, int epochs, int max_images,
-                            int seed, int f32) {
+                            int seed, int f32, const char *ae_path) {
     if (!data) return cli_error(cmd, EXIT_USAGE, "which data set? give --data fashion or --data pets");
     if (!out) return cli_error(cmd, EXIT_USAGE, "where to? give -o CLASSIFIER.dfc");
     const char *dir = getenv("DIFFUSE_FASHION_DIR");
     dn_data train = {0}, test = {0};
     dn_classifier m = {0};
+    dn_autoencoder ae = {0};
     int status = EXIT_FAIL;
     if (dn_data_open(&train, data, 0, dir) || dn_data_open(&test, data, 1, dir)) {
         cli_error(cmd, EXIT_FAIL, "%s", dn_error());
         goto done;
+    }
+    if (ae_path) { /* a judge of latent samples: sharp pictures and their reconstructions */
+        dn_data both;
+        long n = max_images > 0 && max_images < train.n ? max_images : train.n;
+        printf("reconstructing %ld training pictures with %s\n", n, ae_path);
+        fflush(stdout);
+        if (dn_ae_load(ae_path, &ae) < 0 || dn_latent_with_reconstructions(&both, &ae, &train, n) < 0) {
+            cli_error(cmd, EXIT_FAIL, "%s", dn_error());
+            goto done;
+        }
+        dn_data_close(&train);
+        train = both;
+        max_images = 0;
     }
     dn_cls_config c = dn_cls_default_config(train.channels, train.height, train.width, train.num_classes);
     if (dn_cls_init(&m, &c)) {
@@ -112,6 +128,14 @@ static int train_classifier(const char *cmd, const char *data, const char *out, 
     }
     m.test_accuracy = (float)acc;
     printf("test accuracy %.2f%% on %ld test images (%.0fs)\n", 100 * acc, test.n, now() - t0);
+    if (ae_path) {
+        double a0, a1, ps;
+        if (dn_eval_reconstruction(&ae, &m, &test, 1000, &a0, &a1, &ps) < 0) {
+            cli_error(cmd, EXIT_FAIL, "%s", dn_error());
+            goto done;
+        }
+        printf("on 1000 test pictures: %.2f%% of the originals, %.2f%% of their reconstructions\n", 100 * a0, 100 * a1);
+    }
     if (dn_cls_save(out, &m, f32 ? 0 : 1)) {
         cli_error(cmd, EXIT_FAIL, "%s", dn_error());
         goto done;
@@ -120,6 +144,7 @@ static int train_classifier(const char *cmd, const char *data, const char *out, 
     status = EXIT_OK;
 done:
     dn_cls_free(&m);
+    dn_ae_free(&ae);
     dn_data_close(&train);
     dn_data_close(&test);
     return status;
@@ -269,7 +294,7 @@ static int run_sweep(const char *cmd, dn_eval *ev, const int *ids, const float *
 
 int cmd_eval(int argc, char **argv) {
     const char *cmd = argv[0];
-    const char *model = NULL, *cls_path = NULL, *md = NULL, *data = NULL, *out = NULL, *sweep_arg = NULL;
+    const char *model = NULL, *cls_path = NULL, *md = NULL, *data = NULL, *out = NULL, *sweep_arg = NULL, *cls_ae = NULL;
     int n = 1000, steps = 50, seed = 0, threads = 0, quick = 0, train = 0, epochs = 6, max_images = 0, f32 = 0, real_n = 0;
     float cfg_scale = -1;
     const cli_opt opts[] = {
@@ -285,6 +310,7 @@ int cmd_eval(int argc, char **argv) {
         {"--md", NULL, OPT_STR, &md, 0, 0},
         {"--sweep", NULL, OPT_STR, &sweep_arg, 0, 0},
         {"--train-classifier", NULL, OPT_FLAG, &train, 0, 0},
+        {"--autoencoder", NULL, OPT_STR, &cls_ae, 0, 0},
         {"--data", NULL, OPT_STR, &data, 0, 0},
         {"--out", "-o", OPT_STR, &out, 0, 0},
         {"--epochs", NULL, OPT_INT, &epochs, 1, 1000},
@@ -296,7 +322,7 @@ int cmd_eval(int argc, char **argv) {
     if (rc < 0) return EXIT_OK;
     if (rc) return rc;
     dn_threads_set(threads);
-    if (train) return train_classifier(cmd, data, out, epochs, max_images, seed, f32);
+    if (train) return train_classifier(cmd, data, out, epochs, max_images, seed, f32, cls_ae);
     if (!model) return cli_error(cmd, EXIT_USAGE, "which model? give --model MODEL.dfm (or --train-classifier)");
     if (quick) n = 100;
     float sweep[SWEEP_MAX];

@@ -91,6 +91,29 @@ static void latent_data_is_the_scaled_means(void **state) {
         dn_ae_encode(&ae, &a, z, x, 1);
         for (int j = 0; j < Z; j++) assert_true(got[j] == z[j] * 1.75f);
     }
+    /* pictures, then their reconstructions, with the same labels (for a classifier of samples) */
+    dn_data both;
+    if (dn_latent_with_reconstructions(&both, &ae, &pics, 5)) fail_msg("%s", dn_error());
+    assert_int_equal(both.n, 10);
+    assert_int_equal(both.height, 64);
+    float *rec = malloc(P * sizeof(float)), *item = malloc(P * sizeof(float));
+    assert_non_null(rec);
+    assert_non_null(item);
+    for (long i = 0; i < 5; i++) {
+        int y, yb, yr;
+        long j = i + 5;
+        dn_data_batch(&pics, x, &y, &i, 1);
+        dn_data_batch(&both, item, &yb, &i, 1);
+        assert_memory_equal(item, x, P * sizeof(float));
+        dn_ae_encode(&ae, &a, z, x, 1);
+        dn_ae_decode(&ae, &a, rec, z, 1);
+        dn_data_batch(&both, item, &yr, &j, 1);
+        assert_memory_equal(item, rec, P * sizeof(float));
+        assert_int_equal(y, yb);
+        assert_int_equal(y, yr);
+    }
+    free(rec), free(item);
+    dn_data_close(&both);
     free(x);
     dn_ae_acts_free(&a);
     dn_data_close(&lat);

@@ -51,6 +51,40 @@ int dn_latent_data(dn_data *out, const dn_autoencoder *ae, const dn_data *src, l
     return dn_data_from_memory(out, z, y, n, c->latent_channels, h, w, src);
 }
 
+int dn_latent_with_reconstructions(dn_data *out, const dn_autoencoder *ae, const dn_data *src, long n) {
+    memset(out, 0, sizeof *out);
+    const dn_ae_config *c = &ae->cfg;
+    int f = dn_ae_factor(c), B = 32;
+    if (src->channels != c->in_channels || src->height % f || src->width % f)
+        return dn_fail("the autoencoder encodes %d-channel pictures in multiples of %d, the %s set has %dx%dx%d",
+                       c->in_channels, f, src->name, src->channels, src->height, src->width);
+    if (n < 1 || n > src->n) n = src->n;
+    long plane = (long)src->channels * src->height * src->width;
+    long zl = (long)c->latent_channels * (src->height / f) * (src->width / f);
+    float *x = malloc((size_t)2 * n * plane * sizeof(float)), *z = malloc((size_t)B * zl * sizeof(float));
+    int *y = malloc((size_t)2 * n * sizeof(int));
+    dn_ae_acts a;
+    if (!x || !z || !y || dn_ae_acts_alloc(&a, ae, B, src->height, src->width) < 0) {
+        free(x), free(z), free(y);
+        return dn_fail("out of memory for %ld pictures and their reconstructions", n);
+    }
+    for (long i = 0; i < n; i += B) {
+        int b = n - i < B ? (int)(n - i) : B;
+        draw_ctx dc = {src, x + i * plane, i, plane};
+        dn_parallel_for(b, draw_task, &dc);
+        dn_ae_encode(ae, &a, z, x + i * plane, b);
+        dn_ae_decode(ae, &a, x + (n + i) * plane, z, b);
+    }
+    for (long i = 0; i < n; i++) y[i] = y[n + i] = dn_data_label(src, i);
+    dn_ae_acts_free(&a);
+    free(z);
+    if (dn_workspace_check() < 0) {
+        free(x), free(y);
+        return -1;
+    }
+    return dn_data_from_memory(out, x, y, 2 * n, src->channels, src->height, src->width, src);
+}
+
 int dn_latent_autoencoder(const char *model_path, const char *name, const dn_unet_config *net, dn_autoencoder *ae) {
     memset(ae, 0, sizeof *ae);
     if (!name || !*name) return 0;

@@ -20,6 +20,11 @@
  * (n, Z, H/f, W/f) latents with src's labels and class names. 0 or -1 + dn_error(). */
 int dn_latent_data(dn_data *out, const dn_autoencoder *ae, const dn_data *src, long n);
 
+/* The first n pictures of the open set src followed by their reconstructions (encode the mean,
+ * decode): a MEMORY set of 2n pictures with src's labels, for a classifier that must judge decoded
+ * pictures (latent samples) as well as sharp ones. 0 or -1 + dn_error(). */
+int dn_latent_with_reconstructions(dn_data *out, const dn_autoencoder *ae, const dn_data *src, long n);
+
 /* The autoencoder the model at model_path names (its entry DN_LATENT_KEY, `name`: pass
  * dn_model_meta_get(&meta, DN_LATENT_KEY)), loaded into *ae: 1; 0 when name is NULL or empty, a
  * pixel-space model (*ae zeroed); -1 + dn_error() when the named file does not load or does not
